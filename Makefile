@@ -1,0 +1,53 @@
+# CRDA: two commands from a fresh clone.
+#   make up     devnet + contracts + migrated database + API on 127.0.0.1:8000 (background)
+#   make test   every test (contracts on a throwaway devnet, API, database), lint and types
+# Options: DEVNET=anvil (instead of Hardhat), TEST_DATABASE_URL=postgresql+psycopg://...
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEVNET ?= hardhat
+PYTEST_ARGS ?=
+export HARDHAT_DISABLE_TELEMETRY_PROMPT := true
+
+.PHONY: up down test lint install compile bench clean
+
+up: install
+	$(BIN)/crda up --kind $(DEVNET)
+
+down:
+	@if [ -x $(BIN)/crda ]; then $(BIN)/crda down; fi
+
+test: install lint
+	CRDA_TEST_DEVNET=$(DEVNET) $(if $(TEST_DATABASE_URL),CRDA_TEST_DATABASE_URL=$(TEST_DATABASE_URL)) \
+		$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check api bench tests
+	$(BIN)/ruff format --check api bench tests
+	$(BIN)/mypy api bench
+
+compile: install
+	$(BIN)/crda compile
+
+bench: install
+	$(BIN)/crda bench gas
+
+install: $(VENV)/.installed node_modules/.installed
+
+# Python: a venv with the project (editable) and its dev tools, redone when pyproject changes.
+$(VENV)/.installed: pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (3.11+)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+# Node: the pinned compiler, Hardhat, OpenZeppelin and anvil, exactly as package-lock.json says.
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "need Node.js 20+ and npm (Debian: apt-get install nodejs npm)"; exit 1; }
+	npm ci --no-audit --no-fund
+	touch $@
+
+clean: down
+	rm -rf build var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""CRDA backend: the city app's API, the chain gateway and the operational CLI."""

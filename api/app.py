@@ -1,0 +1,58 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from api.db import make_engine, make_session_factory
+from api.errors import Problem, install_problem_handlers
+from api.logging import RequestIdMiddleware
+from api.routes import health
+from api.settings import Settings, get_settings
+from api.state import AppState
+
+log = structlog.get_logger(__name__)
+
+
+def _operation_id(route: APIRoute) -> str:
+    """Clean operation ids (``tag-name``) so generated mobile clients read well."""
+    tag = route.tags[0] if route.tags else "default"
+    return f"{tag}-{route.name}"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url)
+        state = AppState(settings=settings, engine=engine, sessions=make_session_factory(engine))
+        app.state.crda = state
+        if settings.check_chain_on_start:
+            try:
+                state.chain_gateway()
+            except Problem as exc:
+                # Fail fast: serving against a chain that forgot the contracts loses writes.
+                raise RuntimeError(f"CRDA API cannot start: {exc.detail or exc.title}") from exc
+        log.info("api_started", environment=settings.environment.value)
+        try:
+            yield
+        finally:
+            engine.dispose()
+
+    app = FastAPI(
+        title="CRDA API",
+        version="0.1.0",
+        summary="Carbon Reduction Digital Asset platform: the city app's backend.",
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    app.add_middleware(RequestIdMiddleware)
+    install_problem_handlers(app)
+    app.include_router(health.router)
+    return app

@@ -1,0 +1,1 @@
+"""The chain side of the platform: compiler, artifacts, deployments, gateway, devnet."""

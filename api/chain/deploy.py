@@ -1,0 +1,116 @@
+"""Deploy the core contracts, grant the least roles each key needs, write the deployment file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from api.chain.artifacts import Artifacts
+from api.chain.deployments import (
+    DeployedContract,
+    Deployment,
+    DeploymentMissing,
+    deployment_problems,
+    genesis_hash,
+    load_deployment,
+    save_deployment,
+)
+from api.chain.gateway import ChainGateway, make_web3
+from api.settings import Settings
+
+MINTER_ROLE = Web3.keccak(text="MINTER_ROLE")
+PAUSER_ROLE = Web3.keccak(text="PAUSER_ROLE")
+ISSUER_ROLE = Web3.keccak(text="ISSUER_ROLE")
+VERIFIER_ROLE = Web3.keccak(text="VERIFIER_ROLE")
+
+
+def deploy_core(
+    gateway: ChainGateway,
+    operator: LocalAccount,
+    issuer_address: str,
+    *,
+    digest: str = "",
+    compiler: str = "",
+    progress: Callable[[str], None] = lambda _step: None,
+) -> Deployment:
+    """Deploy registry, forwarder, token and issuance; wire their roles.
+
+    The operator keeps the admin roles and the pauser role; only the issuance contract may mint;
+    only the issuer key may issue batches. Verifiers are granted later by the operator.
+    """
+    contracts: dict[str, DeployedContract] = {}
+
+    def deploy(name: str, *args: object) -> str:
+        progress(f"deploying {name}")
+        address, receipt = gateway.deploy(name, operator, *args)
+        contracts[name] = DeployedContract(
+            address, receipt["transactionHash"].to_0x_hex(), receipt["blockNumber"]
+        )
+        return address
+
+    registry = deploy("IdentityRegistry", operator.address)
+    forwarder = deploy("Forwarder")
+    token = deploy("CRDAToken", operator.address, registry, forwarder)
+    issuance = deploy("Issuance", operator.address, token)
+
+    progress("granting roles")
+    token_contract = gateway.contract("CRDAToken", token)
+    issuance_contract = gateway.contract("Issuance", issuance)
+    gateway.transact(token_contract.functions.grantRole(MINTER_ROLE, issuance), operator)
+    gateway.transact(token_contract.functions.grantRole(PAUSER_ROLE, operator.address), operator)
+    gateway.transact(issuance_contract.functions.grantRole(ISSUER_ROLE, issuer_address), operator)
+
+    deployment = Deployment(
+        chain_id=gateway.chain_id,
+        genesis_hash=genesis_hash(gateway.w3),
+        contracts=contracts,
+        compiler=compiler,
+        artifacts_digest=digest,
+        roles={"operator": operator.address, "issuer": issuer_address},
+    )
+    gateway.deployment = deployment
+    return deployment
+
+
+def ensure_deployed(
+    settings: Settings,
+    artifacts: Artifacts,
+    *,
+    digest: str,
+    compiler: str,
+    force: bool = False,
+    progress: Callable[[str], None] = lambda _step: None,
+) -> tuple[Deployment, bool]:
+    """Reuse the deployment on file when the node still has it (and the code is current);
+    otherwise deploy afresh. Returns the deployment and whether it is new."""
+    w3 = make_web3(settings.rpc_url)
+    chain_id = w3.eth.chain_id
+    if not force:
+        try:
+            existing = load_deployment(settings.deployments_dir, chain_id)
+        except DeploymentMissing:
+            existing = None
+        if (
+            existing is not None
+            and existing.artifacts_digest == digest
+            and not deployment_problems(w3, existing)
+        ):
+            return existing, False
+    gateway = ChainGateway(
+        w3,
+        artifacts,
+        None,
+        confirmations=settings.confirmations,
+        poll_interval=settings.receipt_poll_interval,
+        receipt_timeout=settings.receipt_timeout,
+    )
+    operator = Account.from_key(settings.operator_key.get_secret_value())
+    issuer = Account.from_key(settings.issuer_key.get_secret_value())
+    deployment = deploy_core(
+        gateway, operator, issuer.address, digest=digest, compiler=compiler, progress=progress
+    )
+    save_deployment(settings.deployments_dir, deployment)
+    return deployment, True

@@ -1,0 +1,39 @@
+"""Dependencies as ``Annotated`` aliases, so handlers read ``session: SessionDep``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from api.chain.gateway import ChainGateway
+from api.db import session_scope
+from api.settings import Settings
+from api.state import AppState
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.crda
+    return state
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+def get_session(state: StateDep) -> Iterator[Session]:
+    yield from session_scope(state.sessions)
+
+
+def get_chain(state: StateDep) -> ChainGateway:
+    return state.chain_gateway()
+
+
+def get_settings_dep(state: StateDep) -> Settings:
+    return state.settings
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+ChainDep = Annotated[ChainGateway, Depends(get_chain)]
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]

@@ -1,0 +1,121 @@
+"""One error base class and one handler: every error leaves the API as RFC 9457 problem details.
+
+A domain error names a stable problem ``type`` (``/problems/<slug>``); the mobile app keys its
+messages on that slug, never on the human-readable title or detail.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+log = structlog.get_logger(__name__)
+
+
+class Problem(Exception):
+    """A failure the client can understand; rendered as ``application/problem+json``."""
+
+    status: int = 400
+    slug: str = "bad-request"
+    title: str = "Bad request"
+
+    def __init__(self, detail: str | None = None, **extensions: Any) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail
+        self.extensions = extensions
+
+    @property
+    def type(self) -> str:
+        return f"/problems/{self.slug}"
+
+    def body(self, instance: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"type": self.type, "title": self.title, "status": self.status}
+        if self.detail:
+            body["detail"] = self.detail
+        if instance:
+            body["instance"] = instance
+        body.update(self.extensions)
+        return body
+
+
+def problem(status: int, slug: str, title: str) -> type[Problem]:
+    """Declare a problem class in one line: ``NotFound = problem(404, "not-found", "Not found")``."""
+    return type(
+        "".join(part.capitalize() for part in slug.split("-")),
+        (Problem,),
+        {"status": status, "slug": slug, "title": title},
+    )
+
+
+NotFound = problem(404, "not-found", "Not found")
+MethodNotAllowed = problem(405, "method-not-allowed", "Method not allowed")
+Forbidden = problem(403, "forbidden", "Forbidden")
+Unauthorized = problem(401, "unauthorized", "Authentication required")
+Conflict = problem(409, "conflict", "Conflict")
+ValidationFailed = problem(422, "validation-error", "The request is not valid")
+ServiceUnavailable = problem(503, "service-unavailable", "A service the API needs is unavailable")
+ChainUnavailable = problem(503, "chain-unavailable", "The blockchain node is unavailable")
+DatabaseUnavailable = problem(503, "database-unavailable", "The database is unavailable")
+DeploymentMismatch = problem(
+    503, "deployment-mismatch", "The chain is not the one the contracts were deployed to"
+)
+InternalError = problem(500, "internal-error", "Internal error")
+
+_HTTP_STATUS_PROBLEMS: dict[int, type[Problem]] = {
+    401: Unauthorized,
+    403: Forbidden,
+    404: NotFound,
+    405: MethodNotAllowed,
+}
+
+
+def problem_response(exc: Problem, request: Request) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return JSONResponse(
+        exc.body(instance=request.url.path),
+        status_code=exc.status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Route every exception the app can raise into a problem-details response."""
+
+    async def on_problem(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, Problem)
+        return problem_response(exc, request)
+
+    async def on_validation(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        return problem_response(ValidationFailed(errors=errors), request)
+
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        cls = _HTTP_STATUS_PROBLEMS.get(exc.status_code)
+        if cls is None:
+            phrase = HTTPStatus(exc.status_code).phrase
+            cls = problem(exc.status_code, phrase.lower().replace(" ", "-"), phrase)
+        detail = exc.detail if isinstance(exc.detail, str) and exc.detail.lower() != cls.title.lower() else None
+        return problem_response(cls(detail), request)
+
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled_error", path=request.url.path)
+        return problem_response(InternalError(), request)
+
+    app.add_exception_handler(Problem, on_problem)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(Exception, on_unexpected)

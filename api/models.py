@@ -1,0 +1,9 @@
+"""Every table's model is imported here, so Alembic and the tests see the whole schema.
+
+Each domain keeps its models in its own module (``api/<domain>/models.py``) and adds an
+import line below.
+"""
+
+from api.db import Base
+
+__all__ = ["Base"]

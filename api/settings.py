@@ -1,0 +1,81 @@
+"""One settings object, read from the environment (prefix ``CRDA_``).
+
+Safe local defaults let the embedded setup (SQLite, a devnet on 127.0.0.1) run with no
+configuration at all; outside development the well-known devnet keys are refused, so a
+production deployment cannot start with a placeholder secret.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# The devnet's well-known accounts (Hardhat and anvil derive them from the public mnemonic
+# "test test ... junk"). Fine on a devnet, refused anywhere else.
+DEVNET_KEYS: tuple[str, ...] = (
+    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
+    "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
+)
+
+
+class Environment(StrEnum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+class Settings(BaseSettings):
+    """Configuration of every CRDA process (API, CLI, workers)."""
+
+    model_config = SettingsConfigDict(env_prefix="CRDA_", env_file=".env", extra="ignore")
+
+    environment: Environment = Environment.development
+
+    database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'crda.db'}"
+    rpc_url: str = "http://127.0.0.1:8545"
+    # Blocks to wait before a receipt counts as final: 0 on the devnet, more on a real network.
+    confirmations: int = Field(default=0, ge=0)
+    receipt_poll_interval: float = Field(default=0.05, gt=0)
+    receipt_timeout: float = Field(default=60.0, gt=0)
+    # Whether the API refuses to start when the chain or deployment is not what was deployed.
+    check_chain_on_start: bool = True
+
+    artifacts_path: Path = PROJECT_ROOT / "build" / "contracts.json"
+    deployments_dir: Path = PROJECT_ROOT / "deployments"
+    contracts_dir: Path = PROJECT_ROOT / "contracts"
+
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+
+    # Operator key: deploys contracts and holds the admin roles.
+    operator_key: SecretStr = SecretStr(DEVNET_KEYS[0])
+    # Issuer key: the outbox worker that sends issuance batches (ISSUER_ROLE only).
+    issuer_key: SecretStr = SecretStr(DEVNET_KEYS[1])
+    # Relayer key: pays gas for citizens' forwarded requests.
+    relayer_key: SecretStr = SecretStr(DEVNET_KEYS[2])
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Settings:
+        if self.environment is Environment.production:
+            for name in ("operator_key", "issuer_key", "relayer_key"):
+                value: SecretStr = getattr(self, name)
+                if value.get_secret_value().lower() in DEVNET_KEYS:
+                    raise ValueError(
+                        f"CRDA_{name.upper()} is a public devnet key; set a real secret "
+                        "in the environment outside development"
+                    )
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (tests build their own ``Settings`` instead)."""
+    return Settings()

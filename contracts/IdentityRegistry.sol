@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {IIdentityRegistry} from "./interfaces/IIdentityRegistry.sol";
+
+/// @title IdentityRegistry
+/// @notice On-chain attestations by accredited verifiers. A verifier checks a real person once,
+/// issues a signed credential off chain, and records here only the credential's hash, the
+/// assurance level and the expiry. An attestation stops counting the moment it expires, is
+/// revoked, or its verifier loses the role, with no further transaction needed.
+contract IdentityRegistry is AccessControl, IIdentityRegistry {
+    /// @notice Role of accredited verifiers (granted by the operator, the admin).
+    bytes32 public constant VERIFIER_ROLE = keccak256("VERIFIER_ROLE");
+
+    /// @notice Highest assurance level (1 = basic, 2 = substantial, 3 = high, as in eIDAS).
+    uint8 public constant MAX_LEVEL = 3;
+
+    mapping(address account => Attestation) private _attestations;
+
+    /// @param admin the operator: grants and removes verifiers.
+    constructor(address admin) {
+        if (admin == address(0)) revert IdentityRegistryZeroAddress();
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+    }
+
+    /// @notice Attest (or renew the attestation of) `account`.
+    /// @dev Requirements:
+    /// - caller has `VERIFIER_ROLE`;
+    /// - `account` is not zero, `credentialHash` is not empty, `level` is in 1..MAX_LEVEL;
+    /// - `expiresAt` is in the future;
+    /// - a live attestation by another verifier is not overwritten (that verifier revokes first).
+    /// Emits {Attested}.
+    function attest(address account, bytes32 credentialHash, uint8 level, uint64 expiresAt)
+        external
+        onlyRole(VERIFIER_ROLE)
+    {
+        if (account == address(0)) revert IdentityRegistryZeroAddress();
+        if (credentialHash == bytes32(0)) revert IdentityRegistryEmptyCredential();
+        if (level == 0 || level > MAX_LEVEL) revert IdentityRegistryInvalidLevel(level);
+        if (expiresAt <= block.timestamp) revert IdentityRegistryInvalidExpiry(expiresAt, block.timestamp);
+        Attestation storage current = _attestations[account];
+        if (current.verifier != address(0) && current.verifier != _msgSender() && _isLive(current)) {
+            revert IdentityRegistryNotAttestingVerifier(_msgSender(), current.verifier);
+        }
+        _attestations[account] = Attestation({
+            verifier: _msgSender(),
+            level: level,
+            expiresAt: expiresAt,
+            revoked: false,
+            credentialHash: credentialHash
+        });
+        emit Attested(account, _msgSender(), credentialHash, level, expiresAt);
+    }
+
+    /// @notice Revoke the attestation of `account`.
+    /// @dev Requirements:
+    /// - `account` has an unrevoked attestation;
+    /// - caller is the verifier that made it (and still holds the role) or the admin.
+    /// Emits {Revoked}.
+    function revoke(address account) external {
+        Attestation storage current = _attestations[account];
+        if (current.verifier == address(0) || current.revoked) revert IdentityRegistryNotAttested(account);
+        bool isAdmin = hasRole(DEFAULT_ADMIN_ROLE, _msgSender());
+        if (!isAdmin) {
+            _checkRole(VERIFIER_ROLE);
+            if (current.verifier != _msgSender()) {
+                revert IdentityRegistryNotAttestingVerifier(_msgSender(), current.verifier);
+            }
+        }
+        current.revoked = true;
+        emit Revoked(account, _msgSender(), current.credentialHash);
+    }
+
+    /// @inheritdoc IIdentityRegistry
+    function isVerified(address account) external view returns (bool) {
+        return _isLive(_attestations[account]);
+    }
+
+    /// @inheritdoc IIdentityRegistry
+    function attestationOf(address account) external view returns (Attestation memory) {
+        return _attestations[account];
+    }
+
+    function _isLive(Attestation storage a) private view returns (bool) {
+        return a.verifier != address(0) && !a.revoked && a.expiresAt > block.timestamp
+            && hasRole(VERIFIER_ROLE, a.verifier);
+    }
+}

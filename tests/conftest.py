@@ -1,0 +1,163 @@
+"""Shared fixtures: a real throwaway devnet, the deployed contracts and a real database.
+
+- The devnet is Hardhat by default; ``CRDA_TEST_DEVNET=anvil`` runs everything on anvil.
+- The database is a fresh SQLite file by default; ``CRDA_TEST_DATABASE_URL`` points at a
+  PostgreSQL server, where a database of its own is created for the run and dropped after.
+- Every test that touches the chain runs between an EVM snapshot and its revert (devnet-only
+  RPC methods are fine in tests), so tests stay independent and fast.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from api.chain import compiler
+from api.chain.artifacts import Artifacts
+from api.chain.deploy import ensure_deployed
+from api.chain.deployments import Deployment
+from api.chain.devnet import Devnet, start_devnet
+from api.chain.gateway import ChainGateway, NonceManager, make_web3
+from api.migrate import upgrade
+from api.settings import PROJECT_ROOT, Environment, Settings
+
+Account.enable_unaudited_hdwallet_features()
+DEVNET_MNEMONIC = "test test test test test test test test test test test junk"
+
+
+def devnet_account(index: int) -> LocalAccount:
+    """The devnet's funded account ``index`` (Hardhat and anvil share the mnemonic)."""
+    return Account.from_mnemonic(DEVNET_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
+
+
+@dataclass(frozen=True)
+class Accounts:
+    operator: LocalAccount
+    issuer: LocalAccount
+    relayer: LocalAccount
+    verifier: LocalAccount
+    verifier2: LocalAccount
+    alice: LocalAccount
+    bob: LocalAccount
+    carol: LocalAccount
+    mallory: LocalAccount
+
+
+@pytest.fixture(scope="session")
+def accounts() -> Accounts:
+    return Accounts(*(devnet_account(i) for i in range(9)))
+
+
+@pytest.fixture(scope="session")
+def compiled() -> dict:
+    return compiler.compile_contracts(
+        PROJECT_ROOT / "contracts", PROJECT_ROOT / "build" / "contracts.json"
+    )
+
+
+@pytest.fixture(scope="session")
+def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
+    kind = os.environ.get("CRDA_TEST_DEVNET", "hardhat")
+    node = start_devnet(kind, log_path=tmp_path_factory.mktemp("devnet") / "node.log")
+    yield node
+    node.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    server_url = os.environ.get("CRDA_TEST_DATABASE_URL")
+    if not server_url:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'crda.db'}"
+        return
+    name = f"crda_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def settings(
+    devnet: Devnet, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
+    return Settings(
+        environment=Environment.test,
+        rpc_url=devnet.rpc_url,
+        database_url=database_url,
+        deployments_dir=tmp_path_factory.mktemp("deployments"),
+        receipt_poll_interval=0.01,
+    )
+
+
+@pytest.fixture(scope="session")
+def deployment(settings: Settings, compiled: dict) -> Deployment:
+    deployed, _new = ensure_deployed(
+        settings,
+        Artifacts.from_compiled(compiled),
+        digest=compiled["digest"],
+        compiler=compiled["compiler"],
+    )
+    return deployed
+
+
+@pytest.fixture(scope="session")
+def migrated(database_url: str) -> str:
+    upgrade(database_url)
+    return database_url
+
+
+@pytest.fixture(scope="session")
+def session_gateway(settings: Settings, deployment: Deployment) -> ChainGateway:
+    return ChainGateway.connect(settings)
+
+
+@pytest.fixture
+def chain(session_gateway: ChainGateway) -> Iterator[ChainGateway]:
+    """The gateway, with the chain reverted to its state before the test afterwards."""
+    w3 = session_gateway.w3
+    snapshot = w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
+    yield session_gateway
+    reverted = w3.provider.make_request("evm_revert", [snapshot])  # type: ignore[arg-type]
+    assert reverted.get("result") is True, reverted
+    # The revert took the nonces back with it: re-seed them from the node.
+    session_gateway.nonces = NonceManager(w3)
+
+
+def increase_time(gateway: ChainGateway, seconds: int) -> None:
+    """Move the devnet's clock forward and mine a block (tests only)."""
+    gateway.w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
+    gateway.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+
+
+def mine_at(gateway: ChainGateway, timestamp: int) -> None:
+    """Mine the next block at exactly ``timestamp`` (tests only)."""
+    gateway.w3.provider.make_request("evm_setNextBlockTimestamp", [timestamp])  # type: ignore[arg-type]
+    gateway.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+
+
+def block_time(gateway: ChainGateway) -> int:
+    return int(gateway.w3.eth.get_block("latest")["timestamp"])
+
+
+@pytest.fixture
+def fresh_devnet(tmp_path: Path) -> Iterator[Devnet]:
+    """A second devnet of the test's own, for tests that stop or restart the node."""
+    kind = os.environ.get("CRDA_TEST_DEVNET", "hardhat")
+    node = start_devnet(kind, log_path=tmp_path / "node.log")
+    yield node
+    node.stop()
+
+
+__all__ = ["block_time", "devnet_account", "increase_time", "make_web3", "mine_at"]
