@@ -1,0 +1,144 @@
+"""Health and readiness, and the problem-details shape of every error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.chain import compiler
+from api.chain.artifacts import Artifacts
+from api.chain.deploy import ensure_deployed
+from api.chain.devnet import Devnet, start_devnet
+from api.migrate import upgrade
+from api.settings import Environment, Settings
+
+PROBLEM = "application/problem+json"
+
+
+def test_healthz_answers_ok(client: TestClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    assert response.headers["x-request-id"]
+
+
+def test_readyz_reports_every_dependency_ready(client: TestClient) -> None:
+    response = client.get("/readyz")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["checks"] == {"database": "ok", "chain": "ok", "deployment": "ok"}
+    assert body["chain_id"] == 31337
+
+
+def test_unknown_route_is_a_404_problem(client: TestClient) -> None:
+    response = client.get("/no/such/thing")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["type"] == "/problems/not-found"
+    assert response.json()["instance"] == "/no/such/thing"
+
+
+def test_wrong_method_is_a_405_problem(client: TestClient) -> None:
+    response = client.post("/healthz")
+    assert response.status_code == 405
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["type"] == "/problems/method-not-allowed"
+
+
+def test_request_id_is_echoed(client: TestClient) -> None:
+    response = client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert response.headers["x-request-id"] == "abc-123"
+
+
+def test_openapi_has_clean_operation_ids(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    ids = {op["operationId"] for path in spec["paths"].values() for op in path.values()}
+    assert {"health-healthz", "health-readyz"} <= ids
+
+
+@pytest.fixture
+def own_platform(
+    fresh_devnet: Devnet, compiled: dict, tmp_path: Path
+) -> tuple[Settings, Devnet]:
+    """A platform on a devnet of this test's own, which the test may stop and restart."""
+    settings = Settings(
+        environment=Environment.test,
+        rpc_url=fresh_devnet.rpc_url,
+        database_url=f"sqlite:///{tmp_path / 'own.db'}",
+        deployments_dir=tmp_path / "deployments",
+        receipt_poll_interval=0.01,
+    )
+    ensure_deployed(
+        settings,
+        Artifacts.from_compiled(compiled),
+        digest=compiled["digest"],
+        compiler=compiled["compiler"],
+    )
+    upgrade(settings.database_url)
+    return settings, fresh_devnet
+
+
+def test_readyz_is_a_503_problem_when_the_devnet_is_down(
+    own_platform: tuple[Settings, Devnet],
+) -> None:
+    settings, devnet = own_platform
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/readyz").status_code == 200
+        devnet.stop()
+        response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.headers["content-type"] == PROBLEM
+    body = response.json()
+    assert body["type"] == "/problems/not-ready"
+    assert body["checks"]["chain"].startswith("unreachable")
+    assert body["checks"]["database"] == "ok"
+
+
+def test_readyz_is_a_503_problem_when_the_devnet_was_restarted(
+    own_platform: tuple[Settings, Devnet],
+) -> None:
+    settings, devnet = own_platform
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/readyz").status_code == 200
+        devnet.stop()
+        restarted = start_devnet(devnet.kind, devnet.port)
+        try:
+            response = client.get("/readyz")
+        finally:
+            restarted.stop()
+    assert response.status_code == 503
+    assert "no code at" in response.json()["checks"]["deployment"]
+
+
+def test_api_refuses_to_start_on_a_restarted_devnet(
+    own_platform: tuple[Settings, Devnet],
+) -> None:
+    settings, devnet = own_platform
+    devnet.stop()
+    restarted = start_devnet(devnet.kind, devnet.port)
+    try:
+        with pytest.raises(RuntimeError, match="cannot start"), TestClient(create_app(settings)):
+            pass
+    finally:
+        restarted.stop()
+
+
+def test_readyz_is_a_503_problem_when_the_database_is_not_migrated(
+    own_platform: tuple[Settings, Devnet], tmp_path: Path
+) -> None:
+    settings, _devnet = own_platform
+    unmigrated = settings.model_copy(
+        update={"database_url": f"sqlite:///{tmp_path / 'empty.db'}"}
+    )
+    with TestClient(create_app(unmigrated)) as client:
+        response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["database"].startswith("at None")
+
+
+def test_compiler_is_the_pinned_npm_solc(compiled: dict) -> None:
+    assert compiled["compiler"] == compiler.compiler_version() == "0.8.30"
+    assert compiled["evmVersion"] == "cancun"
