@@ -1,12 +1,12 @@
 """``crda``: the one console script for the operational work.
 
-    crda up / down          the whole platform on this machine (devnet, contracts, API)
-    crda devnet start|stop  a local node (Hardhat by default, ``--kind anvil``)
-    crda compile            contracts, with the pinned npm compiler
-    crda deploy             contracts to the node at CRDA_RPC_URL, roles, deployment file
-    crda migrate            the database to the newest schema
-    crda serve              the API in the foreground
-    crda bench gas          gas per credited claim (bench/)
+crda up / down          the whole platform on this machine (devnet, contracts, API)
+crda devnet start|stop  a local node (Hardhat by default, ``--kind anvil``)
+crda compile            contracts, with the pinned npm compiler
+crda deploy             contracts to the node at CRDA_RPC_URL, roles, deployment file
+crda migrate            the database to the newest schema
+crda serve              the API in the foreground
+crda bench gas          gas per credited claim (bench/)
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlparse
 
@@ -32,7 +31,9 @@ from api.settings import PROJECT_ROOT, get_settings
 
 app = typer.Typer(help="CRDA operations.", no_args_is_help=True, add_completion=False)
 devnet_app = typer.Typer(help="A local devnet node.", no_args_is_help=True)
-bench_app = typer.Typer(help="Benchmarks (run on demand, never in the tests).", no_args_is_help=True)
+bench_app = typer.Typer(
+    help="Benchmarks (run on demand, never in the tests).", no_args_is_help=True
+)
 app.add_typer(devnet_app, name="devnet")
 app.add_typer(bench_app, name="bench")
 
@@ -80,11 +81,15 @@ def _stop(name: str) -> bool:
 
 
 @app.command("compile")
-def compile_cmd(force: Annotated[bool, typer.Option(help="Rebuild even if current.")] = False) -> None:
+def compile_cmd(
+    force: Annotated[bool, typer.Option(help="Rebuild even if current.")] = False,
+) -> None:
     """Compile the contracts (cached by a digest of the sources and the compiler)."""
     settings = get_settings()
     try:
-        out = compiler.compile_contracts(settings.contracts_dir, settings.artifacts_path, force=force)
+        out = compiler.compile_contracts(
+            settings.contracts_dir, settings.artifacts_path, force=force
+        )
     except compiler.CompilationError as exc:
         raise _fail(str(exc)) from exc
     console.print(f"compiled {len(out['contracts'])} contracts with solc {out['compiler']}")
@@ -179,11 +184,9 @@ def up(
     running = _read_pid("api")
     if running is None:
         if port_is_open(settings.api_port):
-            raise _fail(
-                f"port {settings.api_port} is taken by another program: set CRDA_API_PORT"
-            )
-        log = open(RUN_DIR / "api.log", "ab")  # noqa: SIM115  (handed to the child)
-        process = subprocess.Popen(  # noqa: S603
+            raise _fail(f"port {settings.api_port} is taken by another program: set CRDA_API_PORT")
+        log = open(RUN_DIR / "api.log", "ab")
+        process = subprocess.Popen(
             [sys.executable, "-m", "api.cli", "serve"],
             cwd=PROJECT_ROOT,
             stdout=log,
@@ -233,7 +236,7 @@ def bench_gas(
     """Gas per credited claim for batches of 1, 10, 100 and 1,000 claims vs. plain ERC-20 mints."""
     from bench.gas import main as gas_main
 
-    gas_main(as_json=as_json, kind=kind, out=Path("-"))
+    gas_main(as_json=as_json, kind=kind)
 
 
 if __name__ == "__main__":

@@ -47,7 +47,7 @@ class Problem(Exception):
 
 
 def problem(status: int, slug: str, title: str) -> type[Problem]:
-    """Declare a problem class in one line: ``NotFound = problem(404, "not-found", "Not found")``."""
+    """One-line problem class: ``NotFound = problem(404, "not-found", "Not found")``."""
     return type(
         "".join(part.capitalize() for part in slug.split("-")),
         (Problem,),
@@ -108,7 +108,11 @@ def install_problem_handlers(app: FastAPI) -> None:
         if cls is None:
             phrase = HTTPStatus(exc.status_code).phrase
             cls = problem(exc.status_code, phrase.lower().replace(" ", "-"), phrase)
-        detail = exc.detail if isinstance(exc.detail, str) and exc.detail.lower() != cls.title.lower() else None
+        detail = (
+            exc.detail
+            if isinstance(exc.detail, str) and exc.detail.lower() != cls.title.lower()
+            else None
+        )
         return problem_response(cls(detail), request)
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -1,8 +1,8 @@
 """The one way the Python side talks to the chain.
 
 - contracts come from the artifacts and the deployment file, never from literals;
-- every write is simulated (``eth_call``) first, so a revert costs no nonce and comes back as
-  a decoded custom error;
+- every write is simulated first (``eth_estimateGas``, or ``eth_call`` when the gas is fixed),
+  so a revert costs no nonce and comes back as a decoded custom error;
 - one nonce counter per signing key, seeded once from the node and kept in the process, so
   concurrent sends from one key never collide;
 - fees, chain id and gas are filled in locally (one fee look-up a second at most), so a send
@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
@@ -27,7 +27,7 @@ from web3 import HTTPProvider, Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted
-from web3.types import TxReceipt
+from web3.types import TxParams, TxReceipt
 
 from api.chain.artifacts import Artifacts
 from api.chain.deployments import Deployment, deployment_problems, load_deployment
@@ -57,7 +57,9 @@ class NonceManager:
     def reserve(self, address: str) -> int:
         with self._lock:
             if address not in self._next:
-                self._next[address] = self._w3.eth.get_transaction_count(address, "pending")
+                self._next[address] = self._w3.eth.get_transaction_count(
+                    Web3.to_checksum_address(address), "pending"
+                )
             nonce = self._next[address]
             self._next[address] = nonce + 1
             return nonce
@@ -147,7 +149,7 @@ class ChainGateway:
 
     def call(self, fn: ContractFunction, sender: str | None = None) -> Any:
         """Read through a view (or simulate a write), decoding any custom error."""
-        params = {"from": sender} if sender else {}
+        params = cast(TxParams, {"from": sender} if sender else {})
         return self._decoded(lambda: fn.call(params))
 
     # -- writing -----------------------------------------------------------------------------
@@ -157,23 +159,22 @@ class ChainGateway:
     ) -> TxReceipt:
         """Simulate, sign with a local nonce, send, await the receipt (and confirmations)."""
         sender = signer.address
-        self._decoded(lambda: fn.call({"from": sender}))
         if gas is None:
+            # The gas estimate is the simulation: a revert surfaces here with its custom error.
             gas = int(self._decoded(lambda: fn.estimate_gas({"from": sender})) * GAS_HEADROOM)
-        tx = fn.build_transaction(self._tx_fields(sender, gas))
+        else:
+            self._decoded(lambda: fn.call({"from": sender}))
+        tx = dict(fn.build_transaction(cast(TxParams, self._tx_fields(sender, gas))))
         return self._send(tx, signer)
 
-    def deploy(
-        self, name: str, signer: LocalAccount, *args: Any
-    ) -> tuple[str, TxReceipt]:
+    def deploy(self, name: str, signer: LocalAccount, *args: Any) -> tuple[str, TxReceipt]:
         """Deploy contract ``name``; returns its address and the receipt."""
         factory = self.w3.eth.contract(
             abi=self.artifacts.abi(name), bytecode=self.artifacts.bytecode(name)
         )
         constructor = factory.constructor(*args)
         gas = int(
-            self._decoded(lambda: constructor.estimate_gas({"from": signer.address}))
-            * GAS_HEADROOM
+            self._decoded(lambda: constructor.estimate_gas({"from": signer.address})) * GAS_HEADROOM
         )
         tx = constructor.build_transaction(self._tx_fields(signer.address, gas))
         receipt = self._send(tx, signer)
