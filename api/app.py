@@ -12,6 +12,7 @@ from fastapi.routing import APIRoute
 from api.db import make_engine, make_session_factory
 from api.errors import Problem, install_problem_handlers
 from api.logging import RequestIdMiddleware
+from api.outbox.runner import BackgroundWorker, make_worker
 from api.routes import health
 from api.settings import Settings, get_settings
 from api.state import AppState
@@ -39,10 +40,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             except Problem as exc:
                 # Fail fast: serving against a chain that forgot the contracts loses writes.
                 raise RuntimeError(f"CRDA API cannot start: {exc.detail or exc.title}") from exc
+        background: BackgroundWorker | None = None
+        if settings.run_workers:
+            background = BackgroundWorker(
+                make_worker(settings, state.sessions, state.chain_gateway()),
+                settings.worker_interval,
+            )
+            background.start()
         log.info("api_started", environment=settings.environment.value)
         try:
             yield
         finally:
+            if background is not None:
+                background.stop()
             engine.dispose()
 
     app = FastAPI(

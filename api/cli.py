@@ -172,6 +172,30 @@ def serve(
 
 
 @app.command()
+def worker(
+    once: Annotated[bool, typer.Option(help="Finish what is open, then exit.")] = False,
+) -> None:
+    """Run the outbox worker (chain writes) as its own process."""
+    import threading
+
+    from api.chain.gateway import ChainGateway
+    from api.db import make_engine, make_session_factory
+    from api.outbox.runner import make_worker
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    outbox = make_worker(settings, make_session_factory(engine), ChainGateway.connect(settings))
+    if once:
+        outbox.drain()
+        return
+    stop = threading.Event()
+    try:
+        outbox.run_forever(stop, settings.worker_interval)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+@app.command()
 def up(
     kind: Annotated[str, typer.Option(help=f"Devnet kind: {', '.join(KINDS)}.")] = "hardhat",
 ) -> None:

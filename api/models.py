@@ -5,5 +5,6 @@ import line below.
 """
 
 from api.db import Base
+from api.outbox.models import ChainTransaction
 
-__all__ = ["Base"]
+__all__ = ["Base", "ChainTransaction"]

@@ -152,6 +152,7 @@ def main(*, as_json: bool, kind: str = "hardhat") -> dict[str, Any]:
                 rpc_url=devnet.rpc_url,
                 deployments_dir=Path(tmp),
                 receipt_poll_interval=0.01,
+                run_workers=False,
             )
             compiled = compiler.compile_contracts(settings.contracts_dir, settings.artifacts_path)
             ensure_deployed(

@@ -98,6 +98,7 @@ def settings(
         database_url=database_url,
         deployments_dir=tmp_path_factory.mktemp("deployments"),
         receipt_poll_interval=0.01,
+        run_workers=False,
     )
 
 

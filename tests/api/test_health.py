@@ -68,6 +68,7 @@ def own_platform(fresh_devnet: Devnet, compiled: dict, tmp_path: Path) -> tuple[
         database_url=f"sqlite:///{tmp_path / 'own.db'}",
         deployments_dir=tmp_path / "deployments",
         receipt_poll_interval=0.01,
+        run_workers=False,
     )
     ensure_deployed(
         settings,
