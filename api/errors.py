@@ -13,11 +13,16 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 log = structlog.get_logger(__name__)
+
+
+# Every problem type the code declares, by slug: the source of the error catalogue.
+PROBLEM_TYPES: dict[str, type[Problem]] = {}
 
 
 class Problem(Exception):
@@ -26,6 +31,11 @@ class Problem(Exception):
     status: int = 400
     slug: str = "bad-request"
     title: str = "Bad request"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "slug" in cls.__dict__:
+            PROBLEM_TYPES.setdefault(cls.slug, cls)
 
     def __init__(self, detail: str | None = None, **extensions: Any) -> None:
         super().__init__(detail or self.title)
@@ -115,6 +125,10 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
         return problem_response(cls(detail), request)
 
+    async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
+        log.error("database_unavailable", path=request.url.path, error=type(exc).__name__)
+        return problem_response(DatabaseUnavailable(), request)
+
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled_error", path=request.url.path)
         return problem_response(InternalError(), request)
@@ -122,4 +136,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(OperationalError, on_database_error)
     app.add_exception_handler(Exception, on_unexpected)
