@@ -4,6 +4,8 @@ Each domain keeps its models in its own module (``api/<domain>/models.py``) and 
 import line below.
 """
 
+from api.auth import models as auth_models
+from api.credentials import models as credential_models
 from api.db import Base
 
-__all__ = ["Base"]
+__all__ = ["Base", "auth_models", "credential_models"]

@@ -163,6 +163,15 @@ class ChainGateway:
         tx = fn.build_transaction(self._tx_fields(sender, gas))
         return self._send(tx, signer)
 
+    def send_value(self, signer: LocalAccount, to: str, value: int) -> TxReceipt:
+        """Send ``value`` wei of the native coin (e.g. gas money for a new verifier)."""
+        tx = {
+            **self._tx_fields(signer.address, 21_000),
+            "to": Web3.to_checksum_address(to),
+            "value": value,
+        }
+        return self._send(tx, signer)
+
     def deploy(
         self, name: str, signer: LocalAccount, *args: Any
     ) -> tuple[str, TxReceipt]:
