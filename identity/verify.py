@@ -319,9 +319,9 @@ def verify_credential(
         if not attestation.live:
             raise _fail(
                 "attestation",
-                "credential-expired",
-                "The attestation is no longer live",
-                "the attestation has expired on chain",
+                "credential-not-attested",
+                "No live attestation on chain",
+                "the attestation expired, or its verifier lost the verifier role",
             )
 
     record("issuer", check_issuer)
