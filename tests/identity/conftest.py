@@ -72,14 +72,24 @@ class World:
         response = self.client.post("/auth/sign-in", json={"email": email, "password": password})
         assert response.status_code == 200, response.text
         body = response.json()
-        me = self.client.get("/accounts/me", headers={"Authorization": f"Bearer {body['access_token']}"})
-        return User(body["account_id"], email, body["access_token"], body["refresh_token"], me.json()["role"])
+        me = self.client.get(
+            "/accounts/me", headers={"Authorization": f"Bearer {body['access_token']}"}
+        )
+        return User(
+            body["account_id"],
+            email,
+            body["access_token"],
+            body["refresh_token"],
+            me.json()["role"],
+        )
 
     def staff(self, role: Role) -> User:
         """An operator or auditor (made directly: nobody signs up as one)."""
         email = f"{role.value}-{uuid.uuid4().hex[:8]}@city.example"
         with self.db() as session:
-            auth_service.create_account(session, self.settings, email=email, password=PASSWORD, role=role)
+            auth_service.create_account(
+                session, self.settings, email=email, password=PASSWORD, role=role
+            )
         return self.sign_in(email)
 
     def operator(self) -> User:
@@ -93,7 +103,9 @@ class World:
         org = response.json()
         member = self.sign_up()
         added = self.client.post(
-            f"/verifiers/{org['id']}/members", json={"account_id": member.id}, headers=operator.headers
+            f"/verifiers/{org['id']}/members",
+            json={"account_id": member.id},
+            headers=operator.headers,
         )
         assert added.status_code == 200, added.text
         return org, self.sign_in(member.email or "")
@@ -149,7 +161,9 @@ def iso(moment: datetime) -> str:
 
 
 def sign(account: LocalAccount, message: str) -> str:
-    return "0x" + account.sign_message(encode_defunct(text=message)).signature.hex().removeprefix("0x")
+    return "0x" + account.sign_message(encode_defunct(text=message)).signature.hex().removeprefix(
+        "0x"
+    )
 
 
 def new_uniqueness_key(settings: Settings) -> str:
@@ -167,7 +181,9 @@ def assert_problem(response: httpx.Response, status: int, slug: str) -> dict[str
 
 
 @pytest.fixture
-def world(client: TestClient, settings: Settings, chain: ChainGateway, accounts: Accounts) -> Iterator[World]:
+def world(
+    client: TestClient, settings: Settings, chain: ChainGateway, accounts: Accounts
+) -> Iterator[World]:
     yield World(client, settings, chain, accounts)
 
 

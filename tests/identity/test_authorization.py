@@ -10,13 +10,15 @@ from tests.identity.conftest import World, assert_problem
 
 
 @pytest.fixture
-def two_citizens(world: World):  # noqa: ANN201
+def two_citizens(world: World):
     alice = world.sign_up(name="Alice Park", phone="+82 10 0000 0001")
     bob = world.sign_up(name="Bob Lee")
     return alice, bob
 
 
-def test_a_citizen_cannot_read_or_change_another_citizens_account(world: World, two_citizens) -> None:  # noqa: ANN001
+def test_a_citizen_cannot_read_or_change_another_citizens_account(
+    world: World, two_citizens
+) -> None:
     alice, bob = two_citizens
     h = bob.headers
     for path in ("", "/personal-data", "/wallet", "/credentials", "/wallet/qr"):
@@ -24,11 +26,15 @@ def test_a_citizen_cannot_read_or_change_another_citizens_account(world: World, 
         body = assert_problem(response, 403, "forbidden")
         assert "Alice" not in response.text and alice.email not in str(body)
     assert_problem(
-        world.client.put(f"/accounts/{alice.id}/personal-data", json={"name": "Mallory"}, headers=h),
+        world.client.put(
+            f"/accounts/{alice.id}/personal-data", json={"name": "Mallory"}, headers=h
+        ),
         403,
         "forbidden",
     )
-    assert_problem(world.client.delete(f"/accounts/{alice.id}/personal-data", headers=h), 403, "forbidden")
+    assert_problem(
+        world.client.delete(f"/accounts/{alice.id}/personal-data", headers=h), 403, "forbidden"
+    )
     assert_problem(
         world.client.post(f"/accounts/{alice.id}/wallet", json={"custody": "platform"}, headers=h),
         403,
@@ -38,7 +44,11 @@ def test_a_citizen_cannot_read_or_change_another_citizens_account(world: World, 
     mine = world.client.get(f"/accounts/{alice.id}/personal-data", headers=alice.headers).json()
     assert mine["name"] == "Alice Park"
     # Ids that do not exist get the same answer: existence is not revealed.
-    assert_problem(world.client.get("/accounts/00000000-0000-0000-0000-000000000000", headers=h), 403, "forbidden")
+    assert_problem(
+        world.client.get("/accounts/00000000-0000-0000-0000-000000000000", headers=h),
+        403,
+        "forbidden",
+    )
 
 
 def test_a_citizen_cannot_read_revoke_or_present_another_citizens_credential(world: World) -> None:
@@ -53,20 +63,32 @@ def test_a_citizen_cannot_read_revoke_or_present_another_citizens_credential(wor
         response = world.client.request(method, path, json=body, headers=bob.headers)
         assert response.status_code == 403, (path, response.text)
         assert response.json()["type"] in {"/problems/forbidden"}
-    assert world.count(Credential, Credential.id == credential["id"], Credential.revoked_at.is_(None)) == 1
-    assert world.client.get(f"/credentials/{credential['id']}", headers=alice.headers).status_code == 200
+    assert (
+        world.count(Credential, Credential.id == credential["id"], Credential.revoked_at.is_(None))
+        == 1
+    )
+    assert (
+        world.client.get(f"/credentials/{credential['id']}", headers=alice.headers).status_code
+        == 200
+    )
 
 
 def test_a_citizen_cannot_call_verifier_or_operator_routes(world: World) -> None:
     citizen, other = world.sign_up(), world.sign_up()
     verifiers_before = world.count(Verifier)
     assert_problem(
-        world.client.post("/verifiers", json={"name": "Fake Verifier"}, headers=citizen.headers), 403, "forbidden"
+        world.client.post("/verifiers", json={"name": "Fake Verifier"}, headers=citizen.headers),
+        403,
+        "forbidden",
     )
     assert world.count(Verifier) == verifiers_before
     org, _desk = world.verifier()
     assert_problem(
-        world.client.post(f"/verifiers/{org['id']}/members", json={"account_id": citizen.id}, headers=citizen.headers),
+        world.client.post(
+            f"/verifiers/{org['id']}/members",
+            json={"account_id": citizen.id},
+            headers=citizen.headers,
+        ),
         403,
         "forbidden",
     )
@@ -81,7 +103,9 @@ def test_a_verifier_cannot_revoke_another_verifiers_credential(world: World) -> 
     _org2, desk2 = world.verifier("Mobile carrier")
     citizen = world.sign_up()
     credential = world.issue(desk1, citizen).json()
-    response = world.client.post(f"/credentials/{credential['id']}/revoke", json={}, headers=desk2.headers)
+    response = world.client.post(
+        f"/credentials/{credential['id']}/revoke", json={}, headers=desk2.headers
+    )
     assert_problem(response, 403, "forbidden")
     assert world.verify(credential["verifiable_credential"])["verified"] is True
 
@@ -92,13 +116,20 @@ def test_the_auditor_reads_but_changes_nothing(world: World) -> None:
     credential = world.issue(desk, citizen).json()
     auditor = world.staff(Role.auditor)
     assert world.client.get(f"/accounts/{citizen.id}", headers=auditor.headers).status_code == 200
-    assert world.client.get(f"/credentials/{credential['id']}", headers=auditor.headers).status_code == 200
+    assert (
+        world.client.get(f"/credentials/{credential['id']}", headers=auditor.headers).status_code
+        == 200
+    )
     assert_problem(
-        world.client.post(f"/credentials/{credential['id']}/revoke", json={}, headers=auditor.headers),
+        world.client.post(
+            f"/credentials/{credential['id']}/revoke", json={}, headers=auditor.headers
+        ),
         403,
         "forbidden",
     )
     # Personal data stays the person's own, even for the auditor.
     assert_problem(
-        world.client.get(f"/accounts/{citizen.id}/personal-data", headers=auditor.headers), 403, "forbidden"
+        world.client.get(f"/accounts/{citizen.id}/personal-data", headers=auditor.headers),
+        403,
+        "forbidden",
     )

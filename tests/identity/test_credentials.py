@@ -68,7 +68,7 @@ def test_a_renewal_supersedes_the_previous_credential(world: World) -> None:
 def test_a_tampered_claim_fails_the_signature(world: World) -> None:
     _org, desk = world.verifier()
     token = world.issue(desk, world.sign_up(), level=1).json()["verifiable_credential"]
-    header, payload, signature = token.split(".")
+    header, _payload, signature = token.split(".")
     claims = jwt.decode(token, options={"verify_signature": False})
     claims["credentialSubject"]["assuranceLevel"] = 3
     tampered = f"{header}.{_b64(claims)}.{signature}"
@@ -89,7 +89,9 @@ def test_a_forged_signature_is_refused(world: World) -> None:
     )
     assert _errors(world.verify(forged)) == {"credential-signature-invalid"}
     # Switching the header to a symmetric algorithm does not help either.
-    hs = jwt.encode(claims, "s" * 32, algorithm="HS256", headers={"kid": f"{org['did']}#key-1", "typ": "vc+jwt"})
+    hs = jwt.encode(
+        claims, "s" * 32, algorithm="HS256", headers={"kid": f"{org['did']}#key-1", "typ": "vc+jwt"}
+    )
     assert _errors(world.verify(hs)) == {"credential-malformed"}
     assert _errors(world.verify("not.a.jwt")) == {"credential-malformed"}
 
@@ -135,19 +137,25 @@ def test_a_revoked_credential_is_in_the_public_status_list(world: World) -> None
     org, desk = world.verifier()
     citizen = world.sign_up()
     credential = world.issue(desk, citizen).json()
-    index = int(jwt.decode(credential["verifiable_credential"], options={"verify_signature": False})[
-        "credentialStatus"
-    ]["statusListIndex"])
+    index = int(
+        jwt.decode(credential["verifiable_credential"], options={"verify_signature": False})[
+            "credentialStatus"
+        ]["statusListIndex"]
+    )
 
     def bit() -> bool:
         response = world.client.get(f"/status-lists/{org['id']}")
         assert response.headers["content-type"].startswith("application/vc+jwt")
         claims = jwt.decode(response.text, options={"verify_signature": False})
         assert claims["type"] == ["VerifiableCredential", "BitstringStatusListCredential"]
-        return status_list.is_set(status_list.decode(claims["credentialSubject"]["encodedList"]), index)
+        return status_list.is_set(
+            status_list.decode(claims["credentialSubject"]["encodedList"]), index
+        )
 
     assert bit() is False
-    revoked = world.client.post(f"/credentials/{credential['id']}/revoke", json={}, headers=desk.headers)
+    revoked = world.client.post(
+        f"/credentials/{credential['id']}/revoke", json={}, headers=desk.headers
+    )
     assert revoked.status_code == 200
     assert revoked.json()["revoke_tx_hash"].startswith("0x")
     assert bit() is True

@@ -37,7 +37,14 @@ def test_a_verifier_takes_a_citizen_from_sign_up_to_an_attestation(world: World)
     # Anyone verifies it, with every check on.
     result = world.verify(credential["verifiable_credential"])
     assert result["verified"] is True, result["errors"]
-    assert set(result["checks"]) == {"format", "signature", "issuer", "expiry", "status", "attestation"}
+    assert set(result["checks"]) == {
+        "format",
+        "signature",
+        "issuer",
+        "expiry",
+        "status",
+        "attestation",
+    }
 
     # Nothing personal in the credential.
     token = credential["verifiable_credential"]
@@ -78,7 +85,8 @@ def test_the_token_refuses_transfers_before_verification_and_after_revocation(
     operator = world.operator()
     carol = world.accounts.carol  # brings her own wallet (SIWE), needs no ETH for that
     signed_in = world.client.post(
-        "/auth/siwe", json={"message": (m := world.siwe_message(carol)), "signature": sign(carol, m)}
+        "/auth/siwe",
+        json={"message": (m := world.siwe_message(carol)), "signature": sign(carol, m)},
     )
     assert signed_in.status_code == 200, signed_in.text
     body = signed_in.json()

@@ -40,7 +40,7 @@ def _active_key(world: World) -> tuple[str, ec.EllipticCurvePrivateKey]:
     return keys.active_kid, keys.keys[keys.active_kid]
 
 
-def _me(world: World, token: str):  # noqa: ANN202
+def _me(world: World, token: str):
     return world.client.get("/accounts/me", headers={"Authorization": f"Bearer {token}"})
 
 
@@ -70,7 +70,9 @@ def test_wrong_password_is_refused_then_rate_limited(world: World) -> None:
     user = world.sign_up()
     before = world.count(RefreshToken, RefreshToken.account_id == user.id)
     for _ in range(world.settings.sign_in_max_failures):
-        wrong = world.client.post("/auth/sign-in", json={"email": user.email, "password": "nope-nope-nope"})
+        wrong = world.client.post(
+            "/auth/sign-in", json={"email": user.email, "password": "nope-nope-nope"}
+        )
         body = assert_problem(wrong, 401, "invalid-credentials")
         assert user.email not in json.dumps(body)
     # Even the right password is refused while the limit holds.
@@ -104,7 +106,9 @@ def test_hs256_signed_with_our_public_key_is_refused(world: World) -> None:
     import hashlib
     import hmac
 
-    signing_input = f"{_b64({'alg': 'HS256', 'typ': 'at+jwt', 'kid': kid})}.{_b64(_claims(world, user.id))}"
+    signing_input = (
+        f"{_b64({'alg': 'HS256', 'typ': 'at+jwt', 'kid': kid})}.{_b64(_claims(world, user.id))}"
+    )
     mac = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
     token = f"{signing_input}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
     assert assert_problem(_me(world, token), 401, "invalid-token")["reason"] == "wrong-algorithm"
@@ -124,7 +128,10 @@ def test_wrong_audience_issuer_or_expired_token_is_refused(
     user = world.sign_up()
     kid, key = _active_key(world)
     token = jwt.encode(
-        _claims(world, user.id, **override), key, algorithm="ES256", headers={"kid": kid, "typ": "at+jwt"}
+        _claims(world, user.id, **override),
+        key,
+        algorithm="ES256",
+        headers={"kid": kid, "typ": "at+jwt"},
     )
     assert assert_problem(_me(world, token), 401, "invalid-token")["reason"] == reason
 
@@ -133,7 +140,10 @@ def test_unknown_kid_is_refused(world: World) -> None:
     user = world.sign_up()
     stranger = ec.generate_private_key(ec.SECP256R1())
     token = jwt.encode(
-        _claims(world, user.id), stranger, algorithm="ES256", headers={"kid": "rotated-out", "typ": "at+jwt"}
+        _claims(world, user.id),
+        stranger,
+        algorithm="ES256",
+        headers={"kid": "rotated-out", "typ": "at+jwt"},
     )
     assert assert_problem(_me(world, token), 401, "invalid-token")["reason"] == "unknown-key"
     # A known kid does not help a key we do not hold.
@@ -163,17 +173,25 @@ def test_refresh_rotates_and_a_reused_refresh_token_ends_the_session(world: Worl
     assert world.count(RefreshToken, RefreshToken.account_id == user.id) == tokens_before
     # The thief's (or the victim's) newer token died with the family.
     assert_problem(
-        world.client.post("/auth/refresh", json={"refresh_token": rotated}), 401, "invalid-refresh-token"
+        world.client.post("/auth/refresh", json={"refresh_token": rotated}),
+        401,
+        "invalid-refresh-token",
     )
 
 
 def test_sign_out_revokes_the_refresh_token(world: World) -> None:
     user = world.sign_up()
-    out = world.client.post("/auth/sign-out", json={"refresh_token": user.refresh}, headers=user.headers)
+    out = world.client.post(
+        "/auth/sign-out", json={"refresh_token": user.refresh}, headers=user.headers
+    )
     assert out.status_code == 204
     assert_problem(
-        world.client.post("/auth/refresh", json={"refresh_token": user.refresh}), 401, "invalid-refresh-token"
+        world.client.post("/auth/refresh", json={"refresh_token": user.refresh}),
+        401,
+        "invalid-refresh-token",
     )
     other = world.sign_up()
-    stolen = world.client.post("/auth/sign-out", json={"refresh_token": other.refresh}, headers=user.headers)
+    stolen = world.client.post(
+        "/auth/sign-out", json={"refresh_token": other.refresh}, headers=user.headers
+    )
     assert_problem(stolen, 401, "invalid-refresh-token")

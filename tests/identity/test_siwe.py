@@ -8,7 +8,7 @@ from api.auth.models import Account, SiweNonce, Wallet
 from tests.identity.conftest import World, assert_problem, sign
 
 
-def _siwe(world: World, message: str, signature: str):  # noqa: ANN202
+def _siwe(world: World, message: str, signature: str):
     return world.client.post("/auth/siwe", json={"message": message, "signature": signature})
 
 
@@ -41,9 +41,12 @@ def test_siwe_for_another_domain_is_refused(world: World) -> None:
     eve = world.accounts.carol
     message = world.siwe_message(eve, domain="evil.example")
     before = world.count(Wallet)
-    assert assert_problem(_siwe(world, message, sign(eve, message)), 401, "invalid-siwe-message")[
-        "reason"
-    ] == "domain"
+    assert (
+        assert_problem(_siwe(world, message, sign(eve, message)), 401, "invalid-siwe-message")[
+            "reason"
+        ]
+        == "domain"
+    )
     assert world.count(Wallet) == before
 
 
@@ -66,11 +69,16 @@ def test_expired_siwe_message_is_refused_and_its_nonce_stays_unspent(world: Worl
 def test_unknown_nonce_and_wrong_signer_are_refused(world: World) -> None:
     eve, mallory = world.accounts.carol, world.accounts.mallory
     invented = world.siwe_message(eve, nonce=f"made{int(time.time())}up")
-    assert assert_problem(_siwe(world, invented, sign(eve, invented)), 401, "invalid-siwe-message")[
-        "reason"
-    ] == "nonce"
+    assert (
+        assert_problem(_siwe(world, invented, sign(eve, invented)), 401, "invalid-siwe-message")[
+            "reason"
+        ]
+        == "nonce"
+    )
     message = world.siwe_message(eve)
-    body = assert_problem(_siwe(world, message, sign(mallory, message)), 401, "invalid-siwe-message")
+    body = assert_problem(
+        _siwe(world, message, sign(mallory, message)), 401, "invalid-siwe-message"
+    )
     assert body["reason"] == "signature"
     garbage = _siwe(world, "hello, sign me in please", sign(eve, "hello"))
     assert assert_problem(garbage, 401, "invalid-siwe-message")["reason"] == "malformed"

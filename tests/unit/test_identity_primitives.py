@@ -42,7 +42,7 @@ def test_uniqueness_key_is_keyed_and_normalised() -> None:
 def test_status_list_round_trip(bits: set[int]) -> None:
     decoded = status_list.decode(status_list.encode(bits))
     assert len(decoded) * 8 == status_list.MIN_SIZE
-    for index in list(bits)[:10] + [0, status_list.MIN_SIZE - 1]:
+    for index in [*list(bits)[:10], 0, status_list.MIN_SIZE - 1]:
         assert status_list.is_set(decoded, index) == (index in bits)
 
 
