@@ -7,6 +7,7 @@
     crda migrate            the database to the newest schema
     crda serve              the API in the foreground
     crda bench gas          gas per credited claim (bench/)
+    crda bench identity     credential verifications/s and sign-ins/s (bench/)
 """
 
 from __future__ import annotations
@@ -234,6 +235,19 @@ def bench_gas(
     from bench.gas import main as gas_main
 
     gas_main(as_json=as_json, kind=kind, out=Path("-"))
+
+
+@bench_app.command("identity")
+def bench_identity(
+    seconds: Annotated[float, typer.Option(help="Seconds per endpoint.")] = 5.0,
+    threads: Annotated[int, typer.Option(help="Client threads.")] = 4,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+    kind: Annotated[str, typer.Option(help="Devnet kind for the run.")] = "hardhat",
+) -> None:
+    """Credential verifications/s and sign-ins/s, each beside /healthz in the same run."""
+    from bench.identity import main as identity_main
+
+    identity_main(seconds=seconds, threads=threads, kind=kind, as_json=as_json)
 
 
 if __name__ == "__main__":

@@ -8,8 +8,12 @@ request; the verifier checks both, so a crash between them still reads as revoke
 
 from __future__ import annotations
 
+import hashlib
 import secrets
+import threading
+import time
 import uuid
+import weakref
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
@@ -21,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from web3 import Web3
+from web3.contract import Contract
 
 from api.auth.models import Account, Role, Wallet
 from api.auth.secrets import envelope, envelope_for
@@ -128,28 +133,52 @@ def add_member(session: Session, verifier: Verifier, account: Account) -> Accoun
 
 def did_document(verifier: Verifier, settings: Settings, chain_id: int) -> dict[str, Any]:
     signer = verifier_signer(settings, verifier)
-    key = signing_key(bytes(signer.key))
-    return verifier_document(verifier.did, key.public_key(), chain_id, verifier.address)
+    return dict(_document(bytes(signer.key), verifier.did, verifier.address, chain_id))
+
+
+@lru_cache(maxsize=256)
+def _document(private_key: bytes, did: str, address: str, chain_id: int) -> dict[str, Any]:
+    key = signing_key(private_key)
+    return verifier_document(did, key.public_key(), chain_id, address)
 
 
 def status_list_url(settings: Settings, verifier_id: str) -> str:
     return f"{settings.public_url.rstrip('/')}/status-lists/{verifier_id}"
 
 
+# Signed status lists by (verifier, revoked indices): re-signed when a bit changes, or when
+# half of the list's lifetime has passed.
+_STATUS_TTL = 300
+_status_cache: dict[str, tuple[str, float, str]] = {}
+_status_lock = threading.Lock()
+
+
 def status_list_credential(session: Session, settings: Settings, verifier: Verifier) -> str:
-    revoked = session.scalars(
-        select(Credential.status_index).where(
-            Credential.verifier_id == verifier.id, Credential.revoked_at.is_not(None)
-        )
-    ).all()
+    revoked = sorted(
+        session.scalars(
+            select(Credential.status_index).where(
+                Credential.verifier_id == verifier.id, Credential.revoked_at.is_not(None)
+            )
+        ).all()
+    )
+    fingerprint = hashlib.sha256(",".join(map(str, revoked)).encode()).hexdigest()
+    now = time.monotonic()
+    with _status_lock:
+        cached = _status_cache.get(verifier.id)
+    if cached and cached[0] == fingerprint and now - cached[1] < _STATUS_TTL / 2:
+        return cached[2]
     signer = verifier_signer(settings, verifier)
-    return issue_status_list_credential(
+    token = issue_status_list_credential(
         key=signing_key(bytes(signer.key)),
         issuer_did=verifier.did,
         list_url=status_list_url(settings, verifier.id),
         encoded_list=status_list.encode(revoked),
         issued_at=utcnow(),
+        ttl_seconds=_STATUS_TTL,
     )
+    with _status_lock:
+        _status_cache[verifier.id] = (fingerprint, now, token)
+    return token
 
 
 # -- issuing ---------------------------------------------------------------------------------
@@ -382,13 +411,27 @@ class LocalStatusLists:
         return status_list_credential(self.session, self.settings, verifier)
 
 
+_registries: weakref.WeakKeyDictionary[ChainGateway, Contract] = weakref.WeakKeyDictionary()
+
+
+def _registry_of(chain: ChainGateway) -> Contract:
+    """The registry contract object of a gateway, built once (ABI parsing is not free)."""
+    registry = _registries.get(chain)
+    expected = chain.deployment.address("IdentityRegistry") if chain.deployment else ""
+    if registry is None or registry.address.lower() != expected.lower():
+        registry = _registries[chain] = chain.contract("IdentityRegistry")
+    return registry
+
+
 class RegistryReader:
     """Reads attestations and verifier roles from the identity registry."""
 
     def __init__(self, chain: ChainGateway) -> None:
         self._chain = chain
-        self._registry = chain.contract("IdentityRegistry")
+        self._registry = _registry_of(chain)
         self.chain_id = chain.chain_id
+        # Addresses seen holding the role during this verification (no second call for them).
+        self._verifiers: set[str] = set()
 
     def attestation_of(self, address: str) -> OnChainAttestation | None:
         address = Web3.to_checksum_address(address)
@@ -398,14 +441,15 @@ class RegistryReader:
         if int(verifier, 16) == 0:
             return None
         live = bool(self._chain.call(self._registry.functions.isVerified(address)))
+        if live:  # isVerified holds only while the attesting address has the verifier role
+            self._verifiers.add(verifier)
         return OnChainAttestation(verifier, level, expires, revoked, bytes(digest), live)
 
     def is_verifier(self, address: str) -> bool:
-        return bool(
-            self._chain.call(
-                self._registry.functions.hasRole(VERIFIER_ROLE, Web3.to_checksum_address(address))
-            )
-        )
+        address = Web3.to_checksum_address(address)
+        if address in self._verifiers:
+            return True
+        return bool(self._chain.call(self._registry.functions.hasRole(VERIFIER_ROLE, address)))
 
 
 def verify(
