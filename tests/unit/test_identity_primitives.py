@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 
+import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import given
 from hypothesis import strategies as st
 
+from api.auth.tokens import InvalidAccessToken, decode_access_token, issue_access_token
 from api.settings import DEV_MASTER_KEY, Environment, Settings
 from identity import status_list
 from identity.did import DIDError, parse_pkh_did, pkh_did, web_did, web_did_url
@@ -79,3 +84,29 @@ def test_production_refuses_placeholder_identity_secrets() -> None:
     ):
         with pytest.raises(ValueError, match=f"CRDA_{name.upper()}"):
             Settings(environment=Environment.production, **{**strong, name: placeholder})  # type: ignore[arg-type]
+
+
+def _pem(key: ec.EllipticCurvePrivateKey) -> str:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+def test_session_key_rotation() -> None:
+    old, new = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    before = Settings(session_keys=json.dumps({"k1": _pem(old)}), session_active_kid="k1")  # type: ignore[arg-type]
+    during = Settings(
+        session_keys=json.dumps({"k1": _pem(old), "k2": _pem(new)}),  # type: ignore[arg-type]
+        session_active_kid="k2",
+    )
+    after = Settings(session_keys=json.dumps({"k2": _pem(new)}), session_active_kid="k2")  # type: ignore[arg-type]
+    old_token, _ttl = issue_access_token(before, "account-1", "citizen")
+    new_token, _ttl = issue_access_token(during, "account-1", "citizen")
+    assert jwt.get_unverified_header(new_token)["kid"] == "k2"
+    assert decode_access_token(during, old_token).subject == "account-1"  # still accepted
+    assert decode_access_token(after, new_token).subject == "account-1"
+    with pytest.raises(InvalidAccessToken) as info:
+        decode_access_token(after, old_token)  # the old key was dropped
+    assert info.value.reason == "unknown-key"
