@@ -134,6 +134,20 @@ def add_member(session: Session, verifier: Verifier, account: Account) -> Accoun
     return account
 
 
+def deactivate_verifier(
+    session: Session, settings: Settings, chain: ChainGateway, verifier: Verifier
+) -> Verifier:
+    """Withdraw the accreditation: the role goes on chain, so its attestations stop counting."""
+    if not verifier.active:
+        return verifier
+    operator = EthAccount.from_key(settings.operator_key.get_secret_value())
+    registry = chain.contract("IdentityRegistry")
+    chain.transact(registry.functions.revokeRole(VERIFIER_ROLE, verifier.address), operator)
+    verifier.active = False
+    session.commit()
+    return verifier
+
+
 def did_document(verifier: Verifier, settings: Settings, chain_id: int) -> dict[str, Any]:
     signer = verifier_signer(settings, verifier)
     return dict(_document(bytes(signer.key), verifier.did, verifier.address, chain_id))

@@ -47,6 +47,22 @@ def add_member(
     return AccountPublic.model_validate(service.add_member(session, verifier, account))
 
 
+@router.post("/{verifier_id}/deactivate")
+def deactivate_verifier(
+    verifier_id: str,
+    _operator: OperatorUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    chain: ChainDep,
+) -> VerifierPublic:
+    """Withdraw the accreditation: the verifier role is revoked on chain and every attestation
+    the verifier made stops counting at once (the token refuses those holders)."""
+    verifier = service.get_verifier(session, verifier_id)
+    return VerifierPublic.model_validate(
+        service.deactivate_verifier(session, settings, chain, verifier)
+    )
+
+
 @router.get(
     "/{verifier_id}/did.json",
     responses={200: {"content": {"application/did+json": {}}}},

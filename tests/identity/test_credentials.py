@@ -232,3 +232,35 @@ def test_erasure_shreds_personal_data_but_keeps_the_attestation(world: World) ->
     # The account cannot sign in any more, the credential and the chain record stay valid.
     assert_problem(world.client.get("/accounts/me", headers=citizen.headers), 401, "invalid-token")
     assert world.verify(credential["verifiable_credential"])["verified"] is True
+
+
+def test_another_verifier_cannot_overwrite_a_live_attestation(world: World) -> None:
+    _org1, desk1 = world.verifier("Bank branch")
+    _org2, desk2 = world.verifier("Mobile carrier")
+    citizen = world.sign_up()
+    key = new_uniqueness_key(world.settings)
+    first = world.issue(desk1, citizen, key=key).json()
+    response = world.issue(desk2, citizen, key=key)
+    body = assert_problem(response, 403, "not-attesting-verifier")
+    assert body["error_name"] == "IdentityRegistryNotAttestingVerifier"
+    assert world.count(Credential, Credential.account_id == citizen.id) == 1
+    assert world.verify(first["verifiable_credential"])["verified"] is True
+
+
+def test_a_deactivated_verifier_can_no_longer_verify_and_its_credentials_stop_counting(
+    world: World,
+) -> None:
+    org, desk = world.verifier()
+    credential = world.issue(desk, world.sign_up()).json()
+    operator = world.operator()
+    assert_problem(
+        world.client.post(f"/verifiers/{org['id']}/deactivate", headers=desk.headers),
+        403,
+        "forbidden",
+    )
+    response = world.client.post(f"/verifiers/{org['id']}/deactivate", headers=operator.headers)
+    assert response.status_code == 200 and response.json()["active"] is False
+    assert_problem(world.issue(desk, world.sign_up()), 403, "verifier-inactive")
+    assert "credential-issuer-not-accredited" in _errors(
+        world.verify(credential["verifiable_credential"])
+    )
