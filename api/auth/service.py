@@ -19,6 +19,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+import api.models  # noqa: F401  (every mapper, so accounts.verifier_id resolves alone)
 from api.auth.models import (
     Account,
     Custody,
