@@ -23,9 +23,9 @@ test: install lint
 		$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check api bench tests
-	$(BIN)/ruff format --check api bench tests
-	$(BIN)/mypy api bench
+	$(BIN)/ruff check api bench identity tests
+	$(BIN)/ruff format --check api bench identity tests
+	$(BIN)/mypy api bench identity
 
 compile: install
 	$(BIN)/crda compile

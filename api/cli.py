@@ -7,6 +7,9 @@ crda deploy             contracts to the node at CRDA_RPC_URL, roles, deployment
 crda migrate            the database to the newest schema
 crda serve              the API in the foreground
 crda bench gas          gas per credited claim (bench/)
+crda bench identity     credential verifications/s and sign-ins/s (bench/)
+crda identity create-staff      an operator or auditor account (nobody signs up as one)
+crda identity uniqueness-key    a national ID's uniqueness key (the verifier's desk)
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ bench_app = typer.Typer(
 )
 app.add_typer(devnet_app, name="devnet")
 app.add_typer(bench_app, name="bench")
+identity_app = typer.Typer(help="Identity administration.", no_args_is_help=True)
+app.add_typer(identity_app, name="identity")
 
 console = Console(stderr=True)
 RUN_DIR = PROJECT_ROOT / "var" / "run"
@@ -261,6 +266,64 @@ def bench_gas(
     from bench.gas import main as gas_main
 
     gas_main(as_json=as_json, kind=kind)
+
+
+@bench_app.command("identity")
+def bench_identity(
+    seconds: Annotated[float, typer.Option(help="Seconds per endpoint.")] = 5.0,
+    threads: Annotated[int, typer.Option(help="Client threads.")] = 4,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+    kind: Annotated[str, typer.Option(help="Devnet kind for the run.")] = "hardhat",
+) -> None:
+    """Credential verifications/s and sign-ins/s, each beside /healthz in the same run."""
+    from bench.identity import main as identity_main
+
+    identity_main(seconds=seconds, threads=threads, kind=kind, as_json=as_json)
+
+
+@identity_app.command("create-staff")
+def identity_create_staff(
+    email: Annotated[str, typer.Option(help="The staff member's email.")],
+    role: Annotated[str, typer.Option(help="operator or auditor.")] = "operator",
+) -> None:
+    """Create an operator or auditor account in the database at CRDA_DATABASE_URL."""
+    from api.auth.models import Role
+    from api.auth.service import create_account
+    from api.db import make_engine, make_session_factory
+    from api.errors import Problem
+
+    if role not in (Role.operator.value, Role.auditor.value):
+        raise _fail("the role must be operator or auditor")
+    password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 10:
+        raise _fail("the password needs at least 10 characters")
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            account = create_account(
+                session, settings, email=email, password=password, role=Role(role)
+            )
+    except Problem as exc:
+        raise _fail(exc.detail or exc.title) from exc
+    finally:
+        engine.dispose()
+    console.print(f"{role} account {account.id} created")
+
+
+@identity_app.command("uniqueness-key")
+def identity_uniqueness_key(
+    country: Annotated[str, typer.Option(help="Issuing country of the identifier.")] = "KR",
+) -> None:
+    """Read a national identifier (hidden) and print its uniqueness key (HMAC, secret pepper)."""
+    from identity.uniqueness import uniqueness_key
+
+    national_id = typer.prompt("national identifier", hide_input=True)
+    pepper = get_settings().uniqueness_pepper.get_secret_value()
+    try:
+        print(uniqueness_key(national_id, pepper, country))
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
 
 
 if __name__ == "__main__":

@@ -25,6 +25,10 @@ DEVNET_KEYS: tuple[str, ...] = (
     "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
 )
 
+# Development placeholders of the identity secrets (public, so refused in production).
+DEV_MASTER_KEY = "ZGV2LW9ubHktbWFzdGVyLWtleS1kby1ub3QtdXNlISE"  # 32 bytes, base64url
+DEV_PEPPER = "dev-only-uniqueness-pepper"
+
 
 class Environment(StrEnum):
     development = "development"
@@ -66,6 +70,32 @@ class Settings(BaseSettings):
     # Relayer key: pays gas for citizens' forwarded requests.
     relayer_key: SecretStr = SecretStr(DEVNET_KEYS[2])
 
+    # -- identity -------------------------------------------------------------------------
+    # Public base URL of this API: status lists and the verifiers' did:web documents live here.
+    public_url: str = "http://127.0.0.1:8000"
+    # Session tokens (JWT, ES256). JSON object {kid: PEM private key}; every key verifies,
+    # ``session_active_kid`` signs (rotation: add a key, switch, drop the old one later).
+    # Empty in development: a fixed development key, refused in production.
+    session_keys: SecretStr = SecretStr("")
+    session_active_kid: str = ""
+    session_issuer: str = "crda"
+    session_audience: str = "crda-app"
+    access_token_ttl: int = Field(default=600, ge=30, le=3600)
+    refresh_token_ttl: int = Field(default=30 * 24 * 3600, ge=600)
+    # Envelope encryption: 32-byte master key (base64url) that wraps every per-record data key.
+    master_key: SecretStr = SecretStr(DEV_MASTER_KEY)
+    # HMAC pepper of the uniqueness key derived from a national identifier.
+    uniqueness_pepper: SecretStr = SecretStr(DEV_PEPPER)
+    # Sign-In with Ethereum: the domain (and URI) a message must name; nonces live this long.
+    siwe_domain: str = "127.0.0.1:8000"
+    siwe_nonce_ttl: int = Field(default=300, ge=30, le=3600)
+    # Failed password sign-ins per email within the window before sign-in is refused (429).
+    sign_in_max_failures: int = Field(default=5, ge=1)
+    sign_in_window: int = Field(default=900, ge=1)
+    credential_ttl_days: int = Field(default=365, ge=1, le=5 * 365)
+    # Gas money the operator gives a new verifier's address (wei), so it can attest.
+    verifier_gas_allowance: int = Field(default=10**17, ge=0)
+
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
         if self.environment is Environment.production:
@@ -75,6 +105,17 @@ class Settings(BaseSettings):
                     raise ValueError(
                         f"CRDA_{name.upper()} is a public devnet key; set a real secret "
                         "in the environment outside development"
+                    )
+            placeholders = {
+                "session_keys": "",
+                "master_key": DEV_MASTER_KEY,
+                "uniqueness_pepper": DEV_PEPPER,
+            }
+            for name, placeholder in placeholders.items():
+                if getattr(self, name).get_secret_value() == placeholder:
+                    raise ValueError(
+                        f"CRDA_{name.upper()} is unset or a development placeholder; set a "
+                        "real secret in the environment outside development"
                     )
         return self
 

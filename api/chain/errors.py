@@ -35,6 +35,8 @@ ERROR_PROBLEMS: dict[str, tuple[int, str, str]] = {
     "IdentityRegistryNotAttested": (404, "not-attested", "The account has no live attestation"),
     "IdentityRegistryInvalidExpiry": (422, "invalid-expiry", "The expiry is not in the future"),
     "IdentityRegistryInvalidLevel": (422, "invalid-level", "The assurance level is not valid"),
+    "IdentityRegistryEmptyCredential": (422, "empty-credential", "The credential hash is empty"),
+    "IdentityRegistryZeroAddress": (422, "zero-address", "The address is the zero address"),
     "IssuanceBatchAlreadyIssued": (409, "batch-already-issued", "The batch was already issued"),
     "IssuanceEmptyBatch": (422, "empty-batch", "The batch has no claims"),
     "IssuanceZeroAmount": (422, "zero-amount", "An amount is zero"),

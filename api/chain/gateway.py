@@ -217,6 +217,17 @@ class ChainGateway:
         except TransactionNotFound:
             return None
 
+    def send_value(self, signer: LocalAccount, to: str, value: int) -> TxReceipt:
+        """Send ``value`` wei of the native coin (e.g. gas money for a new verifier)."""
+        tx = {
+            **self._tx_fields(signer.address, 21_000),
+            "to": Web3.to_checksum_address(to),
+            "value": value,
+        }
+        signed = self._sign(tx, signer)
+        self.broadcast(signed)
+        return self.wait_for_receipt(HexBytes(signed.tx_hash), signed.tx)
+
     def deploy(self, name: str, signer: LocalAccount, *args: Any) -> tuple[str, TxReceipt]:
         """Deploy contract ``name``; returns its address and the receipt."""
         factory = self.w3.eth.contract(

@@ -31,5 +31,8 @@ def test_production_accepts_real_secrets(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("CRDA_ENVIRONMENT", "production")
     for name in ("OPERATOR", "ISSUER", "RELAYER"):
         monkeypatch.setenv(f"CRDA_{name}_KEY", REAL_KEY)
+    monkeypatch.setenv("CRDA_SESSION_KEYS", '{"k1": "pem"}')
+    monkeypatch.setenv("CRDA_UNIQUENESS_PEPPER", "a real secret pepper")
+    monkeypatch.setenv("CRDA_MASTER_KEY", "A" * 43)
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     assert "5a5a" not in repr(settings)  # secrets never print

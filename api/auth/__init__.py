@@ -1,0 +1,1 @@
+"""Accounts, sign-in (password and Sign-In with Ethereum), JWT sessions, roles and wallets."""

@@ -1,0 +1,69 @@
+"""``CurrentUser`` and role dependencies, and the object-level checks every route uses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.auth.models import Account, Role
+from api.auth.tokens import InvalidAccessToken, decode_access_token
+from api.deps import SessionDep, SettingsDep
+from api.errors import Forbidden, problem
+
+InvalidToken = problem(401, "invalid-token", "The access token is not valid")
+
+_bearer = HTTPBearer(auto_error=False, description="An access token from /auth/sign-in")
+
+# Who may read any account's records (read-only for the auditor).
+READ_ALL_ROLES = frozenset({Role.operator.value, Role.auditor.value})
+
+
+def current_user(
+    session: SessionDep,
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Account:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise InvalidToken("no bearer token", reason="missing")
+    try:
+        claims = decode_access_token(settings, credentials.credentials)
+    except InvalidAccessToken as exc:
+        raise InvalidToken(reason=exc.reason) from exc
+    account = session.get(Account, claims.subject)
+    if account is None or account.erased_at is not None:
+        raise InvalidToken(reason="unknown-account")
+    return account
+
+
+CurrentUser = Annotated[Account, Depends(current_user)]
+
+
+def require_roles(*roles: Role) -> Callable[[Account], Account]:
+    allowed = frozenset(r.value for r in roles)
+
+    def check(user: CurrentUser) -> Account:
+        if user.role not in allowed:
+            raise Forbidden(f"needs the role {' or '.join(sorted(allowed))}")
+        return user
+
+    return check
+
+
+OperatorUser = Annotated[Account, Depends(require_roles(Role.operator))]
+VerifierUser = Annotated[Account, Depends(require_roles(Role.verifier))]
+RevokerUser = Annotated[Account, Depends(require_roles(Role.verifier, Role.operator))]
+
+
+def ensure_may_read_account(user: Account, account_id: str) -> None:
+    """The account itself, the operator or the auditor; 403 otherwise (existence not revealed)."""
+    if user.id != account_id and user.role not in READ_ALL_ROLES:
+        raise Forbidden("not your account")
+
+
+def ensure_may_change_account(user: Account, account_id: str) -> None:
+    """Only the account itself changes its own records."""
+    if user.id != account_id:
+        raise Forbidden("not your account")

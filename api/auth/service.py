@@ -1,0 +1,426 @@
+"""Accounts, password and SIWE sign-in, refresh-token rotation, wallets, personal data.
+
+Services commit their own transactions; every failure is a Problem raised before any write
+(rate-limit bookkeeping and the revocation of a stolen refresh-token family excepted: those
+writes are the defence).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import siwe
+from eth_account import Account as EthAccount
+from eth_account.signers.local import LocalAccount
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+import api.models  # noqa: F401  (every mapper, so accounts.verifier_id resolves alone)
+from api.auth.models import (
+    Account,
+    Custody,
+    DataKey,
+    PersonalData,
+    RefreshToken,
+    Role,
+    SignInFailure,
+    SiweNonce,
+    Wallet,
+    new_id,
+)
+from api.auth.secrets import envelope, password_hasher
+from api.auth.tokens import issue_access_token
+from api.errors import NotFound, problem
+from api.settings import Settings
+from api.timeutil import aware, utcnow
+
+InvalidCredentials = problem(401, "invalid-credentials", "The email or the password is wrong")
+TooManyAttempts = problem(429, "too-many-attempts", "Too many failed sign-ins; try again later")
+EmailTaken = problem(409, "email-taken", "An account with this email exists")
+InvalidRefreshToken = problem(401, "invalid-refresh-token", "The refresh token is not valid")
+RefreshTokenReused = problem(
+    401, "refresh-token-reused", "The refresh token was already used; every session of it ended"
+)
+InvalidSiweMessage = problem(
+    401, "invalid-siwe-message", "The Sign-In with Ethereum message is not valid"
+)
+WalletExists = problem(409, "wallet-exists", "The account already has a wallet")
+AddressTaken = problem(409, "address-taken", "The address belongs to another account")
+AccountErased = problem(409, "account-erased", "The account's personal data was erased")
+
+SELF_SERVICE_ROLES = (Role.citizen, Role.business)
+_DUMMY_HASH: str | None = None
+
+
+@dataclass(frozen=True)
+class Tokens:
+    access_token: str
+    expires_in: int
+    refresh_token: str
+    account_id: str
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _subject_hash(email: str) -> str:
+    return hashlib.sha256(f"sign-in:{email}".encode()).hexdigest()
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+# -- accounts --------------------------------------------------------------------------------
+
+
+def create_account(
+    session: Session,
+    settings: Settings,
+    *,
+    email: str | None,
+    password: str | None,
+    role: Role,
+    personal: dict[str, str | date | None] | None = None,
+    verifier_id: str | None = None,
+) -> Account:
+    account = Account(
+        id=new_id(),
+        email=normalise_email(email) if email else None,
+        password_hash=password_hasher().hash(password) if password else None,
+        role=role.value,
+        verifier_id=verifier_id,
+    )
+    session.add(account)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        session.rollback()
+        raise EmailTaken() from exc
+    if personal and any(v is not None for v in personal.values()):
+        set_personal_data(session, settings, account, personal, commit=False)
+    session.commit()
+    return account
+
+
+def get_account(session: Session, account_id: str) -> Account:
+    account = session.get(Account, account_id)
+    if account is None:
+        raise NotFound("no such account")
+    return account
+
+
+# -- sessions --------------------------------------------------------------------------------
+
+
+def _issue_tokens(
+    session: Session, settings: Settings, account: Account, family_id: str | None = None
+) -> Tokens:
+    access, ttl = issue_access_token(settings, account.id, account.role)
+    refresh = secrets.token_urlsafe(32)
+    session.add(
+        RefreshToken(
+            account_id=account.id,
+            family_id=family_id or new_id(),
+            token_hash=_hash_token(refresh),
+            expires_at=utcnow() + timedelta(seconds=settings.refresh_token_ttl),
+        )
+    )
+    session.commit()
+    return Tokens(access, ttl, refresh, account.id)
+
+
+def sign_in(session: Session, settings: Settings, email: str, password: str) -> Tokens:
+    global _DUMMY_HASH
+    email = normalise_email(email)
+    subject = _subject_hash(email)
+    since = utcnow() - timedelta(seconds=settings.sign_in_window)
+    failures = session.scalar(
+        select(func.count())
+        .select_from(SignInFailure)
+        .where(SignInFailure.subject_hash == subject, SignInFailure.at > since)
+    )
+    if (failures or 0) >= settings.sign_in_max_failures:
+        raise TooManyAttempts(retry_after=settings.sign_in_window)
+    account = session.scalar(select(Account).where(Account.email == email))
+    hasher = password_hasher()
+    if account is None or account.password_hash is None or account.erased_at is not None:
+        # Same work as a real check, so timing does not tell which emails exist.
+        _DUMMY_HASH = _DUMMY_HASH or hasher.hash(secrets.token_hex(16))
+        hasher.verify(password, _DUMMY_HASH)
+        ok = False
+    else:
+        ok, new_hash = hasher.verify_and_update(password, account.password_hash)
+        if ok and new_hash:
+            account.password_hash = new_hash
+    if not ok or account is None:
+        session.add(SignInFailure(subject_hash=subject, at=utcnow()))
+        session.commit()
+        raise InvalidCredentials()
+    session.execute(delete(SignInFailure).where(SignInFailure.subject_hash == subject))
+    return _issue_tokens(session, settings, account)
+
+
+def refresh(session: Session, settings: Settings, refresh_token: str) -> Tokens:
+    row = session.scalar(
+        select(RefreshToken).where(RefreshToken.token_hash == _hash_token(refresh_token))
+    )
+    now = utcnow()
+    if row is None or row.revoked_at is not None or aware(row.expires_at) <= now:
+        raise InvalidRefreshToken()
+    # Mark it used only if nobody did: a second use (even a concurrent one) is a reuse.
+    used = session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.id == row.id, RefreshToken.used_at.is_(None))
+        .values(used_at=now)
+    )
+    if used.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        _revoke_family(session, row.family_id)
+        session.commit()
+        raise RefreshTokenReused()
+    account = session.get(Account, row.account_id)
+    if account is None or account.erased_at is not None:
+        session.rollback()
+        raise InvalidRefreshToken()
+    return _issue_tokens(session, settings, account, family_id=row.family_id)
+
+
+def _revoke_family(session: Session, family_id: str) -> None:
+    session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+def sign_out(session: Session, refresh_token: str, account_id: str) -> None:
+    row = session.scalar(
+        select(RefreshToken).where(RefreshToken.token_hash == _hash_token(refresh_token))
+    )
+    if row is None or row.account_id != account_id:
+        raise InvalidRefreshToken()
+    _revoke_family(session, row.family_id)
+    session.commit()
+
+
+# -- Sign-In with Ethereum -------------------------------------------------------------------
+
+
+def new_siwe_nonce(session: Session, settings: Settings) -> SiweNonce:
+    nonce = SiweNonce(
+        nonce=siwe.generate_nonce(),
+        expires_at=utcnow() + timedelta(seconds=settings.siwe_nonce_ttl),
+    )
+    session.add(nonce)
+    session.commit()
+    return nonce
+
+
+def verify_siwe(
+    session: Session, settings: Settings, chain_id: int, message: str, signature: str
+) -> str:
+    """The address that signed a valid message; the message's nonce is spent."""
+    try:
+        parsed = siwe.SiweMessage.from_message(message)
+    except Exception as exc:
+        raise InvalidSiweMessage(
+            "the message is not an EIP-4361 message", reason="malformed"
+        ) from exc
+    if parsed.domain != settings.siwe_domain:
+        raise InvalidSiweMessage("the message is for another domain", reason="domain")
+    if parsed.chain_id != chain_id:
+        raise InvalidSiweMessage("the message is for another chain", reason="chain")
+    if parsed.expiration_time is None:
+        raise InvalidSiweMessage("the message needs an expiration time", reason="expiry")
+    now = utcnow()
+    try:
+        parsed.verify(signature, domain=settings.siwe_domain, timestamp=now)
+    except siwe.ExpiredMessage as exc:
+        raise InvalidSiweMessage("the message has expired", reason="expired") from exc
+    except siwe.NotYetValidMessage as exc:
+        raise InvalidSiweMessage("the message is not valid yet", reason="not-yet-valid") from exc
+    except siwe.VerificationError as exc:
+        raise InvalidSiweMessage(
+            "the signature does not match the address", reason="signature"
+        ) from exc
+    spent = session.execute(
+        update(SiweNonce)
+        .where(
+            SiweNonce.nonce == parsed.nonce,
+            SiweNonce.used_at.is_(None),
+            SiweNonce.expires_at > now,
+        )
+        .values(used_at=now)
+    )
+    if spent.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        raise InvalidSiweMessage("the nonce is unknown, expired or already used", reason="nonce")
+    return str(parsed.address)
+
+
+def siwe_sign_in(
+    session: Session, settings: Settings, chain_id: int, message: str, signature: str
+) -> Tokens:
+    address = verify_siwe(session, settings, chain_id, message, signature)
+    wallet = session.scalar(select(Wallet).where(Wallet.address == address))
+    if wallet is not None:
+        account = session.get(Account, wallet.account_id)
+        assert account is not None
+        if account.erased_at is not None:
+            session.rollback()
+            raise AccountErased()
+    else:
+        account = Account(id=new_id(), role=Role.citizen.value)
+        session.add(account)
+        session.flush()
+        session.add(Wallet(account_id=account.id, address=address, custody=Custody.self.value))
+    return _issue_tokens(session, settings, account)
+
+
+# -- wallets ---------------------------------------------------------------------------------
+
+
+def get_wallet(session: Session, account_id: str) -> Wallet | None:
+    return session.get(Wallet, account_id)
+
+
+def create_platform_wallet(
+    session: Session, settings: Settings, account: Account, *, commit: bool = True
+) -> Wallet:
+    if session.get(Wallet, account.id) is not None:
+        raise WalletExists()
+    key = EthAccount.create()
+    env = envelope(settings)
+    data_key, wrapped = env.new_data_key()
+    wallet = Wallet(
+        account_id=account.id,
+        address=key.address,
+        custody=Custody.platform.value,
+        key_ciphertext=env.encrypt(data_key, bytes(key.key), f"wallets/{account.id}/key".encode()),
+        wrapped_data_key=wrapped,
+    )
+    session.add(wallet)
+    session.flush()
+    if commit:
+        session.commit()
+    return wallet
+
+
+def link_self_custody_wallet(
+    session: Session,
+    settings: Settings,
+    chain_id: int,
+    account: Account,
+    message: str,
+    signature: str,
+) -> Wallet:
+    if session.get(Wallet, account.id) is not None:
+        raise WalletExists()
+    address = verify_siwe(session, settings, chain_id, message, signature)
+    if session.scalar(select(Wallet).where(Wallet.address == address)) is not None:
+        session.rollback()
+        raise AddressTaken()
+    wallet = Wallet(account_id=account.id, address=address, custody=Custody.self.value)
+    session.add(wallet)
+    session.commit()
+    return wallet
+
+
+def wallet_signer(session: Session, settings: Settings, account_id: str) -> LocalAccount:
+    """The key of a platform-custody wallet, for the relayer flows (never leaves the process)."""
+    wallet = session.get(Wallet, account_id)
+    if wallet is None or wallet.key_ciphertext is None or wallet.wrapped_data_key is None:
+        raise NotFound("no platform-held wallet")
+    env = envelope(settings)
+    data_key = env.unwrap(wallet.wrapped_data_key)
+    key = env.decrypt(data_key, wallet.key_ciphertext, f"wallets/{account_id}/key".encode())
+    signer: LocalAccount = EthAccount.from_key(key)
+    return signer
+
+
+# -- personal data ---------------------------------------------------------------------------
+
+PERSONAL_FIELDS = ("name", "phone", "birth_date")
+
+
+def _aad(account_id: str, field: str) -> bytes:
+    return f"personal_data/{account_id}/{field}".encode()
+
+
+def set_personal_data(
+    session: Session,
+    settings: Settings,
+    account: Account,
+    values: dict[str, str | date | None],
+    *,
+    commit: bool = True,
+) -> None:
+    if account.erased_at is not None:
+        raise AccountErased()
+    env = envelope(settings)
+    row = session.get(PersonalData, account.id)
+    data_key_row = session.get(DataKey, row.data_key_id) if row and row.data_key_id else None
+    if data_key_row is None:
+        data_key, wrapped = env.new_data_key()
+        data_key_row = DataKey(id=new_id(), wrapped=wrapped)
+        session.add(data_key_row)
+        session.flush()
+    else:
+        data_key = env.unwrap(data_key_row.wrapped)
+    if row is None:
+        row = PersonalData(account_id=account.id)
+        session.add(row)
+    row.data_key_id = data_key_row.id
+    for field in PERSONAL_FIELDS:
+        value = values.get(field)
+        if value is None:
+            continue
+        text = value.isoformat() if isinstance(value, date) else value
+        setattr(row, field, env.encrypt(data_key, text.encode(), _aad(account.id, field)))
+    row.updated_at = utcnow()
+    if commit:
+        session.commit()
+
+
+def get_personal_data(
+    session: Session, settings: Settings, account: Account
+) -> dict[str, str | None]:
+    row = session.get(PersonalData, account.id)
+    empty: dict[str, str | None] = dict.fromkeys(PERSONAL_FIELDS)
+    if row is None or row.data_key_id is None:
+        return empty
+    data_key_row = session.get(DataKey, row.data_key_id)
+    if data_key_row is None:
+        return empty
+    env = envelope(settings)
+    data_key = env.unwrap(data_key_row.wrapped)
+    out = empty
+    for field in PERSONAL_FIELDS:
+        blob = getattr(row, field)
+        if blob is not None:
+            out[field] = env.decrypt(data_key, blob, _aad(account.id, field)).decode()
+    return out
+
+
+def erase_personal_data(session: Session, account: Account) -> datetime:
+    """Crypto-shredding: delete the data key. Credits, wallet and attestations stay valid."""
+    row = session.get(PersonalData, account.id)
+    if row is not None and row.data_key_id is not None:
+        session.execute(delete(DataKey).where(DataKey.id == row.data_key_id))
+        row.data_key_id = None
+    account.email = None
+    account.password_hash = None
+    account.erased_at = account.erased_at or utcnow()
+    session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.account_id == account.id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    session.commit()
+    return account.erased_at

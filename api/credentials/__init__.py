@@ -1,0 +1,1 @@
+"""Verifier organisations, identities (uniqueness keys), credentials, attestations, revocation."""

@@ -1,0 +1,68 @@
+"""Request and response bodies of verifiers and credentials (W3C VC API names)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from identity.uniqueness import UNIQUENESS_KEY_PATTERN
+
+
+class VerifierCreate(BaseModel):
+    name: str = Field(min_length=2, max_length=200)
+
+
+class VerifierPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    did: str
+    address: str
+    active: bool
+
+
+class MemberAdd(BaseModel):
+    account_id: str = Field(min_length=1, max_length=36)
+
+
+class IssueRequest(BaseModel):
+    account_id: str = Field(min_length=1, max_length=36)
+    assurance_level: int = Field(ge=1, le=3)
+    # HMAC-SHA256 (platform pepper) of the national identifier, computed at the verifier's desk.
+    uniqueness_key: str = Field(pattern=UNIQUENESS_KEY_PATTERN)
+    valid_days: int | None = Field(default=None, ge=1, le=5 * 365)
+
+
+class CredentialPublic(BaseModel):
+    id: str
+    account_id: str
+    verifier_id: str
+    assurance_level: int
+    subject_did: str
+    status: Literal["active", "revoked", "expired"]
+    valid_from: datetime
+    valid_until: datetime
+    credential_hash: str
+    attest_tx_hash: str | None
+    revoke_tx_hash: str | None
+    revocation_reason: str | None
+    # The credential itself (compact JWS, media type vc+jwt), for the holder's wallet.
+    verifiable_credential: str
+
+
+class RevokeRequest(BaseModel):
+    reason: Literal["revoked", "fraud", "deceased", "holder-request"] = "revoked"
+
+
+class VerifyRequest(BaseModel):
+    verifiableCredential: str = Field(min_length=1, max_length=20_000)
+
+
+class VerifyResponse(BaseModel):
+    verified: bool
+    checks: list[str]
+    errors: list[dict[str, str]]
+    credential: dict[str, Any] | None = None
