@@ -4,6 +4,7 @@ Each domain keeps its models in its own module (``api/<domain>/models.py``) and 
 import line below.
 """
 
+import api.audit.models  # noqa: F401
 from api.db import Base
 
 __all__ = ["Base"]
