@@ -27,12 +27,12 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from requests.exceptions import ConnectionError as RequestsConnectionError
 from requests.exceptions import Timeout as RequestsTimeout
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import HTTPProvider
 
@@ -55,6 +55,7 @@ from api.audit.models import (
 )
 from api.chain.artifacts import Artifacts
 from api.chain.deployments import Deployment, load_deployment
+from api.db import Base
 from api.errors import ChainUnavailable, Problem
 from api.settings import Settings
 
@@ -87,7 +88,7 @@ class ChainReader:
 
     def _call(self, method: str, params: list[Any]) -> Any:
         try:
-            response = self.provider.make_request(method, params)  # type: ignore[arg-type]
+            response = self.provider.make_request(method, params)  # type: ignore[arg-type,unused-ignore]
         except (RequestsConnectionError, RequestsTimeout, ConnectionError) as exc:
             raise ChainUnavailable("the blockchain node does not answer") from exc
         if "error" in response:
@@ -112,7 +113,7 @@ class ChainReader:
             raise ChainUnavailable("the blockchain node does not answer") from exc
         if isinstance(responses, dict):  # the node refused the whole batch
             raise ChainRpcError(f"eth_getBlockByNumber: {responses.get('error')}")
-        by_id = sorted(responses, key=lambda r: int(r["id"]))
+        by_id = sorted(responses, key=lambda r: int(str(r["id"])))
         out: dict[int, Header | None] = {}
         for number, response in zip(wanted, by_id, strict=True):
             if "error" in response:
@@ -558,9 +559,10 @@ def _apply_deltas(session: Session, deltas: dict[str, list[int]]) -> None:
     for address in addresses:
         d_balance, d_retired = deltas[address]
         balance, retired = existing.get(address, (0, 0))
-        row = {"address": address, "balance": balance + d_balance, "retired": retired + d_retired}
-        if row["balance"] < 0 or row["retired"] < 0:
+        new_balance, new_retired = balance + d_balance, retired + d_retired
+        if new_balance < 0 or new_retired < 0:
             raise IndexInconsistent(f"{address} would hold a negative amount", address=address)
+        row = {"address": address, "balance": new_balance, "retired": new_retired}
         (updates if address in existing else inserts).append(row)
     if updates:
         session.execute(update(Balance), updates)
@@ -643,9 +645,11 @@ def undo_above(session: Session, block_number: int) -> None:
             .distinct()
         )
     )
-    for model in (*EVENT_TABLES, BatchClaim, SupplyPoint, Block):
-        column = model.number if model is Block else model.block_number  # type: ignore[attr-defined]
-        session.execute(delete(model).where(column > block_number))
+    above: tuple[type[Base], ...] = (*EVENT_TABLES, BatchClaim, SupplyPoint)
+    for model in above:
+        table = cast(Table, model.__table__)
+        session.execute(delete(table).where(table.c.block_number > block_number))
+    session.execute(delete(Block).where(Block.number > block_number))
     _apply_deltas(session, deltas)
     # An address no remaining transfer mentions has no row in a clean index either.
     for chunk in _chunks(sorted(touched)):
@@ -687,7 +691,7 @@ def undo_above(session: Session, block_number: int) -> None:
 def reset_index(session: Session) -> None:
     """Empty every table of the index (the next run reads from the deployment's first block)."""
     for model in reversed(ALL_TABLES):
-        session.execute(delete(model))
+        session.execute(delete(cast(Table, model.__table__)))
 
 
 def indexed_block(session: Session) -> int | None:
