@@ -98,6 +98,8 @@ def settings(
         database_url=database_url,
         deployments_dir=tmp_path_factory.mktemp("deployments"),
         receipt_poll_interval=0.01,
+        # The in-process indexer is tested on databases of its own (tests/audit).
+        indexer_enabled=False,
     )
 
 

@@ -456,7 +456,7 @@ class Indexer:
             batch.deltas[holder][1] += amount
             batch.supply[d.block_number][2] += amount
         elif d.contract == "Issuance" and d.event == "BatchIssued":
-            batch_id = a["batchId"]
+            batch_id = "0x" + a["batchId"].hex()
             claim_ids = list(a["claimIds"])
             batch.batches.append(
                 {
