@@ -44,6 +44,32 @@ def _is_hashed_when_indexed(abi_type: str) -> bool:
     return abi_type in _DYNAMIC or abi_type.endswith("]") or abi_type.startswith("(")
 
 
+def _is_word(abi_type: str) -> bool:
+    """A static type that is one 32-byte word (the common case, decoded without eth-abi)."""
+    if abi_type in ("address", "bool"):
+        return True
+    return (
+        abi_type.startswith(("uint", "int", "bytes"))
+        and abi_type[-1].isdigit()
+        and "[" not in abi_type
+    )
+
+
+def _word(abi_type: str, word: bytes) -> Any:
+    """Decode one ABI word as eth-abi would (addresses in lower case), many times faster."""
+    if abi_type == "address":
+        return "0x" + word[12:].hex()
+    if abi_type == "bool":
+        return word[-1] == 1
+    if abi_type.startswith("uint"):
+        return int.from_bytes(word, "big")
+    if abi_type.startswith("int"):
+        return int.from_bytes(word, "big", signed=True)
+    if abi_type.startswith("bytes") and abi_type[5:].isdigit():
+        return word[: int(abi_type[5:])]
+    return abi_decode([abi_type], word)[0]
+
+
 class LogDecoder:
     """Decoder for every event of the given contracts: ``{name: (address, abi)}``."""
 
@@ -80,13 +106,17 @@ class LogDecoder:
         args: dict[str, Any] = {}
         for (name, abi_type), topic in zip(spec.indexed, topics[1:], strict=True):
             raw = bytes.fromhex(topic[2:])
-            args[name] = (
-                "0x" + raw.hex()
-                if _is_hashed_when_indexed(abi_type)
-                else (abi_decode([abi_type], raw)[0])
-            )
+            if _is_hashed_when_indexed(abi_type):
+                args[name] = "0x" + raw.hex()
+            else:
+                args[name] = _word(abi_type, raw)
         if spec.data:
-            values = abi_decode([t for _n, t in spec.data], bytes.fromhex(log["data"][2:]))
+            data = bytes.fromhex(log["data"][2:])
+            types = [t for _n, t in spec.data]
+            if all(_is_word(t) for t in types) and len(data) == 32 * len(types):
+                values = [_word(t, data[32 * i : 32 * i + 32]) for i, t in enumerate(types)]
+            else:
+                values = list(abi_decode(types, data))
             for (name, _type), value in zip(spec.data, values, strict=True):
                 args[name] = value
         return DecodedLog(

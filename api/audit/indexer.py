@@ -32,7 +32,7 @@ from typing import Any, cast
 import structlog
 from requests.exceptions import ConnectionError as RequestsConnectionError
 from requests.exceptions import Timeout as RequestsTimeout
-from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import HTTPProvider
 
@@ -211,7 +211,8 @@ class Indexer:
         self.deployment = deployment
         self.confirmations = confirmations
         self.max_block_range = max(1, block_range)
-        self.block_range = self.max_block_range
+        # Start small and grow while blocks are quiet: a dense first range never floods a step.
+        self.block_range = min(self.max_block_range, 100)
         self.max_logs = max_logs
         self.key = deployment_key(deployment)
         self.start_block = min(c.block_number for c in deployment.contracts.values())
@@ -303,7 +304,7 @@ class Indexer:
             self._apply(session, decoded, headers)
             if with_events:
                 session.execute(
-                    insert(Block),
+                    _table(Block).insert(),
                     [
                         {
                             "number": h.number,
@@ -405,7 +406,7 @@ class Indexer:
             )
             self._typed(d, key, batch, identity_events)
         if batch.events:
-            session.execute(insert(Event), batch.events)
+            session.execute(_table(Event).insert(), batch.events)
         for model, rows in (
             (Transfer, batch.transfers),
             (Retirement, batch.retirements),
@@ -414,7 +415,7 @@ class Indexer:
             (AttestationEvent, batch.attestations),
         ):
             if rows:
-                session.execute(insert(model), rows)
+                session.execute(_table(model).insert(), rows)
         _apply_deltas(session, batch.deltas)
         _extend_supply(session, batch.supply, headers)
         _apply_identities(session, identity_events)
@@ -536,6 +537,11 @@ class Indexer:
 # -- derived state -------------------------------------------------------------------------
 
 
+def _table(model: type[Base]) -> Table:
+    """A model's table: Core executemany inserts skip the ORM's per-row bookkeeping."""
+    return cast(Table, model.__table__)
+
+
 def _chunks(values: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
     for i in range(0, len(values), size):
         yield values[i : i + size]
@@ -565,9 +571,15 @@ def _apply_deltas(session: Session, deltas: dict[str, list[int]]) -> None:
         row = {"address": address, "balance": new_balance, "retired": new_retired}
         (updates if address in existing else inserts).append(row)
     if updates:
-        session.execute(update(Balance), updates)
+        table = _table(Balance)
+        session.execute(
+            table.update()
+            .where(table.c.address == bindparam("b_address"))
+            .values(balance=bindparam("b_balance"), retired=bindparam("b_retired")),
+            [{f"b_{k}": v for k, v in row.items()} for row in updates],
+        )
     if inserts:
-        session.execute(insert(Balance), inserts)
+        session.execute(_table(Balance).insert(), inserts)
 
 
 def _extend_supply(
@@ -592,7 +604,7 @@ def _extend_supply(
                 "retired": retired,
             }
         )
-    session.execute(insert(SupplyPoint), rows)
+    session.execute(_table(SupplyPoint).insert(), rows)
 
 
 def _apply_identities(session: Session, events: list[dict[str, Any]]) -> None:

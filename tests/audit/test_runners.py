@@ -18,7 +18,7 @@ from tests.audit.conftest import Activity, dump_index
 pytestmark = pytest.mark.chain
 
 
-def _url(sessions) -> str:  # noqa: ANN001
+def _url(sessions) -> str:
     return sessions.kw["bind"].url.render_as_string(hide_password=False)
 
 
