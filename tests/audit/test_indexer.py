@@ -124,3 +124,94 @@ def test_reorganisation_equals_clean_index(
     assert dump_index(sessions) == dump_index(clean)
     with sessions() as session:
         assert session.scalars(select(Checkpoint.reorgs)).one() >= 1
+
+
+def test_two_indexers_on_one_database_never_double_count(
+    new_database, make_indexer, activity: Activity, settings
+) -> None:
+    """Two processes indexing one database (API thread and `crda index`): one wins each step."""
+    import time
+
+    from api.audit.indexer import IndexerThread
+
+    sessions = new_database()
+    fast = settings.model_copy(update={"indexer_poll_interval": 0.02})
+    threads = [
+        IndexerThread(fast, sessions, factory=lambda: make_indexer(sessions, block_range=3))
+        for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        activity.mixed(12)
+        head = activity.p.chain.w3.eth.block_number
+        deadline = time.monotonic() + 60
+        at = None
+        while time.monotonic() < deadline:
+            with sessions() as session:
+                at = session.scalar(select(Checkpoint.block_number))
+            if at == head:
+                break
+            time.sleep(0.05)
+        assert at == head, [t.last_error for t in threads]
+    finally:
+        for thread in threads:
+            thread.stop()
+    clean = new_database()
+    make_indexer(clean).run()
+    assert dump_index(sessions) == dump_index(clean)
+
+
+def test_a_replaced_chain_is_indexed_again_from_the_deployment(
+    new_database, settings, compiled, artifacts, accounts, tmp_path
+) -> None:
+    """A devnet restarted under the index (same addresses, other history): no stored block is
+    still on chain, so the index rolls back to before the deployment and reads it all again."""
+    import os
+
+    from api.audit.indexer import ChainReader, Indexer
+    from api.chain.deploy import ensure_deployed
+    from api.chain.devnet import free_port, start_devnet
+    from tests.contracts.conftest import Platform
+
+    kind = os.environ.get("CRDA_TEST_DEVNET", "hardhat")
+    port = free_port()
+    sessions = new_database()
+
+    def run_devnet(label: str, blocks: int, salt: int) -> tuple[Indexer, object]:
+        node = start_devnet(kind, port=port, log_path=tmp_path / f"{label}.log")
+        node_settings = settings.model_copy(
+            update={"rpc_url": node.rpc_url, "deployments_dir": tmp_path / label}
+        )
+        deployment, _new = ensure_deployed(
+            node_settings, artifacts, digest=compiled["digest"], compiler=compiled["compiler"]
+        )
+        gateway = ChainGateway.connect(node_settings)
+        platform = Platform(
+            chain=gateway,
+            accounts=accounts,
+            registry=gateway.contract("IdentityRegistry"),
+            token=gateway.contract("CRDAToken"),
+            issuance=gateway.contract("Issuance"),
+        )
+        for account in (accounts.alice, accounts.bob, accounts.carol):
+            platform.attest(account.address)
+        work = Activity(platform)
+        work.issue(accounts.alice.address, accounts.bob.address, amount=5_000 + salt)
+        work.mixed(blocks, salt=salt)
+        indexer = Indexer(sessions, ChainReader(node.rpc_url), deployment, artifacts)
+        return indexer, node
+
+    first, node = run_devnet("first", 6, 0)
+    first.run()
+    node.stop()  # type: ignore[attr-defined]
+    second, node = run_devnet("second", 3, 5)
+    try:
+        assert second.deployment.contracts == first.deployment.contracts
+        stats = second.run()
+        assert stats.reorgs == 1
+        clean = new_database()
+        Indexer(clean, second.reader, second.deployment, artifacts).run()
+        assert dump_index(sessions) == dump_index(clean)
+    finally:
+        node.stop()  # type: ignore[attr-defined]
