@@ -181,7 +181,7 @@ def index(
 
     from api.audit.indexer import Indexer, RunStats, reset_index
     from api.db import make_engine, make_session_factory
-    from api.errors import Problem
+    from api.errors import ChainUnavailable, Problem
 
     settings = get_settings()
     engine = make_engine(settings.database_url)
@@ -208,12 +208,21 @@ def index(
                     f"  block {stats.checkpoint}: {stats.events} events in {stats.seconds:.1f}s"
                 )
 
-        stats = indexer.run(
-            stop=stop,
-            follow=not once,
-            poll_interval=settings.indexer_poll_interval,
-            progress=report,
-        )
+        while True:
+            try:
+                stats = indexer.run(
+                    stop=stop,
+                    follow=not once,
+                    poll_interval=settings.indexer_poll_interval,
+                    progress=report,
+                )
+                break
+            except ChainUnavailable as exc:
+                if once:
+                    raise
+                # Following: a node that went away is waited for, not given up on.
+                console.print(f"[yellow]paused:[/] {exc.detail or exc.title}; retrying in 5s")
+                time.sleep(5)
     except KeyboardInterrupt:
         stop.set()
         console.print("stopped")

@@ -240,3 +240,32 @@ def test_integrity_check_catches_a_tampered_balance(
     assert difference.address == bob
     assert difference.stored_balance == 10**30
     assert difference.chain_balance == difference.derived_balance
+
+
+def test_role_changes_and_pauses_are_indexed(
+    new_database, make_indexer, activity: Activity
+) -> None:
+    p = activity.p
+    p.send(p.token.functions.pause(), p.accounts.operator)
+    sessions = new_database()
+    make_indexer(sessions).run()
+    with sessions() as session:
+        assert queries.is_paused(session)
+        paused = queries.list_events(session, contract="CRDAToken", event="Paused").items
+        assert len(paused) == 1 and paused[0].args["account"] == p.accounts.operator.address.lower()
+        grants = queries.list_events(session, event="RoleGranted", page=PageParams(limit=100))
+        assert {e.contract for e in grants.items} >= {"CRDAToken", "Issuance", "IdentityRegistry"}
+    p.send(p.token.functions.unpause(), p.accounts.operator)
+    make_indexer(sessions).run()
+    with sessions() as session:
+        assert not queries.is_paused(session)
+
+
+def test_the_indexer_stays_confirmations_behind_the_head(
+    new_database, make_indexer, activity: Activity, chain: ChainGateway
+) -> None:
+    activity.mixed(4)
+    sessions = new_database()
+    make_indexer(sessions, confirmations=3).run()
+    with sessions() as session:
+        assert queries.index_status(session).block_number == chain.w3.eth.block_number - 3
