@@ -46,6 +46,13 @@ def test_supply_at_every_block_matches_the_chain(
             assert supply.retired == token.totalRetired().call(block_identifier=block)
         with pytest.raises(BlockNotIndexed):
             queries.supply_at(session, status.block_number + 1)
+        series = queries.list_supply(session, page=PageParams(limit=1000)).items
+        for point in series:
+            at_time = queries.supply_at_time(session, point.block_time)
+            assert at_time.circulating == token.totalSupply().call(
+                block_identifier=at_time.block_number
+            )
+        assert queries.supply_at_time(session, series[0].block_time - 10**6).circulating == 0
 
 
 def test_queries_before_the_first_run_say_so(new_database) -> None:
