@@ -43,10 +43,11 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-# Node: the pinned compiler, Hardhat, OpenZeppelin and anvil, exactly as package-lock.json says.
+# Node: the pinned compiler, Hardhat, OpenZeppelin and anvil at the versions package-lock.json
+# records (`npm ci` refuses this lock file: npm omits the other platforms' optional anvil builds).
 node_modules/.installed: package.json package-lock.json
 	@command -v npm >/dev/null || { echo "need Node.js 20+ and npm (Debian: apt-get install nodejs npm)"; exit 1; }
-	npm ci --no-audit --no-fund
+	npm install --no-audit --no-fund
 	touch $@
 
 clean: down

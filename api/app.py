@@ -13,6 +13,7 @@ from api.audit.indexer import IndexerThread
 from api.db import make_engine, make_session_factory
 from api.errors import Problem, install_problem_handlers
 from api.logging import RequestIdMiddleware
+from api.outbox.runner import BackgroundWorker, make_worker
 from api.routes import health
 from api.settings import Settings, get_settings
 from api.state import AppState
@@ -40,6 +41,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             except Problem as exc:
                 # Fail fast: serving against a chain that forgot the contracts loses writes.
                 raise RuntimeError(f"CRDA API cannot start: {exc.detail or exc.title}") from exc
+        background: BackgroundWorker | None = None
+        if settings.run_workers:
+            background = BackgroundWorker(
+                make_worker(settings, state.sessions, state.chain_gateway()),
+                settings.worker_interval,
+            )
+            background.start()
         if settings.indexer_enabled:
             state.indexer = IndexerThread(settings, state.sessions)
             state.indexer.start()
@@ -47,6 +55,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            if background is not None:
+                background.stop()
             if state.indexer is not None:
                 state.indexer.stop()
             engine.dispose()

@@ -1,15 +1,15 @@
 """``crda``: the one console script for the operational work.
 
-    crda up / down          the whole platform on this machine (devnet, contracts, API)
-    crda devnet start|stop  a local node (Hardhat by default, ``--kind anvil``)
-    crda compile            contracts, with the pinned npm compiler
-    crda deploy             contracts to the node at CRDA_RPC_URL, roles, deployment file
-    crda migrate            the database to the newest schema
-    crda serve              the API in the foreground
-    crda index              contract events into the database (``--once``: catch up and exit)
-    crda integrity          re-derive supply from the index and compare it with the chain
-    crda bench gas          gas per credited claim (bench/)
-    crda bench indexer      events indexed per second (bench/)
+crda up / down          the whole platform on this machine (devnet, contracts, API)
+crda devnet start|stop  a local node (Hardhat by default, ``--kind anvil``)
+crda compile            contracts, with the pinned npm compiler
+crda deploy             contracts to the node at CRDA_RPC_URL, roles, deployment file
+crda migrate            the database to the newest schema
+crda serve              the API in the foreground
+crda index              contract events into the database (``--once``: catch up and exit)
+crda integrity          re-derive supply from the index and compare it with the chain
+crda bench gas          gas per credited claim (bench/)
+crda bench indexer      events indexed per second (bench/)
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlparse
 
@@ -35,7 +34,9 @@ from api.settings import PROJECT_ROOT, get_settings
 
 app = typer.Typer(help="CRDA operations.", no_args_is_help=True, add_completion=False)
 devnet_app = typer.Typer(help="A local devnet node.", no_args_is_help=True)
-bench_app = typer.Typer(help="Benchmarks (run on demand, never in the tests).", no_args_is_help=True)
+bench_app = typer.Typer(
+    help="Benchmarks (run on demand, never in the tests).", no_args_is_help=True
+)
 app.add_typer(devnet_app, name="devnet")
 app.add_typer(bench_app, name="bench")
 
@@ -83,11 +84,15 @@ def _stop(name: str) -> bool:
 
 
 @app.command("compile")
-def compile_cmd(force: Annotated[bool, typer.Option(help="Rebuild even if current.")] = False) -> None:
+def compile_cmd(
+    force: Annotated[bool, typer.Option(help="Rebuild even if current.")] = False,
+) -> None:
     """Compile the contracts (cached by a digest of the sources and the compiler)."""
     settings = get_settings()
     try:
-        out = compiler.compile_contracts(settings.contracts_dir, settings.artifacts_path, force=force)
+        out = compiler.compile_contracts(
+            settings.contracts_dir, settings.artifacts_path, force=force
+        )
     except compiler.CompilationError as exc:
         raise _fail(str(exc)) from exc
     console.print(f"compiled {len(out['contracts'])} contracts with solc {out['compiler']}")
@@ -267,6 +272,30 @@ def integrity(
 
 
 @app.command()
+def worker(
+    once: Annotated[bool, typer.Option(help="Finish what is open, then exit.")] = False,
+) -> None:
+    """Run the outbox worker (chain writes) as its own process."""
+    import threading
+
+    from api.chain.gateway import ChainGateway
+    from api.db import make_engine, make_session_factory
+    from api.outbox.runner import make_worker
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    outbox = make_worker(settings, make_session_factory(engine), ChainGateway.connect(settings))
+    if once:
+        outbox.drain()
+        return
+    stop = threading.Event()
+    try:
+        outbox.run_forever(stop, settings.worker_interval)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+@app.command()
 def up(
     kind: Annotated[str, typer.Option(help=f"Devnet kind: {', '.join(KINDS)}.")] = "hardhat",
 ) -> None:
@@ -279,11 +308,9 @@ def up(
     running = _read_pid("api")
     if running is None:
         if port_is_open(settings.api_port):
-            raise _fail(
-                f"port {settings.api_port} is taken by another program: set CRDA_API_PORT"
-            )
-        log = open(RUN_DIR / "api.log", "ab")  # noqa: SIM115  (handed to the child)
-        process = subprocess.Popen(  # noqa: S603
+            raise _fail(f"port {settings.api_port} is taken by another program: set CRDA_API_PORT")
+        log = open(RUN_DIR / "api.log", "ab")
+        process = subprocess.Popen(
             [sys.executable, "-m", "api.cli", "serve"],
             cwd=PROJECT_ROOT,
             stdout=log,
@@ -333,7 +360,7 @@ def bench_gas(
     """Gas per credited claim for batches of 1, 10, 100 and 1,000 claims vs. plain ERC-20 mints."""
     from bench.gas import main as gas_main
 
-    gas_main(as_json=as_json, kind=kind, out=Path("-"))
+    gas_main(as_json=as_json, kind=kind)
 
 
 @bench_app.command("indexer")

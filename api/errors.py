@@ -13,11 +13,16 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 log = structlog.get_logger(__name__)
+
+
+# Every problem type the code declares, by slug: the source of the error catalogue.
+PROBLEM_TYPES: dict[str, type[Problem]] = {}
 
 
 class Problem(Exception):
@@ -26,6 +31,11 @@ class Problem(Exception):
     status: int = 400
     slug: str = "bad-request"
     title: str = "Bad request"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "slug" in cls.__dict__:
+            PROBLEM_TYPES.setdefault(cls.slug, cls)
 
     def __init__(self, detail: str | None = None, **extensions: Any) -> None:
         super().__init__(detail or self.title)
@@ -47,7 +57,7 @@ class Problem(Exception):
 
 
 def problem(status: int, slug: str, title: str) -> type[Problem]:
-    """Declare a problem class in one line: ``NotFound = problem(404, "not-found", "Not found")``."""
+    """One-line problem class: ``NotFound = problem(404, "not-found", "Not found")``."""
     return type(
         "".join(part.capitalize() for part in slug.split("-")),
         (Problem,),
@@ -108,8 +118,16 @@ def install_problem_handlers(app: FastAPI) -> None:
         if cls is None:
             phrase = HTTPStatus(exc.status_code).phrase
             cls = problem(exc.status_code, phrase.lower().replace(" ", "-"), phrase)
-        detail = exc.detail if isinstance(exc.detail, str) and exc.detail.lower() != cls.title.lower() else None
+        detail = (
+            exc.detail
+            if isinstance(exc.detail, str) and exc.detail.lower() != cls.title.lower()
+            else None
+        )
         return problem_response(cls(detail), request)
+
+    async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
+        log.error("database_unavailable", path=request.url.path, error=type(exc).__name__)
+        return problem_response(DatabaseUnavailable(), request)
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled_error", path=request.url.path)
@@ -118,4 +136,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(OperationalError, on_database_error)
     app.add_exception_handler(Exception, on_unexpected)

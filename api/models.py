@@ -6,5 +6,6 @@ import line below.
 
 import api.audit.models  # noqa: F401
 from api.db import Base
+from api.outbox.models import ChainTransaction
 
-__all__ = ["Base"]
+__all__ = ["Base", "ChainTransaction"]

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     receipt_timeout: float = Field(default=60.0, gt=0)
     # Whether the API refuses to start when the chain or deployment is not what was deployed.
     check_chain_on_start: bool = True
+    # Whether the API process also runs the background workers (outbox); the embedded setup
+    # does, a scaled deployment runs `crda worker` processes instead.
+    run_workers: bool = True
+    worker_interval: float = Field(default=0.2, gt=0)
 
     artifacts_path: Path = PROJECT_ROOT / "build" / "contracts.json"
     deployments_dir: Path = PROJECT_ROOT / "deployments"

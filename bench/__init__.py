@@ -1,0 +1,1 @@
+"""Benchmarks, run on demand (``crda bench ...``), never as timed assertions in tests."""

@@ -34,6 +34,13 @@ Account.enable_unaudited_hdwallet_features()
 DEVNET_MNEMONIC = "test test test test test test test test test test test junk"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that touches the database, so a PostgreSQL pass can run just those."""
+    for item in items:
+        if "migrated" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.database)
+
+
 def devnet_account(index: int) -> LocalAccount:
     """The devnet's funded account ``index`` (Hardhat and anvil share the mnemonic)."""
     return Account.from_mnemonic(DEVNET_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
@@ -98,6 +105,7 @@ def settings(
         database_url=database_url,
         deployments_dir=tmp_path_factory.mktemp("deployments"),
         receipt_poll_interval=0.01,
+        run_workers=False,
         # The in-process indexer is tested on databases of its own (tests/audit).
         indexer_enabled=False,
     )

@@ -87,7 +87,7 @@ def start_devnet(
     if not Path(command[0]).exists():
         raise DevnetError(f"{command[0]} is missing: run `npm ci` (or `make install`)")
     env = {**os.environ, "HARDHAT_DISABLE_TELEMETRY_PROMPT": "true"}
-    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    log = open(log_path, "ab") if log_path else subprocess.DEVNULL
     process = subprocess.Popen(  # noqa: S603  (fixed command, no shell)
         command,
         cwd=PROJECT_ROOT,

@@ -118,11 +118,11 @@ class ErrorDecoder:
             values = abi_decode(error.types, payload)
         except Exception:  # noqa: BLE001  (malformed revert data is reported, not raised)
             return "UnknownError", {"data": to_hex(raw)}
-        values = [
+        readable = [
             to_checksum_address(v) if t == "address" else v
             for t, v in zip(error.types, values, strict=True)
         ]
-        return error.name, dict(zip(error.names, values, strict=True))
+        return error.name, dict(zip(error.names, readable, strict=True))
 
     def to_problem(self, data: str | bytes | None, tx_hash: str | None = None) -> ChainRevert:
         name, args = self.decode(data)

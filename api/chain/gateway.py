@@ -1,8 +1,8 @@
 """The one way the Python side talks to the chain.
 
 - contracts come from the artifacts and the deployment file, never from literals;
-- every write is simulated (``eth_call``) first, so a revert costs no nonce and comes back as
-  a decoded custom error;
+- every write is simulated first (``eth_estimateGas``, or ``eth_call`` when the gas is fixed),
+  so a revert costs no nonce and comes back as a decoded custom error;
 - one nonce counter per signing key, seeded once from the node and kept in the process, so
   concurrent sends from one key never collide;
 - fees, chain id and gas are filled in locally (one fee look-up a second at most), so a send
@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
@@ -26,8 +26,14 @@ from requests.exceptions import Timeout as RequestsTimeout
 from web3 import HTTPProvider, Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
-from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted
-from web3.types import TxReceipt
+from web3.exceptions import (
+    ContractCustomError,
+    ContractLogicError,
+    TimeExhausted,
+    TransactionNotFound,
+    Web3RPCError,
+)
+from web3.types import TxParams, TxReceipt
 
 from api.chain.artifacts import Artifacts
 from api.chain.deployments import Deployment, deployment_problems, load_deployment
@@ -57,7 +63,9 @@ class NonceManager:
     def reserve(self, address: str) -> int:
         with self._lock:
             if address not in self._next:
-                self._next[address] = self._w3.eth.get_transaction_count(address, "pending")
+                self._next[address] = self._w3.eth.get_transaction_count(
+                    Web3.to_checksum_address(address), "pending"
+                )
             nonce = self._next[address]
             self._next[address] = nonce + 1
             return nonce
@@ -66,6 +74,17 @@ class NonceManager:
         """Re-seed from the node on the next send (after a send failed or nonces drifted)."""
         with self._lock:
             self._next.pop(address, None)
+
+
+@dataclass(frozen=True)
+class SignedTx:
+    """A signed transaction, ready to broadcast (again) and to store."""
+
+    raw: bytes
+    tx_hash: str
+    nonce: int
+    sender: str
+    tx: dict[str, Any]
 
 
 @dataclass
@@ -147,7 +166,7 @@ class ChainGateway:
 
     def call(self, fn: ContractFunction, sender: str | None = None) -> Any:
         """Read through a view (or simulate a write), decoding any custom error."""
-        params = {"from": sender} if sender else {}
+        params = cast(TxParams, {"from": sender} if sender else {})
         return self._decoded(lambda: fn.call(params))
 
     # -- writing -----------------------------------------------------------------------------
@@ -156,27 +175,63 @@ class ChainGateway:
         self, fn: ContractFunction, signer: LocalAccount, *, gas: int | None = None
     ) -> TxReceipt:
         """Simulate, sign with a local nonce, send, await the receipt (and confirmations)."""
-        sender = signer.address
-        self._decoded(lambda: fn.call({"from": sender}))
-        if gas is None:
-            gas = int(self._decoded(lambda: fn.estimate_gas({"from": sender})) * GAS_HEADROOM)
-        tx = fn.build_transaction(self._tx_fields(sender, gas))
-        return self._send(tx, signer)
+        signed = self.sign(fn, signer, gas=gas)
+        self.broadcast(signed)
+        return self.wait_for_receipt(HexBytes(signed.tx_hash), signed.tx)
 
-    def deploy(
-        self, name: str, signer: LocalAccount, *args: Any
-    ) -> tuple[str, TxReceipt]:
+    def sign(
+        self, fn: ContractFunction, signer: LocalAccount, *, gas: int | None = None
+    ) -> SignedTx:
+        """Simulate and sign a call of ``fn``, reserving the signer's next nonce.
+
+        Nothing is sent: a caller that must survive a crash (the outbox) stores the signed
+        transaction first and broadcasts it afterwards, as often as needed (same nonce, same
+        hash, so it can be mined once at most).
+        """
+        sender = signer.address
+        if gas is None:
+            # The gas estimate is the simulation: a revert surfaces here with its custom error.
+            gas = int(self._decoded(lambda: fn.estimate_gas({"from": sender})) * GAS_HEADROOM)
+        else:
+            self._decoded(lambda: fn.call({"from": sender}))
+        tx = dict(fn.build_transaction(cast(TxParams, self._tx_fields(sender, gas))))
+        return self._sign(tx, signer)
+
+    def broadcast(self, signed: SignedTx) -> None:
+        """Send a signed transaction; sending one the node already has is not an error."""
+        try:
+            _guard(lambda: self.w3.eth.send_raw_transaction(signed.raw))
+        except ChainUnavailable:
+            raise
+        except Exception as exc:
+            if _already_known(exc):
+                return
+            # The node refused it (nonce, fee, balance): re-seed the nonce from the node.
+            self.nonces.forget(signed.sender)
+            raise
+
+    def receipt(self, tx_hash: str) -> TxReceipt | None:
+        """The receipt if the transaction is mined, else None (no waiting)."""
+        try:
+            return _guard(lambda: self.w3.eth.get_transaction_receipt(HexBytes(tx_hash)))
+        except TransactionNotFound:
+            return None
+
+    def deploy(self, name: str, signer: LocalAccount, *args: Any) -> tuple[str, TxReceipt]:
         """Deploy contract ``name``; returns its address and the receipt."""
         factory = self.w3.eth.contract(
             abi=self.artifacts.abi(name), bytecode=self.artifacts.bytecode(name)
         )
         constructor = factory.constructor(*args)
         gas = int(
-            self._decoded(lambda: constructor.estimate_gas({"from": signer.address}))
-            * GAS_HEADROOM
+            self._decoded(lambda: constructor.estimate_gas({"from": signer.address})) * GAS_HEADROOM
         )
-        tx = constructor.build_transaction(self._tx_fields(signer.address, gas))
-        receipt = self._send(tx, signer)
+        tx = dict(
+            constructor.build_transaction(cast(TxParams, self._tx_fields(signer.address, gas)))
+        )
+        signed = self._sign(tx, signer)
+        self.broadcast(signed)
+        receipt = self.wait_for_receipt(HexBytes(signed.tx_hash), signed.tx)
         address = receipt["contractAddress"]
         assert address is not None
         return str(address), receipt
@@ -192,16 +247,16 @@ class ChainGateway:
             "maxPriorityFeePerGas": priority_fee,
         }
 
-    def _send(self, tx: dict[str, Any], signer: LocalAccount) -> TxReceipt:
+    def _sign(self, tx: dict[str, Any], signer: LocalAccount) -> SignedTx:
         tx = {**tx, "nonce": _guard(lambda: self.nonces.reserve(signer.address))}
         signed = signer.sign_transaction(tx)
-        try:
-            tx_hash = _guard(lambda: self.w3.eth.send_raw_transaction(signed.raw_transaction))
-        except Exception:
-            # The node refused the transaction (nonce, fee, balance): re-seed the nonce.
-            self.nonces.forget(signer.address)
-            raise
-        return self.wait_for_receipt(tx_hash, tx)
+        return SignedTx(
+            raw=bytes(signed.raw_transaction),
+            tx_hash=HexBytes(signed.hash).to_0x_hex(),
+            nonce=int(tx["nonce"]),
+            sender=signer.address,
+            tx=tx,
+        )
 
     def wait_for_receipt(self, tx_hash: HexBytes, tx: dict[str, Any] | None = None) -> TxReceipt:
         try:
@@ -221,12 +276,23 @@ class ChainGateway:
         return receipt
 
     def _revert_of(self, receipt: TxReceipt, tx: dict[str, Any] | None) -> ChainRevert:
-        """Why a mined transaction failed: replay it as a call at its block to get the error."""
+        call: dict[str, Any] | None = (
+            {k: tx[k] for k in ("from", "to", "data", "value") if k in tx} if tx else None
+        )
+        return self._replayed_revert(receipt, call)
+
+    def revert_reason(self, receipt: TxReceipt, fn: ContractFunction, sender: str) -> ChainRevert:
+        """Why a mined call of ``fn`` by ``sender`` failed."""
+        call = dict(fn.build_transaction(cast(TxParams, {"from": sender, "gas": 10**6})))
+        call = {k: call[k] for k in ("from", "to", "data") if k in call}
+        return self._replayed_revert(receipt, call)
+
+    def _replayed_revert(self, receipt: TxReceipt, call: dict[str, Any] | None) -> ChainRevert:
+        """Replay a failed transaction as a call on the state before its block to get the error."""
         tx_hash = receipt["transactionHash"].to_0x_hex()
-        if tx is not None:
-            call = {k: tx[k] for k in ("from", "to", "data", "value") if k in tx}
+        if call is not None:
             try:
-                self.w3.eth.call(call, receipt["blockNumber"] - 1)  # type: ignore[arg-type]
+                self.w3.eth.call(cast(TxParams, call), receipt["blockNumber"] - 1)
             except (ContractCustomError, ContractLogicError) as exc:
                 return self.errors.to_problem(_revert_data(exc), tx_hash=tx_hash)
         return ChainRevert("TransactionReverted", tx_hash=tx_hash)
@@ -254,6 +320,16 @@ def _revert_data(exc: ContractLogicError) -> str | None:
     if isinstance(data, dict):  # some nodes wrap it: {"data": "0x..."}
         data = data.get("data")
     return data if isinstance(data, str) else None
+
+
+def _already_known(exc: Exception) -> bool:
+    """The node already holds (or mined) this very transaction."""
+    message = str(exc).lower()
+    return isinstance(exc, Web3RPCError | ValueError) and (
+        "already known" in message
+        or "already imported" in message
+        or "known transaction" in message
+    )
 
 
 def _guard(action: Callable[[], T]) -> T:

@@ -38,7 +38,9 @@ def healthz() -> Health:
 
 @router.get(
     "/readyz",
-    responses={503: {"description": "A dependency is down", "content": {"application/problem+json": {}}}},
+    responses={
+        503: {"description": "A dependency is down", "content": {"application/problem+json": {}}}
+    },
 )
 def readyz(state: StateDep) -> Readiness:
     """Database migrated, chain reachable, and the deployment present on that chain."""
@@ -59,7 +61,9 @@ def readyz(state: StateDep) -> Readiness:
     try:
         chain_id = w3.eth.chain_id
         checks["chain"] = "ok"
-        problems = deployment_problems(w3, load_deployment(state.settings.deployments_dir, chain_id))
+        problems = deployment_problems(
+            w3, load_deployment(state.settings.deployments_dir, chain_id)
+        )
         checks["deployment"] = "ok" if not problems else "; ".join(problems)
         ok &= not problems
     except DeploymentMissing as exc:
@@ -71,8 +75,7 @@ def readyz(state: StateDep) -> Readiness:
         ok = False
     if not ok:
         state.forget_chain()
-        raise NotReady("; ".join(f"{k}: {v}" for k, v in checks.items() if v != "ok"), checks=checks)
+        raise NotReady(
+            "; ".join(f"{k}: {v}" for k, v in checks.items() if v != "ok"), checks=checks
+        )
     return Readiness(checks=checks, chain_id=chain_id)
-
-
-

@@ -60,9 +60,7 @@ def test_openapi_has_clean_operation_ids(client: TestClient) -> None:
 
 
 @pytest.fixture
-def own_platform(
-    fresh_devnet: Devnet, compiled: dict, tmp_path: Path
-) -> tuple[Settings, Devnet]:
+def own_platform(fresh_devnet: Devnet, compiled: dict, tmp_path: Path) -> tuple[Settings, Devnet]:
     """A platform on a devnet of this test's own, which the test may stop and restart."""
     settings = Settings(
         environment=Environment.test,
@@ -70,6 +68,7 @@ def own_platform(
         database_url=f"sqlite:///{tmp_path / 'own.db'}",
         deployments_dir=tmp_path / "deployments",
         receipt_poll_interval=0.01,
+        run_workers=False,
     )
     ensure_deployed(
         settings,
@@ -130,9 +129,7 @@ def test_readyz_is_a_503_problem_when_the_database_is_not_migrated(
     own_platform: tuple[Settings, Devnet], tmp_path: Path
 ) -> None:
     settings, _devnet = own_platform
-    unmigrated = settings.model_copy(
-        update={"database_url": f"sqlite:///{tmp_path / 'empty.db'}"}
-    )
+    unmigrated = settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'empty.db'}"})
     with TestClient(create_app(unmigrated)) as client:
         response = client.get("/readyz")
     assert response.status_code == 503

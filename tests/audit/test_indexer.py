@@ -10,7 +10,7 @@ from api.audit.models import Balance, Checkpoint, Event, SupplyPoint, Transfer
 from api.chain.gateway import ChainGateway
 from tests.audit.conftest import Activity, dump_index, revert, snapshot
 
-pytestmark = pytest.mark.chain
+pytestmark = [pytest.mark.chain, pytest.mark.database]
 
 
 def test_index_reads_every_kind_of_event(new_database, make_indexer, activity: Activity) -> None:

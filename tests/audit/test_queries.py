@@ -21,7 +21,7 @@ from api.audit.schemas import TransferPublic
 from api.chain.gateway import ChainGateway
 from tests.audit.conftest import Activity
 
-pytestmark = pytest.mark.chain
+pytestmark = [pytest.mark.chain, pytest.mark.database]
 
 
 @pytest.fixture

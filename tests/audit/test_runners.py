@@ -15,7 +15,7 @@ from api.audit.models import Checkpoint
 from api.settings import Settings, get_settings
 from tests.audit.conftest import Activity, dump_index
 
-pytestmark = pytest.mark.chain
+pytestmark = [pytest.mark.chain, pytest.mark.database]
 
 
 def _url(sessions) -> str:

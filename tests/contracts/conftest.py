@@ -40,7 +40,7 @@ class Platform:
     token: Contract
     issuance: Contract
 
-    def send(self, fn, signer: LocalAccount):  # noqa: ANN001, ANN201
+    def send(self, fn, signer: LocalAccount):
         return self.chain.transact(fn, signer)
 
     def add_verifier(self, verifier: LocalAccount) -> None:
@@ -62,9 +62,7 @@ class Platform:
             self.add_verifier(verifier)
         expires = block_time(self.chain) + ttl
         credential = keccak(text=f"credential:{account}:{expires}")
-        self.send(
-            self.registry.functions.attest(account, credential, level, expires), verifier
-        )
+        self.send(self.registry.functions.attest(account, credential, level, expires), verifier)
 
     def is_verified(self, account: str) -> bool:
         return bool(self.registry.functions.isVerified(account).call())

@@ -27,7 +27,9 @@ def test_attest_emits_attested(platform: Platform) -> None:
     platform.add_verifier(platform.accounts.verifier)
     expires = block_time(platform.chain) + ONE_YEAR
     receipt = platform.send(
-        platform.registry.functions.attest(platform.accounts.bob.address, keccak(b"vc"), 1, expires),
+        platform.registry.functions.attest(
+            platform.accounts.bob.address, keccak(b"vc"), 1, expires
+        ),
         platform.accounts.verifier,
     )
     (event,) = platform.registry.events.Attested().process_receipt(receipt, errors=DISCARD)
@@ -81,10 +83,11 @@ def test_attestation_stops_counting_at_expiry(platform: Platform) -> None:
 def test_revoked_attestation_stops_counting(platform: Platform) -> None:
     alice = platform.accounts.alice.address
     platform.attest(alice)
-    receipt = platform.send(
-        platform.registry.functions.revoke(alice), platform.accounts.verifier
+    receipt = platform.send(platform.registry.functions.revoke(alice), platform.accounts.verifier)
+    assert (
+        platform.registry.events.Revoked().process_receipt(receipt, errors=DISCARD)[0].args.account
+        == alice
     )
-    assert platform.registry.events.Revoked().process_receipt(receipt, errors=DISCARD)[0].args.account == alice
     assert not platform.is_verified(alice)
     with reverts("IdentityRegistryNotAttested"):
         platform.send(platform.registry.functions.revoke(alice), platform.accounts.verifier)

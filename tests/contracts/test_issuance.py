@@ -16,7 +16,7 @@ def _claims(platform: Platform, n: int) -> dict[str, int]:
 
 def test_batch_mints_each_recipient_total_and_records_the_root(platform: Platform) -> None:
     alice, bob = platform.accounts.alice.address, platform.accounts.bob.address
-    batch_id, tree, records = platform.issue({alice: 1_234, bob: 56})
+    batch_id, tree, _records = platform.issue({alice: 1_234, bob: 56})
     assert platform.balance(alice) == 1_234
     assert platform.balance(bob) == 56
     root, block, count, total = platform.issuance.functions.batchOf(batch_id).call()
@@ -62,9 +62,7 @@ def test_merkle_proofs_accepted_for_every_claim(platform: Platform) -> None:
     # the contract hashes a record exactly like the Python side
     for record, leaf in zip(records, leaves, strict=True):
         assert platform.issuance.functions.claimLeaf(record).call() == leaf
-        assert platform.issuance.functions.isClaimIssued(
-            batch_id, record, tree.proof(leaf)
-        ).call()
+        assert platform.issuance.functions.isClaimIssued(batch_id, record, tree.proof(leaf)).call()
 
 
 def test_forged_claims_are_refused(platform: Platform) -> None:

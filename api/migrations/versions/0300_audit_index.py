@@ -1,7 +1,7 @@
 """Audit index: events, accepted blocks, checkpoint and derived state (balances, supply, ...).
 
 Revision ID: 0300_audit_index
-Revises: 0001_baseline
+Revises: 0002_outbox
 Create Date: 2026-11-23
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0300_audit_index"
-down_revision: str | Sequence[str] | None = "0001_baseline"
+down_revision: str | Sequence[str] | None = "0002_outbox"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

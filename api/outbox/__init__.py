@@ -1,0 +1,1 @@
+"""Chain writes through an outbox: recorded with the business change, sent by a worker."""

@@ -1,0 +1,52 @@
+"""Running the outbox worker: in a thread of the API process or as `crda worker`."""
+
+from __future__ import annotations
+
+import threading
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.chain.gateway import ChainGateway
+from api.outbox.registry import outbox_handlers
+from api.outbox.worker import OutboxWorker
+from api.settings import Settings
+
+
+def platform_signers(settings: Settings) -> dict[str, LocalAccount]:
+    """The platform's keys by role, from the environment (never from the database)."""
+    return {
+        "operator": Account.from_key(settings.operator_key.get_secret_value()),
+        "issuer": Account.from_key(settings.issuer_key.get_secret_value()),
+        "relayer": Account.from_key(settings.relayer_key.get_secret_value()),
+    }
+
+
+def make_worker(
+    settings: Settings, sessions: sessionmaker[Session], gateway: ChainGateway
+) -> OutboxWorker:
+    return OutboxWorker(
+        sessions,
+        gateway,
+        platform_signers(settings),
+        outbox_handlers(),
+        confirmations=settings.confirmations,
+    )
+
+
+class BackgroundWorker:
+    """The worker on a daemon thread, stopped cleanly with the process."""
+
+    def __init__(self, worker: OutboxWorker, interval: float) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=worker.run_forever, args=(self._stop, interval), name="outbox", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
