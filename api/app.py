@@ -9,6 +9,7 @@ import structlog
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
+from api.audit.indexer import IndexerThread
 from api.db import make_engine, make_session_factory
 from api.errors import Problem, install_problem_handlers
 from api.logging import RequestIdMiddleware
@@ -47,12 +48,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 settings.worker_interval,
             )
             background.start()
+        if settings.indexer_enabled:
+            state.indexer = IndexerThread(settings, state.sessions)
+            state.indexer.start()
         log.info("api_started", environment=settings.environment.value)
         try:
             yield
         finally:
             if background is not None:
                 background.stop()
+            if state.indexer is not None:
+                state.indexer.stop()
             engine.dispose()
 
     app = FastAPI(

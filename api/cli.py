@@ -6,10 +6,13 @@ crda compile            contracts, with the pinned npm compiler
 crda deploy             contracts to the node at CRDA_RPC_URL, roles, deployment file
 crda migrate            the database to the newest schema
 crda serve              the API in the foreground
+crda index              contract events into the database (``--once``: catch up and exit)
+crda integrity          re-derive supply from the index and compare it with the chain
 crda bench gas          gas per credited claim (bench/)
 crda bench identity     credential verifications/s and sign-ins/s (bench/)
 crda identity create-staff      an operator or auditor account (nobody signs up as one)
 crda identity uniqueness-key    a national ID's uniqueness key (the verifier's desk)
+crda bench indexer      events indexed per second (bench/)
 """
 
 from __future__ import annotations
@@ -177,6 +180,103 @@ def serve(
 
 
 @app.command()
+def index(
+    once: Annotated[bool, typer.Option("--once", help="Catch up to the head and exit.")] = False,
+    reset: Annotated[
+        bool, typer.Option("--reset", help="Empty the index first (e.g. after a redeploy).")
+    ] = False,
+) -> None:
+    """Read every contract event into the database from the stored checkpoint, then follow."""
+    import threading
+
+    from api.audit.indexer import Indexer, RunStats, reset_index
+    from api.db import make_engine, make_session_factory
+    from api.errors import ChainUnavailable, Problem
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    sessions = make_session_factory(engine)
+    if reset:
+        with sessions() as session, session.begin():
+            reset_index(session)
+        console.print("index emptied")
+    stop = threading.Event()
+    try:
+        indexer = Indexer.from_settings(settings, sessions)
+        console.print(
+            f"indexing chain {indexer.deployment.chain_id} from block {indexer.start_block}"
+            f" ({settings.indexer_confirmations} confirmations)"
+            + ("" if once else "; following (Ctrl-C stops)")
+        )
+        last_report = [0.0]
+
+        def report(stats: RunStats) -> None:
+            now = time.monotonic()
+            if now - last_report[0] >= 2:
+                last_report[0] = now
+                console.print(
+                    f"  block {stats.checkpoint}: {stats.events} events in {stats.seconds:.1f}s"
+                )
+
+        while True:
+            try:
+                stats = indexer.run(
+                    stop=stop,
+                    follow=not once,
+                    poll_interval=settings.indexer_poll_interval,
+                    progress=report,
+                )
+                break
+            except ChainUnavailable as exc:
+                if once:
+                    raise
+                # Following: a node that went away is waited for, not given up on.
+                console.print(f"[yellow]paused:[/] {exc.detail or exc.title}; retrying in 5s")
+                time.sleep(5)
+    except KeyboardInterrupt:
+        stop.set()
+        console.print("stopped")
+        return
+    except Problem as exc:
+        raise _fail(f"{exc.title}: {exc.detail or ''}") from exc
+    finally:
+        engine.dispose()
+    rate = stats.events / stats.seconds if stats.seconds else 0.0
+    console.print(
+        f"index at block {stats.checkpoint}: {stats.events} events, {stats.reorgs} reorganisations,"
+        f" {stats.seconds:.1f}s ({rate:,.0f} events/s)"
+    )
+
+
+@app.command()
+def integrity(
+    on_chain_balances: Annotated[
+        bool, typer.Option(help="Also compare every holder's balanceOf on chain.")
+    ] = False,
+) -> None:
+    """Re-derive supply from the indexed events and compare it with the chain (exit 1 if not)."""
+    from api.audit.integrity import check_integrity
+    from api.chain.gateway import ChainGateway
+    from api.db import make_engine, make_session_factory
+    from api.errors import Problem
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            report = check_integrity(
+                session, ChainGateway.connect(settings), on_chain_balances=on_chain_balances
+            )
+    except Problem as exc:
+        raise _fail(f"{exc.title}: {exc.detail or ''}") from exc
+    finally:
+        engine.dispose()
+    typer.echo(report.model_dump_json(indent=2))
+    if not report.ok:
+        raise typer.Exit(code=1)
+
+
+@app.command()
 def worker(
     once: Annotated[bool, typer.Option(help="Finish what is open, then exit.")] = False,
 ) -> None:
@@ -324,6 +424,24 @@ def identity_uniqueness_key(
         print(uniqueness_key(national_id, pepper, country))
     except ValueError as exc:
         raise _fail(str(exc)) from exc
+
+
+@bench_app.command("indexer")
+def bench_indexer(
+    events: Annotated[int, typer.Option(help="Transfer events to generate.")] = 100_000,
+    per_batch: Annotated[int, typer.Option(help="Recipients per issuance batch.")] = 500,
+    kind: Annotated[str, typer.Option(help="Devnet kind for the run.")] = "hardhat",
+    database_url: Annotated[
+        str | None, typer.Option(help="Database to index into (default: a fresh SQLite file).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+) -> None:
+    """Events indexed per second from a devnet holding many events (fresh devnet and database)."""
+    from bench.indexer import main as indexer_main
+
+    indexer_main(
+        events=events, per_batch=per_batch, kind=kind, database_url=database_url, as_json=as_json
+    )
 
 
 if __name__ == "__main__":

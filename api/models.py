@@ -4,9 +4,10 @@ Each domain keeps its models in its own module (``api/<domain>/models.py``) and 
 import line below.
 """
 
+from api.audit import models as audit_models
 from api.auth import models as auth_models
 from api.credentials import models as credential_models
 from api.db import Base
 from api.outbox.models import ChainTransaction
 
-__all__ = ["Base", "ChainTransaction", "auth_models", "credential_models"]
+__all__ = ["Base", "ChainTransaction", "audit_models", "auth_models", "credential_models"]

@@ -60,6 +60,16 @@ class Settings(BaseSettings):
     deployments_dir: Path = PROJECT_ROOT / "deployments"
     contracts_dir: Path = PROJECT_ROOT / "contracts"
 
+    # The audit indexer: runs inside the API process unless disabled (then `crda index`).
+    indexer_enabled: bool = True
+    # Blocks the indexer stays behind the head: 0 on the devnet, more on a real network.
+    indexer_confirmations: int = Field(default=0, ge=0)
+    # Most blocks per eth_getLogs (the indexer halves it when the node refuses a range).
+    indexer_block_range: int = Field(default=2000, ge=1)
+    # Logs per step the indexer aims at (one database transaction each).
+    indexer_max_logs: int = Field(default=20_000, ge=1)
+    indexer_poll_interval: float = Field(default=1.0, gt=0)
+
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.audit.indexer import IndexerThread
 from api.chain.artifacts import ArtifactsMissing
 from api.chain.deployments import DeploymentMissing
 from api.chain.gateway import ChainGateway
@@ -20,6 +21,8 @@ class AppState:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    # The audit indexer, when it runs inside this process (``indexer_enabled``).
+    indexer: IndexerThread | None = None
     _chain: ChainGateway | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

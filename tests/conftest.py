@@ -106,6 +106,8 @@ def settings(
         deployments_dir=tmp_path_factory.mktemp("deployments"),
         receipt_poll_interval=0.01,
         run_workers=False,
+        # The in-process indexer is tested on databases of its own (tests/audit).
+        indexer_enabled=False,
     )
 
 

@@ -1,0 +1,1 @@
+"""Audit: the indexer of contract events, the auditor's queries, exports and integrity check."""

@@ -1,0 +1,462 @@
+"""The auditor's read-only queries over the index, all paginated the same way.
+
+Pagination is keyset (cursor) pagination, defined once in :func:`keyset_page`: each list has a
+fixed sort key that ends in a unique column, a page is ``WHERE key > cursor ORDER BY key
+LIMIT n``, and the cursor is the last row's key, opaque to the client (base64url of JSON,
+tagged with the list's name so a cursor of one list is refused by another). Pages are stable
+while the index grows, cost the same at any depth, and an export walks a whole list page by
+page in short transactions (:func:`iterate`) without loading it.
+
+Time filters (``Window``) are on block numbers or block times (unix seconds). Everything is as
+of the index's checkpoint; ``supply_at`` answers for any block up to it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
+
+from api.audit.errors import BlockNotIndexed, IndexNotStarted, InvalidCursor
+from api.audit.models import (
+    AttestationEvent,
+    Balance,
+    BatchClaim,
+    Checkpoint,
+    Event,
+    Identity,
+    IssuedBatch,
+    Retirement,
+    SupplyPoint,
+    Transfer,
+)
+from api.audit.schemas import (
+    AttestationPublic,
+    BatchClaimPublic,
+    BatchPublic,
+    EventPublic,
+    HolderPublic,
+    IdentityPublic,
+    IndexStatus,
+    Page,
+    RetirementPublic,
+    Supply,
+    SupplyPointPublic,
+    TransferPublic,
+)
+
+M = TypeVar("M", bound=BaseModel)
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 1000
+
+
+# -- pagination, defined once --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PageParams:
+    """``limit`` rows after ``cursor`` (the ``next_cursor`` of the previous page)."""
+
+    limit: int = DEFAULT_LIMIT
+    cursor: str | None = None
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.limit <= MAX_LIMIT:
+            raise InvalidCursor(f"limit must be between 1 and {MAX_LIMIT}", limit=self.limit)
+
+
+def encode_cursor(name: str, values: Sequence[Any]) -> str:
+    raw = json.dumps([name, list(values)], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(name: str, cursor: str, size: int) -> list[Any]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        tag, values = json.loads(raw)
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise InvalidCursor("the cursor is not one this API made") from exc
+    if (
+        tag != name
+        or not isinstance(values, list)
+        or len(values) != size
+        or not all(isinstance(v, int | str) and not isinstance(v, bool) for v in values)
+    ):
+        raise InvalidCursor(f"the cursor is not one of the {name} list")
+    return values
+
+
+def _after(keys: Sequence[InstrumentedAttribute[Any]], values: Sequence[Any], desc: bool) -> Any:
+    """Rows strictly after ``values`` in the lexicographic order of ``keys``."""
+    clauses: list[ColumnElement[bool]] = []
+    for i, key in enumerate(keys):
+        equal = [k == v for k, v in zip(keys[:i], values[:i], strict=True)]
+        beyond = key < values[i] if desc else key > values[i]
+        clauses.append(and_(*equal, beyond))
+    return or_(*clauses) if clauses else false()
+
+
+def keyset_page(
+    session: Session,
+    name: str,
+    stmt: Select[Any],
+    keys: Sequence[InstrumentedAttribute[Any]],
+    params: PageParams,
+    to_item: Callable[[Any], M],
+    *,
+    desc: bool = False,
+) -> Page[M]:
+    """One page of ``stmt`` (a select of one model) ordered by ``keys`` (unique together)."""
+    if params.cursor:
+        stmt = stmt.where(_after(keys, decode_cursor(name, params.cursor, len(keys)), desc))
+    order = [k.desc() if desc else k.asc() for k in keys]
+    rows = session.scalars(stmt.order_by(*order).limit(params.limit + 1)).all()
+    more = len(rows) > params.limit
+    rows = rows[: params.limit]
+    next_cursor = None
+    if more:
+        last = rows[-1]
+        next_cursor = encode_cursor(name, [getattr(last, k.key) for k in keys])
+    return Page(items=[to_item(r) for r in rows], next_cursor=next_cursor)
+
+
+def iterate(
+    sessions: sessionmaker[Session],
+    list_fn: Callable[..., Page[M]],
+    /,
+    *args: Any,
+    page_size: int = 1000,
+    **filters: Any,
+) -> Iterator[M]:
+    """Every item of a list, page by page, each page in its own short session."""
+    cursor: str | None = None
+    while True:
+        with sessions() as session:
+            page = list_fn(session, *args, page=PageParams(page_size, cursor), **filters)
+        yield from page.items
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
+
+
+# -- filters -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Window:
+    """Which blocks a list covers: by number and/or by block time (unix seconds), inclusive."""
+
+    from_block: int | None = None
+    to_block: int | None = None
+    from_time: int | None = None
+    to_time: int | None = None
+
+    def apply(self, stmt: Select[Any], model: Any) -> Select[Any]:
+        if self.from_block is not None:
+            stmt = stmt.where(model.block_number >= self.from_block)
+        if self.to_block is not None:
+            stmt = stmt.where(model.block_number <= self.to_block)
+        if self.from_time is not None:
+            stmt = stmt.where(model.block_time >= self.from_time)
+        if self.to_time is not None:
+            stmt = stmt.where(model.block_time <= self.to_time)
+        return stmt
+
+
+ALL = Window()
+
+
+def _address(value: str) -> str:
+    return value.lower()
+
+
+# -- status and supply ---------------------------------------------------------------------
+
+
+def index_status(session: Session) -> IndexStatus:
+    checkpoint = session.scalars(select(Checkpoint)).first()
+    if checkpoint is None:
+        raise IndexNotStarted()
+    return IndexStatus.model_validate(checkpoint)
+
+
+def supply_at(session: Session, block_number: int | None = None) -> Supply:
+    """Issued, burnt, retired and circulating credits after ``block_number`` (default: the
+    checkpoint). Refuses a block the index has not reached."""
+    status = index_status(session)
+    if block_number is None:
+        block_number = status.block_number
+    if block_number > status.block_number:
+        raise BlockNotIndexed(
+            f"the index is at block {status.block_number}", indexed_block=status.block_number
+        )
+    point = session.scalars(
+        select(SupplyPoint)
+        .where(SupplyPoint.block_number <= block_number)
+        .order_by(SupplyPoint.block_number.desc())
+        .limit(1)
+    ).first()
+    issued, burnt, retired = (point.minted, point.burnt, point.retired) if point else (0, 0, 0)
+    return Supply(
+        block_number=block_number,
+        issued=issued,
+        burnt=burnt,
+        retired=retired,
+        circulating=issued - burnt,
+    )
+
+
+def supply_at_time(session: Session, timestamp: int) -> Supply:
+    """Supply as of the last indexed change at or before ``timestamp`` (unix seconds)."""
+    status = index_status(session)
+    point = session.scalars(
+        select(SupplyPoint)
+        .where(SupplyPoint.block_time <= timestamp)
+        .order_by(SupplyPoint.block_number.desc())
+        .limit(1)
+    ).first()
+    if point is None:
+        return Supply(
+            block_number=status.start_block - 1, issued=0, burnt=0, retired=0, circulating=0
+        )
+    return supply_at(session, point.block_number)
+
+
+def _supply_point(row: SupplyPoint) -> SupplyPointPublic:
+    return SupplyPointPublic(
+        block_number=row.block_number,
+        block_time=row.block_time,
+        issued=row.minted,
+        burnt=row.burnt,
+        retired=row.retired,
+        circulating=row.minted - row.burnt,
+    )
+
+
+def list_supply(
+    session: Session, *, window: Window = ALL, page: PageParams = PageParams()
+) -> Page[SupplyPointPublic]:
+    """Supply after every block that changed it (a time series for the dashboard)."""
+    stmt = window.apply(select(SupplyPoint), SupplyPoint)
+    return keyset_page(session, "supply", stmt, [SupplyPoint.block_number], page, _supply_point)
+
+
+# -- holders -------------------------------------------------------------------------------
+
+
+def list_holders(
+    session: Session, *, include_empty: bool = False, page: PageParams = PageParams()
+) -> Page[HolderPublic]:
+    """Holders by balance, largest first (``include_empty``: also those holding nothing now)."""
+    stmt = select(Balance)
+    if not include_empty:
+        stmt = stmt.where(Balance.balance > 0)
+    return keyset_page(
+        session,
+        "holders",
+        stmt,
+        [Balance.balance, Balance.address],
+        page,
+        HolderPublic.model_validate,
+        desc=True,
+    )
+
+
+def holder_count(session: Session) -> int:
+    """Addresses holding credits now."""
+    return int(
+        session.scalar(select(func.count()).select_from(Balance).where(Balance.balance > 0)) or 0
+    )
+
+
+def get_holder(session: Session, address: str) -> HolderPublic:
+    """Balance and retired total of ``address`` (zero for an address never seen)."""
+    row = session.get(Balance, _address(address))
+    if row is None:
+        return HolderPublic(address=_address(address), balance=0, retired=0)
+    return HolderPublic.model_validate(row)
+
+
+# -- events by kind ------------------------------------------------------------------------
+
+
+def list_transfers(
+    session: Session,
+    *,
+    address: str | None = None,
+    window: Window = ALL,
+    page: PageParams = PageParams(),
+) -> Page[TransferPublic]:
+    """Transfers, mints (sender zero) and burns (recipient zero) in chain order."""
+    stmt = window.apply(select(Transfer), Transfer)
+    if address:
+        stmt = stmt.where(
+            or_(Transfer.sender == _address(address), Transfer.recipient == _address(address))
+        )
+    return keyset_page(
+        session,
+        "transfers",
+        stmt,
+        [Transfer.block_number, Transfer.log_index],
+        page,
+        TransferPublic.model_validate,
+    )
+
+
+def list_batches(
+    session: Session, *, window: Window = ALL, page: PageParams = PageParams()
+) -> Page[BatchPublic]:
+    """Issuance batches with their Merkle roots, in chain order."""
+    stmt = window.apply(select(IssuedBatch), IssuedBatch)
+    return keyset_page(
+        session,
+        "batches",
+        stmt,
+        [IssuedBatch.block_number, IssuedBatch.log_index],
+        page,
+        BatchPublic.model_validate,
+    )
+
+
+def get_batch(session: Session, batch_id: str) -> BatchPublic | None:
+    row = session.scalars(
+        select(IssuedBatch).where(IssuedBatch.batch_id == batch_id.lower())
+    ).first()
+    return None if row is None else BatchPublic.model_validate(row)
+
+
+def list_batch_claims(
+    session: Session, batch_id: str, *, page: PageParams = PageParams()
+) -> Page[BatchClaimPublic]:
+    """The claim ids of one batch, in the batch's order."""
+    stmt = select(BatchClaim).where(BatchClaim.batch_id == batch_id.lower())
+    return keyset_page(
+        session,
+        "batch-claims",
+        stmt,
+        [BatchClaim.position],
+        page,
+        BatchClaimPublic.model_validate,
+    )
+
+
+def find_claim(session: Session, claim_id: str) -> list[BatchClaimPublic]:
+    """Where a claim id was issued (normally one batch; a list, since the chain allows more)."""
+    rows = session.scalars(
+        select(BatchClaim)
+        .where(BatchClaim.claim_id == claim_id.lower())
+        .order_by(BatchClaim.block_number, BatchClaim.position)
+    )
+    return [BatchClaimPublic.model_validate(r) for r in rows]
+
+
+def list_retirements(
+    session: Session,
+    *,
+    holder: str | None = None,
+    window: Window = ALL,
+    page: PageParams = PageParams(),
+) -> Page[RetirementPublic]:
+    """Retirements (certificates) in chain order."""
+    stmt = window.apply(select(Retirement), Retirement)
+    if holder:
+        stmt = stmt.where(Retirement.holder == _address(holder))
+    return keyset_page(
+        session,
+        "retirements",
+        stmt,
+        [Retirement.block_number, Retirement.log_index],
+        page,
+        RetirementPublic.model_validate,
+    )
+
+
+def get_retirement(session: Session, certificate_id: int) -> RetirementPublic | None:
+    row = session.scalars(
+        select(Retirement).where(Retirement.certificate_id == certificate_id)
+    ).first()
+    return None if row is None else RetirementPublic.model_validate(row)
+
+
+def list_attestations(
+    session: Session,
+    *,
+    account: str | None = None,
+    window: Window = ALL,
+    page: PageParams = PageParams(),
+) -> Page[AttestationPublic]:
+    """Attestations and revocations in chain order."""
+    stmt = window.apply(select(AttestationEvent), AttestationEvent)
+    if account:
+        stmt = stmt.where(AttestationEvent.account == _address(account))
+    return keyset_page(
+        session,
+        "attestations",
+        stmt,
+        [AttestationEvent.block_number, AttestationEvent.log_index],
+        page,
+        AttestationPublic.model_validate,
+    )
+
+
+def list_identities(session: Session, *, page: PageParams = PageParams()) -> Page[IdentityPublic]:
+    """Each attested account's current attestation (by address)."""
+    return keyset_page(
+        session, "identities", select(Identity), [Identity.account], page,
+        IdentityPublic.model_validate,
+    )  # fmt: skip
+
+
+def get_identity(session: Session, account: str) -> IdentityPublic | None:
+    row = session.get(Identity, _address(account))
+    return None if row is None else IdentityPublic.model_validate(row)
+
+
+def _event(row: Event) -> EventPublic:
+    return EventPublic(
+        block_number=row.block_number,
+        log_index=row.log_index,
+        tx_hash=row.tx_hash,
+        block_time=row.block_time,
+        block_hash=row.block_hash,
+        contract=row.contract,
+        address=row.address,
+        event=row.event,
+        args=json.loads(row.args),
+    )
+
+
+def list_events(
+    session: Session,
+    *,
+    contract: str | None = None,
+    event: str | None = None,
+    window: Window = ALL,
+    page: PageParams = PageParams(),
+) -> Page[EventPublic]:
+    """Every indexed event (role changes, pauses, forwarder requests, ...) in chain order."""
+    stmt = window.apply(select(Event), Event)
+    if contract:
+        stmt = stmt.where(Event.contract == contract)
+    if event:
+        stmt = stmt.where(Event.event == event)
+    return keyset_page(session, "events", stmt, [Event.block_number, Event.log_index], page, _event)
+
+
+def is_paused(session: Session) -> bool:
+    """Whether the token's latest pause event was ``Paused``."""
+    latest = session.scalars(
+        select(Event.event)
+        .where(Event.contract == "CRDAToken", Event.event.in_(("Paused", "Unpaused")))
+        .order_by(Event.block_number.desc(), Event.log_index.desc())
+        .limit(1)
+    ).first()
+    return latest == "Paused"

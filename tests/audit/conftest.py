@@ -1,0 +1,177 @@
+"""Indexer fixtures: fresh migrated databases on demand, the indexer, and chain activity."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_utils import keccak
+from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.audit.indexer import ChainReader, Indexer
+from api.audit.models import ALL_TABLES, Checkpoint
+from api.chain.artifacts import Artifacts
+from api.chain.deployments import Deployment
+from api.chain.gateway import ChainGateway, NonceManager
+from api.db import make_engine, make_session_factory
+from api.migrate import upgrade
+from api.settings import Settings
+from tests.conftest import Accounts
+from tests.contracts.conftest import Platform
+
+DatabaseFactory = Callable[[], sessionmaker[Session]]
+
+
+@pytest.fixture
+def new_database(tmp_path: Path) -> Iterator[DatabaseFactory]:
+    """Make empty, migrated databases (SQLite files, or PostgreSQL databases of their own)."""
+    server_url = os.environ.get("CRDA_TEST_DATABASE_URL")
+    engines: list[Engine] = []
+    created: list[str] = []
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT") if server_url else None
+
+    def make() -> sessionmaker[Session]:
+        if admin is None:
+            url = f"sqlite:///{tmp_path / f'index-{len(engines)}.db'}"
+        else:
+            name = f"crda_idx_{uuid.uuid4().hex[:12]}"
+            with admin.connect() as connection:
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+            created.append(name)
+            url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+        upgrade(url)
+        engine = make_engine(url)
+        engines.append(engine)
+        return make_session_factory(engine)
+
+    yield make
+    for engine in engines:
+        engine.dispose()
+    if admin is not None:
+        with admin.connect() as connection:
+            for name in created:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def artifacts(compiled: dict) -> Artifacts:
+    return Artifacts.from_compiled(compiled)
+
+
+IndexerFactory = Callable[..., Indexer]
+
+
+@pytest.fixture
+def make_indexer(
+    settings: Settings, deployment: Deployment, artifacts: Artifacts, chain: ChainGateway
+) -> IndexerFactory:
+    """An indexer of the test devnet into ``sessions`` (a fresh instance each call: a restart)."""
+
+    def make(sessions: sessionmaker[Session], **options: Any) -> Indexer:
+        return Indexer(sessions, ChainReader(settings.rpc_url), deployment, artifacts, **options)
+
+    return make
+
+
+@pytest.fixture
+def platform(chain: ChainGateway, accounts: Accounts) -> Platform:
+    return Platform(
+        chain=chain,
+        accounts=accounts,
+        registry=chain.contract("IdentityRegistry"),
+        token=chain.contract("CRDAToken"),
+        issuance=chain.contract("Issuance"),
+    )
+
+
+def rpc(chain: ChainGateway, method: str, *params: Any) -> Any:
+    response = chain.w3.provider.make_request(method, list(params))  # type: ignore[arg-type]
+    assert "error" not in response, response
+    return response["result"]
+
+
+def snapshot(chain: ChainGateway) -> str:
+    return str(rpc(chain, "evm_snapshot"))
+
+
+def revert(chain: ChainGateway, snapshot_id: str) -> None:
+    assert rpc(chain, "evm_revert", snapshot_id) is True
+    chain.nonces = NonceManager(chain.w3)
+
+
+def dump_index(sessions: sessionmaker[Session]) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every index table (the checkpoint without its bookkeeping), sorted."""
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    with sessions() as session:
+        for model in ALL_TABLES:
+            table = model.__table__  # type: ignore[attr-defined]
+            skip = {"id", "updated_at", "reorgs"} if model is Checkpoint else set()
+            columns = [c for c in table.columns if c.name not in skip]
+            rows = session.execute(select(*columns)).all()
+            out[table.name] = sorted(tuple(r) for r in rows)
+    return out
+
+
+class Activity:
+    """Chain activity of every kind the indexer reads, each call a mined block."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.p = platform
+        self.n = 0
+
+    def _next(self) -> int:
+        self.n += 1
+        return self.n
+
+    def issue(self, *recipients: str, amount: int = 1_000) -> bytes:
+        n = self._next()
+        credits = {r: amount + n for r in recipients}
+        batch_id, _tree, _records = self.p.issue(
+            credits, batch=keccak(text=f"batch-{n}-{id(self)}")
+        )
+        return batch_id
+
+    def transfer(self, sender: Any, recipient: str, amount: int) -> None:
+        self.p.send(self.p.token.functions.transfer(recipient, amount), sender)
+
+    def retire(self, holder: Any, amount: int, reason: str = "footprint 2026") -> None:
+        beneficiary = keccak(text=f"beneficiary-{self._next()}")
+        self.p.send(self.p.token.functions.retire(amount, beneficiary, reason), holder)
+
+    def revoke(self, account: str) -> None:
+        self.p.send(self.p.registry.functions.revoke(account), self.p.accounts.operator)
+
+    def mixed(self, count: int, salt: int = 0) -> None:
+        """``count`` blocks of varied activity between alice, bob and carol."""
+        a = self.p.accounts
+        for i in range(count):
+            kind = (i + salt) % 4
+            if kind == 0:
+                self.issue(a.alice.address, a.bob.address, amount=500 + salt)
+            elif kind == 1:
+                self.transfer(a.alice, a.bob.address, 7 + i + salt)
+            elif kind == 2:
+                self.retire(a.bob, 3 + i + salt)
+            else:
+                self.p.attest(a.carol.address, level=1 + (i + salt) % 3)
+
+
+@pytest.fixture
+def activity(platform: Platform) -> Activity:
+    """Alice, bob and carol attested and holding credits."""
+    a = platform.accounts
+    for account in (a.alice, a.bob, a.carol):
+        platform.attest(account.address)
+    act = Activity(platform)
+    act.issue(a.alice.address, a.bob.address, a.carol.address, amount=10_000)
+    return act
+
+
+__all__ = ["Activity", "dump_index", "revert", "rpc", "snapshot"]
