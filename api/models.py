@@ -5,6 +5,7 @@ import line below.
 """
 
 from api.db import Base
+from api.earning.models import Claim, DataProvider, IssuanceBatch, Submission
 from api.outbox.models import ChainTransaction
 
-__all__ = ["Base", "ChainTransaction"]
+__all__ = ["Base", "ChainTransaction", "Claim", "DataProvider", "IssuanceBatch", "Submission"]
