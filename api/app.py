@@ -13,7 +13,7 @@ from api.db import make_engine, make_session_factory
 from api.errors import Problem, install_problem_handlers
 from api.logging import RequestIdMiddleware
 from api.outbox.runner import BackgroundWorker, make_worker
-from api.routes import health
+from api.routes import earning, health
 from api.settings import Settings, get_settings
 from api.state import AppState
 
@@ -65,4 +65,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
     install_problem_handlers(app)
     app.include_router(health.router)
+    # Citizen and operator earning routes wait for auth: see api/routes/earning.py.
+    app.include_router(earning.public_router)
     return app
