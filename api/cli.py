@@ -7,6 +7,7 @@ crda deploy             contracts to the node at CRDA_RPC_URL, roles, deployment
 crda migrate            the database to the newest schema
 crda serve              the API in the foreground
 crda bench gas          gas per credited claim (bench/)
+crda bench earning      verified activities/s (service, HTTP), issuance lag, gas per claim
 """
 
 from __future__ import annotations
@@ -261,6 +262,23 @@ def bench_gas(
     from bench.gas import main as gas_main
 
     gas_main(as_json=as_json, kind=kind)
+
+
+@bench_app.command("earning")
+def bench_earning(
+    activities: Annotated[int, typer.Option(help="Records per run (service, then HTTP).")] = 2000,
+    concurrency: Annotated[int, typer.Option(help="HTTP client concurrency.")] = 32,
+    citizens: Annotated[int, typer.Option(help="Verified citizens the records spread over.")] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+    kind: Annotated[str, typer.Option(help="Devnet kind for the run.")] = "hardhat",
+) -> None:
+    """Verified activities per second (service and HTTP beside /healthz), issuance lag, gas."""
+    from bench.earning import main as earning_main
+
+    earning_main(
+        activities=activities, concurrency=concurrency, citizens=citizens, as_json=as_json,
+        kind=kind,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -15,9 +15,17 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from api.chain.gateway import ChainGateway
+from eth_abi import decode as abi_decode
+from eth_utils import to_checksum_address
+from hexbytes import HexBytes
+from web3.contract import Contract
+from web3.types import RPCEndpoint
+
+from api.chain.gateway import ChainGateway, _guard
 from api.earning.fraud import CitizenRevoked, CitizenUnverified
+from api.errors import ChainUnavailable
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
@@ -38,6 +46,7 @@ class IdentityChecker:
         self.cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, Attestation]] = {}
         self._lock = threading.Lock()
+        self._contract: Contract | None = None
 
     def attestation(self, address: str) -> Attestation:
         now = time.monotonic()
@@ -46,18 +55,40 @@ class IdentityChecker:
                 hit = self._cache.get(address)
             if hit is not None and now - hit[0] < self.cache_seconds:
                 return hit[1]
-        registry = self.gateway.contract("IdentityRegistry")
-        verifier, level, expires_at, revoked, credential = self.gateway.call(
-            registry.functions.attestationOf(address)
+        registry = self._registry()
+        ((verifier, level, expires_at, revoked, credential),) = self._call(
+            registry, "attestationOf", address, ["(address,uint8,uint64,bool,bytes32)"]
         )
-        live = bool(self.gateway.call(registry.functions.isVerified(address)))
+        (live,) = self._call(registry, "isVerified", address, ["bool"])
         found = Attestation(
-            str(verifier), int(level), int(expires_at), bool(revoked), credential, live
+            to_checksum_address(verifier),
+            int(level),
+            int(expires_at),
+            bool(revoked),
+            credential,
+            bool(live),
         )
         if self.cache_seconds > 0:
             with self._lock:
                 self._cache[address] = (now, found)
         return found
+
+    def _registry(self) -> Contract:
+        if self._contract is None:
+            self._contract = self.gateway.contract("IdentityRegistry")
+        return self._contract
+
+    def _call(self, registry: Contract, fn: str, address: str, types: list[str]) -> tuple[Any, ...]:
+        """A bare ``eth_call`` (this is on every submission's path: web3's per-call middleware,
+        which asks the node for its chain id each time, costs more than the call itself)."""
+        data = registry.encode_abi(fn, [address])
+        params = [{"to": registry.address, "data": data}, "latest"]
+        response = _guard(
+            lambda: self.gateway.w3.provider.make_request(RPCEndpoint("eth_call"), params)
+        )
+        if "error" in response or not isinstance(response.get("result"), str):
+            raise ChainUnavailable(f"the identity registry did not answer: {response.get('error')}")
+        return tuple(abi_decode(types, bytes(HexBytes(response["result"]))))
 
     def require_verified_at(self, address: str, activity_end: datetime, now: datetime) -> None:
         """Raise the problem that says why ``address`` may not earn for this activity."""

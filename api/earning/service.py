@@ -10,7 +10,9 @@ slug and detail in a transaction of its own, then the problem is raised for the 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -340,11 +342,21 @@ def local_day(moment: datetime, settings: Settings) -> date:
     return (moment + timedelta(hours=settings.earning_utc_offset_hours)).date()
 
 
-def _lock_citizen(session: Session, citizen: str) -> None:
-    """Serialise one citizen's submissions (overlap and cap checks) on PostgreSQL.
+# Striped: a bounded set of locks, one citizen always on the same stripe.
+_STRIPES = [threading.Lock() for _ in range(256)]
 
-    SQLite has a single writer, so the checks and the insert there are already serial.
-    """
+
+@contextmanager
+def _citizen_lock(citizen: str) -> Iterator[None]:
+    """Serialise one citizen's submissions within this process (the embedded SQLite setup,
+    where the checks read outside the write transaction); PostgreSQL adds a database lock."""
+    with _STRIPES[keccak(text=citizen)[0]]:
+        yield
+
+
+def _lock_citizen(session: Session, citizen: str) -> None:
+    """Serialise one citizen's submissions (overlap and cap checks) across API processes on
+    PostgreSQL, with a transaction-scoped advisory lock on the citizen's address."""
     if session.get_bind().dialect.name == "postgresql":
         key = int.from_bytes(keccak(text=citizen)[:8], "big", signed=True)
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
