@@ -274,8 +274,30 @@ def verify_on_chain(gateway: ChainGateway, proof: ClaimProof) -> bool:
     return bool(gateway.call(fn))
 
 
+def find_batch_transaction(session: Session, gateway: ChainGateway, claim_id: str) -> None:
+    """Fill in the transaction of a batch found already issued (the outbox row that confirmed
+    it was not the one that mined it): from ``batchOf`` and the batch's ``BatchIssued`` event."""
+    claim = get_claim(session, claim_id)
+    batch = session.get(IssuanceBatch, claim.batch_id) if claim.batch_id else None
+    if batch is None or batch.status != BatchStatus.issued or batch.tx_hash is not None:
+        return
+    issuance = gateway.contract("Issuance")
+    batch_id = _b(batch.batch_id)
+    block = int(gateway.call(issuance.functions.batchOf(batch_id))[1])
+    logs = issuance.events.BatchIssued().get_logs(
+        from_block=block, to_block=block, argument_filters={"batchId": batch_id}
+    )
+    if logs:
+        batch.tx_hash = logs[0]["transactionHash"].to_0x_hex()
+        batch.block_number = block
+        session.commit()
+
+
 def check_claim_on_chain(
     session: Session, gateway: ChainGateway, claim_id: str, citizen: str | None = None
 ) -> tuple[ClaimProof, bool]:
+    """The claim's proof and whether ``Issuance.isClaimIssued`` accepts it."""
+    get_claim(session, claim_id, citizen)  # another citizen's claim is not found
+    find_batch_transaction(session, gateway, claim_id)
     proof = claim_proof(session, claim_id, citizen)
     return proof, verify_on_chain(gateway, proof)

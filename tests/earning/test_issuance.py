@@ -206,7 +206,7 @@ def test_a_batch_already_on_chain_is_confirmed_without_minting_again(
     # The same batch reaches the chain by another route (a restored backup, a second outbox row).
     issuance = chain.contract("Issuance")
     chain.nonces = NonceManager(chain.w3)
-    chain.transact(issuance.functions.issueBatch(*args), verified.issuer)
+    mined = chain.transact(issuance.functions.issueBatch(*args), verified.issuer)
     supply = total_supply(chain)
     worker(earning_settings, sessions, chain).drain()
     assert total_supply(chain) == supply
@@ -214,3 +214,7 @@ def test_a_batch_already_on_chain_is_confirmed_without_minting_again(
         assert set(session.scalars(select(Claim.status))) == {ClaimStatus.issued}
         row = session.scalar(select(ChainTransaction))
         assert row is not None and row.error_name == "IssuanceBatchAlreadyIssued"
+        some_claim = session.scalars(select(Claim)).first()
+        assert some_claim is not None
+        proof, ok = check_claim_on_chain(session, chain, some_claim.claim_id)
+        assert ok and proof.tx_hash == mined["transactionHash"].to_0x_hex()
