@@ -8,7 +8,13 @@ mounted by the app now.
 
 Wiring, once auth exists (in ``api/app.py``)::
 
-    app.include_router(earning_router(current_citizen, require_operator))
+    app.include_router(
+        earning_router(
+            current_citizen,  # CurrentUser -> Citizen(wallet address, account id)
+            require_roles(Role.operator),
+            require_roles(Role.operator, Role.auditor),
+        )
+    )
 """
 
 from collections.abc import Callable
@@ -70,11 +76,19 @@ def methodology(version: str) -> MethodologyPublic:
 
 
 def earning_router(
-    current_citizen: Callable[..., Citizen], current_operator: Callable[..., Any]
+    current_citizen: Callable[..., Citizen],
+    current_operator: Callable[..., Any],
+    current_reader: Callable[..., Any] | None = None,
 ) -> APIRouter:
-    """The routes that act for a caller, bound to the given auth dependencies."""
+    """The routes that act for a caller, bound to the given auth dependencies.
+
+    ``current_citizen`` resolves the signed-in citizen (address and account id);
+    ``current_operator`` admits the operator (providers); ``current_reader`` admits who may read
+    refused submissions (operator and auditor; the operator dependency when not given).
+    """
     CitizenDep = Annotated[Citizen, Depends(current_citizen)]
     operator = [Depends(current_operator)]
+    reader = [Depends(current_reader or current_operator)]
     router = APIRouter(prefix="/earning")
 
     # -- operator: data providers --------------------------------------------------------
@@ -117,7 +131,7 @@ def earning_router(
     def reactivate(code: str, session: SessionDep) -> ProviderPublic:
         return ProviderPublic.of(service.reactivate_provider(session, code))
 
-    @router.get("/rejections", tags=["providers"], dependencies=operator)
+    @router.get("/rejections", tags=["providers"], dependencies=reader)
     def rejections(
         session: SessionDep,
         reason: str | None = None,
