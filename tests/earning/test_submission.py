@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -15,7 +16,7 @@ from api.earning.methodology import factor_set, recompute
 from api.earning.models import Claim, ClaimStatus, Submission, SubmissionStatus
 from api.earning.service import EarningContext
 from api.errors import Problem
-from tests.conftest import Accounts
+from tests.conftest import Accounts, block_time
 from tests.contracts.conftest import Platform
 from tests.earning.conftest import Partners, partner_key, unique
 
@@ -363,12 +364,15 @@ def test_a_citizen_whose_attestation_expired_before_the_activity_is_refused(
     sessions, ctx, partners: Partners, verified, platform: Platform
 ) -> None:
     carol = verified.carol.address
+    # On the chain's clock (other tests may have moved it ahead of the wall clock).
+    chain_now = block_time(platform.chain)
     platform.attest(carol, ttl=60)
+    ctx.clock = lambda: datetime.fromtimestamp(chain_now + 400, UTC)
     with sessions() as session:
         refused(
             "citizen-unverified",
             lambda: _purchase(
-                session, ctx, carol, partners.receipt(carol, issued_at=int(time.time()) + 200)
+                session, ctx, carol, partners.receipt(carol, issued_at=chain_now + 200)
             ),
             sessions,
         )
