@@ -10,11 +10,13 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from api.audit.indexer import IndexerThread
+from api.auth.deps import current_holder, require_roles
+from api.auth.models import Role
 from api.db import make_engine, make_session_factory
 from api.errors import Problem, install_problem_handlers
 from api.logging import RequestIdMiddleware
 from api.outbox.runner import BackgroundWorker, make_worker
-from api.routes import accounts, auth, credentials, health, identifiers, verifiers
+from api.routes import accounts, auth, credentials, earning, health, identifiers, verifiers
 from api.settings import Settings, get_settings
 from api.state import AppState
 
@@ -76,4 +78,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(verifiers.router)
     app.include_router(credentials.router)
     app.include_router(identifiers.router)
+    app.include_router(earning.public_router)
+    app.include_router(
+        earning.earning_router(
+            current_holder,
+            require_roles(Role.operator),
+            require_roles(Role.operator, Role.auditor),
+        )
+    )
     return app

@@ -13,6 +13,7 @@ crda bench identity     credential verifications/s and sign-ins/s (bench/)
 crda identity create-staff      an operator or auditor account (nobody signs up as one)
 crda identity uniqueness-key    a national ID's uniqueness key (the verifier's desk)
 crda bench indexer      events indexed per second (bench/)
+crda bench earning      verified activities/s (service, HTTP), issuance lag, gas per claim
 """
 
 from __future__ import annotations
@@ -442,6 +443,23 @@ def bench_indexer(
     indexer_main(
         events=events, per_batch=per_batch, kind=kind, database_url=database_url, as_json=as_json
     )
+
+
+@bench_app.command("earning")
+def bench_earning(
+    activities: Annotated[int, typer.Option(help="Records per run (service, then HTTP).")] = 2000,
+    concurrency: Annotated[int, typer.Option(help="HTTP client concurrency.")] = 32,
+    citizens: Annotated[int, typer.Option(help="Verified citizens the records spread over.")] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+    kind: Annotated[str, typer.Option(help="Devnet kind for the run.")] = "hardhat",
+) -> None:
+    """Verified activities per second (service and HTTP beside /healthz), issuance lag, gas."""
+    from bench.earning import main as earning_main
+
+    earning_main(
+        activities=activities, concurrency=concurrency, citizens=citizens, as_json=as_json,
+        kind=kind,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -56,6 +56,24 @@ class Settings(BaseSettings):
     run_workers: bool = True
     worker_interval: float = Field(default=0.2, gt=0)
 
+    # Earning (issue 5): methodology, claim window, caps, batching.
+    methodology_version: str = "2026.1"
+    # Evidence older than this (activity end to submission) is refused.
+    claim_window_days: int = Field(default=30, ge=1)
+    # Evidence dated further than this in the future is refused (partners' clock drift).
+    evidence_future_skew_seconds: int = Field(default=300, ge=0)
+    # Caps per citizen in grams (= credits), counted by the activity's local calendar day and
+    # year, in the spirit of the national carbon-neutral point scheme's yearly cap.
+    daily_cap_grams: int = Field(default=10_000, ge=1)
+    yearly_cap_grams: int = Field(default=500_000, ge=1)
+    # Local time of the caps' days and years (Korea: UTC+9, no daylight saving).
+    earning_utc_offset_hours: int = Field(default=9, ge=-12, le=14)
+    # A batch is sent when it holds this many claims, or when its oldest claim waited this long.
+    issuance_batch_size: int = Field(default=100, ge=1, le=1000)
+    issuance_batch_max_wait: float = Field(default=2.0, ge=0)
+    # Seconds an identity-registry answer is reused (0: ask the chain on every submission).
+    attestation_cache_seconds: float = Field(default=5.0, ge=0)
+
     artifacts_path: Path = PROJECT_ROOT / "build" / "contracts.json"
     deployments_dir: Path = PROJECT_ROOT / "deployments"
     contracts_dir: Path = PROJECT_ROOT / "contracts"

@@ -8,9 +8,10 @@ from typing import Annotated
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.auth.models import Account, Role
+from api.auth.models import Account, Role, Wallet
 from api.auth.tokens import InvalidAccessToken, decode_access_token
 from api.deps import SessionDep, SettingsDep
+from api.earning.schemas import Citizen as Holder
 from api.errors import Forbidden, problem
 
 InvalidToken = problem(401, "invalid-token", "The access token is not valid")
@@ -67,3 +68,20 @@ def ensure_may_change_account(user: Account, account_id: str) -> None:
     """Only the account itself changes its own records."""
     if user.id != account_id:
         raise Forbidden("not your account")
+
+
+NoWallet = problem(409, "no-wallet", "The account has no wallet yet")
+HolderRoles = (Role.citizen, Role.business)
+
+
+def current_holder(
+    user: Annotated[Account, Depends(require_roles(*HolderRoles))], session: SessionDep
+) -> Holder:
+    """A citizen or business with its wallet address: who earns, holds, trades and retires."""
+    wallet = session.get(Wallet, user.id)
+    if wallet is None:
+        raise NoWallet("get verified (or register a self-custody wallet) first")
+    return Holder(address=wallet.address, account_id=user.id)
+
+
+CurrentHolder = Annotated[Holder, Depends(current_holder)]

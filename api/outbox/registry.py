@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from sqlalchemy.orm import Session, sessionmaker
+
 from api.outbox.worker import OutboxHandler
+from api.settings import Settings
 
 
 def outbox_handlers() -> dict[str, OutboxHandler]:
     """Kind -> handler (e.g. ``"issuance.batch"`` marks its claims issued once it lands)."""
-    return {}
+    from api.earning.issuance import KIND as ISSUANCE_BATCH
+    from api.earning.issuance import IssuanceBatchHandler
+
+    return {ISSUANCE_BATCH: IssuanceBatchHandler()}
+
+
+def worker_tasks(settings: Settings, sessions: sessionmaker[Session]) -> list[Callable[[], int]]:
+    """Periodic tasks the worker loop runs before each outbox round (each returns work done)."""
+    from api.earning.issuance import Batcher
+
+    return [Batcher(sessions, settings).run_once]

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
+import structlog
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.chain.gateway import ChainGateway
-from api.outbox.registry import outbox_handlers
+from api.errors import Problem
+from api.outbox.registry import outbox_handlers, worker_tasks
 from api.outbox.worker import OutboxWorker
 from api.settings import Settings
 
@@ -23,22 +26,56 @@ def platform_signers(settings: Settings) -> dict[str, LocalAccount]:
     }
 
 
+log = structlog.get_logger(__name__)
+
+
+class PlatformWorker:
+    """One loop: the periodic tasks (e.g. the issuance batcher), then an outbox round."""
+
+    def __init__(self, outbox: OutboxWorker, tasks: list[Callable[[], int]]) -> None:
+        self.outbox = outbox
+        self.tasks = tasks
+
+    def run_once(self) -> int:
+        busy = 0
+        for task in self.tasks:
+            busy += task()
+        return busy + self.outbox.run_once()
+
+    def drain(self, max_rounds: int = 1000) -> None:
+        """Run until nothing is due or open (tests and one-shot CLI runs)."""
+        for _ in range(max_rounds):
+            if self.run_once() == 0:
+                return
+
+    def run_forever(self, stop: threading.Event, interval: float = 0.2) -> None:
+        while not stop.is_set():
+            try:
+                busy = self.run_once()
+            except Problem as exc:  # chain or database away: try again later
+                log.warning("worker_unavailable", problem=exc.type, detail=exc.detail)
+                busy = 0
+            if not busy:
+                stop.wait(interval)
+
+
 def make_worker(
     settings: Settings, sessions: sessionmaker[Session], gateway: ChainGateway
-) -> OutboxWorker:
-    return OutboxWorker(
+) -> PlatformWorker:
+    outbox = OutboxWorker(
         sessions,
         gateway,
         platform_signers(settings),
         outbox_handlers(),
         confirmations=settings.confirmations,
     )
+    return PlatformWorker(outbox, worker_tasks(settings, sessions))
 
 
 class BackgroundWorker:
     """The worker on a daemon thread, stopped cleanly with the process."""
 
-    def __init__(self, worker: OutboxWorker, interval: float) -> None:
+    def __init__(self, worker: PlatformWorker, interval: float) -> None:
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=worker.run_forever, args=(self._stop, interval), name="outbox", daemon=True

@@ -1,0 +1,1 @@
+"""Earning: verified low-carbon purchases and trips become claims, claims become credits."""

@@ -1,0 +1,133 @@
+"""Fraud and double counting: every refusal has its own problem type (``/problems/<slug>``).
+
+The checks that need only the record and the methodology live here as pure functions; the
+ones that need the database (duplicates, overlaps, caps) or the chain (the citizen's identity)
+are made by the service with the same problem types.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+
+from api.earning.evidence import TripEvidence
+from api.earning.methodology import FactorSet, Station
+from api.errors import problem
+
+# -- evidence and providers ------------------------------------------------------------------
+UnknownProvider = problem(403, "unknown-provider", "The evidence is signed by an unknown provider")
+ProviderSuspended = problem(
+    403, "provider-suspended", "The evidence is signed by a suspended provider"
+)
+ProviderWrongType = problem(
+    403, "provider-wrong-type", "The provider may not sign this kind of evidence"
+)
+EvidenceNotYours = problem(403, "evidence-not-yours", "The evidence names another citizen")
+EvidenceExpired = problem(422, "evidence-expired", "The evidence is older than the claim window")
+EvidenceFromFuture = problem(422, "evidence-from-future", "The evidence is dated in the future")
+DuplicateEvidence = problem(409, "duplicate-evidence", "This evidence has already been claimed")
+
+# -- identity --------------------------------------------------------------------------------
+CitizenUnverified = problem(
+    403, "citizen-unverified", "The citizen was not verified at the activity's time"
+)
+CitizenRevoked = problem(403, "citizen-revoked", "The citizen's verification was revoked")
+
+# -- trips -----------------------------------------------------------------------------------
+UnknownMode = problem(422, "unknown-mode", "The trip's mode is not in the methodology")
+UnknownStation = problem(422, "unknown-station", "A station of the trip is not known")
+InvalidTripTimes = problem(422, "invalid-trip-times", "The trip ends before it starts")
+MissingTripData = problem(
+    422, "missing-trip-data", "The trip lacks the stations or coordinates its mode needs"
+)
+ImpossibleSpeed = problem(422, "impossible-speed", "The trip's speed is impossible for its mode")
+DistanceMismatch = problem(
+    422, "distance-mismatch", "The trip's distance disagrees with its stations or coordinates"
+)
+GpsLegOverCap = problem(422, "gps-leg-over-cap", "A GPS leg is longer than the cap")
+GpsLegsNotAllowed = problem(
+    422, "gps-legs-not-allowed", "GPS legs are counted only with transit trips"
+)
+OverlappingTrip = problem(409, "overlapping-trip", "The trip overlaps another trip of the citizen")
+
+# -- purchases and amounts -------------------------------------------------------------------
+UnknownProductCategory = problem(
+    422, "unknown-product-category", "A product's category has no baseline in the methodology"
+)
+NoReduction = problem(422, "no-reduction", "The activity avoided no emissions to credit")
+DailyCapReached = problem(409, "daily-cap-reached", "The citizen's daily credit cap is reached")
+YearlyCapReached = problem(409, "yearly-cap-reached", "The citizen's yearly credit cap is reached")
+
+EARTH_RADIUS_M = 6_371_000
+
+
+def great_circle_m(lat1: Decimal, lon1: Decimal, lat2: Decimal, lon2: Decimal) -> int:
+    """Haversine distance in whole metres (a plausibility check, never an amount)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return round(2 * EARTH_RADIUS_M * math.asin(math.sqrt(a)))
+
+
+def _micro(value: int) -> Decimal:
+    return Decimal(value) / Decimal(1_000_000)
+
+
+def check_trip(
+    factors: FactorSet, stations: dict[str, Station], trip: TripEvidence, gps_legs_m: list[int]
+) -> None:
+    """Refuse a trip whose mode, times, speed, distance or GPS legs are not plausible."""
+    mode = factors.modes.get(trip.mode)
+    if mode is None or mode.evidence == "gps":
+        raise UnknownMode(f"mode {trip.mode!r} is not an operator mode of {factors.version}")
+    duration = trip.endedAt - trip.startedAt
+    if duration <= 0:
+        raise InvalidTripTimes(f"endedAt {trip.endedAt} is not after startedAt {trip.startedAt}")
+    # km/h = (m / 1000) / (s / 3600); compared in integers.
+    if trip.distanceMeters * 3600 > mode.max_speed_kmh * 1000 * duration:
+        kmh = trip.distanceMeters * 3600 // (1000 * duration)
+        raise ImpossibleSpeed(
+            f"{trip.distanceMeters} m in {duration} s is {kmh} km/h; "
+            f"{trip.mode} tops out at {mode.max_speed_kmh} km/h",
+            speed_kmh=kmh,
+            max_speed_kmh=mode.max_speed_kmh,
+        )
+    straight: int | None = None
+    if mode.evidence == "tap":
+        if not trip.fromStation or not trip.toStation:
+            raise MissingTripData(f"a {trip.mode} trip needs its tap-in and tap-out stations")
+        ends = []
+        for code in (trip.fromStation, trip.toStation):
+            station = stations.get(code)
+            if station is None:
+                raise UnknownStation(f"station {code!r} is not in the station registry")
+            ends.append(station)
+        straight = great_circle_m(ends[0].lat, ends[0].lon, ends[1].lat, ends[1].lon)
+    elif mode.evidence == "ride":
+        if not (trip.startLat or trip.startLon) or not (trip.endLat or trip.endLon):
+            raise MissingTripData(f"a {trip.mode} ride needs its start and end coordinates")
+        straight = great_circle_m(
+            _micro(trip.startLat), _micro(trip.startLon), _micro(trip.endLat), _micro(trip.endLon)
+        )
+    if straight is not None:
+        low = Decimal(straight) * factors.station_min_ratio
+        high = Decimal(straight) * factors.station_max_ratio
+        if not low <= trip.distanceMeters <= high:
+            raise DistanceMismatch(
+                f"{trip.distanceMeters} m reported; the straight line is {straight} m, so "
+                f"{int(low)}..{int(high)} m is plausible",
+                reported_m=trip.distanceMeters,
+                straight_line_m=straight,
+            )
+    if gps_legs_m:
+        if mode.evidence != "tap":
+            raise GpsLegsNotAllowed("walking legs count only to and from a transit stop")
+        if len(gps_legs_m) > factors.gps_max_legs:
+            raise GpsLegOverCap(f"at most {factors.gps_max_legs} GPS legs per trip")
+        for leg in gps_legs_m:
+            if leg > factors.gps_leg_cap_m:
+                raise GpsLegOverCap(
+                    f"a GPS leg of {leg} m exceeds the {factors.gps_leg_cap_m} m cap",
+                    leg_m=leg,
+                    cap_m=factors.gps_leg_cap_m,
+                )

@@ -1,0 +1,136 @@
+"""Earning tables: data providers, submissions (accepted or rejected), claims, issuance batches.
+
+Citizens are identified by their chain address; ``account_id`` is the opaque id of the
+platform account (accounts arrive with the identity issue and will get a foreign key then).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Date, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from api.db import Base
+from api.outbox.models import utcnow
+
+
+class ProviderKind(StrEnum):
+    merchant = "merchant"  # e-receipts
+    mobility = "mobility"  # transit taps, shared bikes and scooters, EV car-sharing
+
+
+class ProviderStatus(StrEnum):
+    active = "active"
+    suspended = "suspended"
+
+
+class SubmissionStatus(StrEnum):
+    accepted = "accepted"
+    rejected = "rejected"
+
+
+class ClaimStatus(StrEnum):
+    accepted = "accepted"  # verified, waiting for a batch
+    batched = "batched"  # in a batch whose transaction is on its way
+    issued = "issued"  # the batch is on chain
+    held = "held"  # its batch failed for good; the operator requeues it
+
+
+class BatchStatus(StrEnum):
+    pending = "pending"
+    issued = "issued"
+    failed = "failed"
+
+
+class DataProvider(Base):
+    """A partner whose signed records are evidence: a merchant or a mobility operator."""
+
+    __tablename__ = "data_providers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[ProviderKind] = mapped_column(String(20))
+    # The address of the provider's secp256k1 signing key (EIP-712 recovers to it).
+    signer_address: Mapped[str] = mapped_column(String(42), unique=True)
+    status: Mapped[ProviderStatus] = mapped_column(String(20), default=ProviderStatus.active)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    suspended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    suspension_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Submission(Base):
+    """Every activity a citizen submitted, with its outcome; rejected ones keep their reason."""
+
+    __tablename__ = "earning_submissions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    citizen: Mapped[str] = mapped_column(String(42), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    provider_address: Mapped[str | None] = mapped_column(String(42))
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
+    signature: Mapped[str] = mapped_column(String(200))
+    gps_legs_m: Mapped[list[int] | None] = mapped_column(JSON)
+    evidence_hash: Mapped[str | None] = mapped_column(String(66))
+    nullifier: Mapped[str | None] = mapped_column(String(66), index=True)
+    status: Mapped[SubmissionStatus] = mapped_column(String(20), index=True)
+    reason: Mapped[str | None] = mapped_column(String(100), index=True)  # the problem slug
+    reason_detail: Mapped[str | None] = mapped_column(Text)
+    claim_id: Mapped[str | None] = mapped_column(String(66))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class IssuanceBatch(Base):
+    """One issuance transaction: its claims, Merkle root and the outbox row that sends it."""
+
+    __tablename__ = "issuance_batches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[str] = mapped_column(String(66), unique=True)
+    merkle_root: Mapped[str] = mapped_column(String(66))
+    claim_count: Mapped[int] = mapped_column(Integer)
+    total_amount: Mapped[int] = mapped_column(BigInteger)
+    outbox_key: Mapped[str] = mapped_column(String(200), unique=True)
+    status: Mapped[BatchStatus] = mapped_column(String(20), default=BatchStatus.pending, index=True)
+    tx_hash: Mapped[str | None] = mapped_column(String(66))
+    block_number: Mapped[int | None] = mapped_column(BigInteger)
+    error_name: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    issued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Claim(Base):
+    """One verified activity's right to credits; everything needed to recompute and prove it."""
+
+    __tablename__ = "claims"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    claim_id: Mapped[str] = mapped_column(String(66), unique=True)
+    # Unique across the platform: the same evidence never counts twice, whoever submits it.
+    nullifier: Mapped[str] = mapped_column(String(66), unique=True)
+    evidence_hash: Mapped[str] = mapped_column(String(66))
+    submission_id: Mapped[int] = mapped_column(ForeignKey("earning_submissions.id"), unique=True)
+    account_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    beneficiary: Mapped[str] = mapped_column(String(42), index=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("data_providers.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    mode: Mapped[str | None] = mapped_column(String(32))
+    activity_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    activity_end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    activity_day: Mapped[date] = mapped_column(Date, index=True)  # local (Korea) calendar day
+    methodology_version: Mapped[str] = mapped_column(String(20))
+    methodology_hash: Mapped[str] = mapped_column(String(66))
+    inputs: Mapped[dict[str, Any]] = mapped_column(JSON)
+    amount: Mapped[int] = mapped_column(BigInteger)  # grams CO2e = credits (base units)
+    status: Mapped[ClaimStatus] = mapped_column(
+        String(20), default=ClaimStatus.accepted, index=True
+    )
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("issuance_batches.id"), index=True)
+    merkle_proof: Mapped[list[str] | None] = mapped_column(JSON)
+    batch_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    issued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

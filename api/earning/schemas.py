@@ -1,0 +1,190 @@
+"""Request and response shapes of the earning routes (``XCreate`` / ``XPublic``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field
+
+from api.earning.evidence import ReceiptEvidence, TripEvidence
+from api.earning.issuance import ClaimProof
+from api.earning.models import (
+    Claim,
+    ClaimStatus,
+    DataProvider,
+    IssuanceBatch,
+    ProviderKind,
+    ProviderStatus,
+    Submission,
+)
+from api.earning.service import explain
+
+
+@dataclass(frozen=True)
+class Citizen:
+    """Who is submitting: filled in by the auth dependency, never from the request body."""
+
+    address: str
+    account_id: str | None = None
+
+
+class ProviderCreate(BaseModel):
+    code: str = Field(min_length=2, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    name: str = Field(min_length=1, max_length=200)
+    kind: ProviderKind
+    signer_address: str = Field(description="Address of the provider's EIP-712 signing key")
+
+
+class ProviderSuspend(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class ProviderPublic(BaseModel):
+    code: str
+    name: str
+    kind: ProviderKind
+    signer_address: str
+    status: ProviderStatus
+    created_at: datetime
+    suspended_at: datetime | None
+    suspension_reason: str | None
+
+    @classmethod
+    def of(cls, p: DataProvider) -> ProviderPublic:
+        return cls(
+            code=p.code,
+            name=p.name,
+            kind=p.kind,
+            signer_address=p.signer_address,
+            status=p.status,
+            created_at=p.created_at,
+            suspended_at=p.suspended_at,
+            suspension_reason=p.suspension_reason,
+        )
+
+
+Signature = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{130}$")]
+
+
+class PurchaseCreate(BaseModel):
+    evidence: ReceiptEvidence
+    signature: Signature
+
+
+class TripCreate(BaseModel):
+    evidence: TripEvidence
+    signature: Signature
+    gps_legs_m: list[Annotated[int, Field(ge=1, le=100_000)]] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Walking legs to and from the stop measured by the app, metres each",
+    )
+
+
+class ClaimPublic(BaseModel):
+    claim_id: str
+    status: ClaimStatus
+    kind: str
+    mode: str | None
+    amount_grams: int
+    beneficiary: str
+    activity_start: datetime
+    activity_end: datetime
+    methodology_version: str
+    methodology_hash: str
+    evidence_hash: str
+    inputs: dict[str, Any]
+    explanation: list[str]
+    batch_id: str | None = None
+    tx_hash: str | None = None
+    created_at: datetime
+    issued_at: datetime | None
+
+    @classmethod
+    def of(cls, claim: Claim, batch: IssuanceBatch | None = None) -> ClaimPublic:
+        return cls(
+            claim_id=claim.claim_id,
+            status=claim.status,
+            kind=claim.kind,
+            mode=claim.mode,
+            amount_grams=int(claim.amount),
+            beneficiary=claim.beneficiary,
+            activity_start=claim.activity_start,
+            activity_end=claim.activity_end,
+            methodology_version=claim.methodology_version,
+            methodology_hash=claim.methodology_hash,
+            evidence_hash=claim.evidence_hash,
+            inputs=claim.inputs,
+            explanation=explain(claim),
+            batch_id=batch.batch_id if batch else None,
+            tx_hash=batch.tx_hash if batch else None,
+            created_at=claim.created_at,
+            issued_at=claim.issued_at,
+        )
+
+
+class ClaimPage(BaseModel):
+    items: list[ClaimPublic]
+    total: int
+    limit: int
+    offset: int
+
+
+class ProofPublic(BaseModel):
+    claim_id: str
+    batch_id: str
+    merkle_root: str
+    tx_hash: str | None
+    block_number: int | None
+    record: dict[str, Any] = Field(description="Issuance.ClaimRecord, in its field order")
+    proof: list[str]
+
+    @classmethod
+    def of(cls, p: ClaimProof) -> ProofPublic:
+        return cls(**p.__dict__)
+
+
+class VerificationPublic(BaseModel):
+    issued_on_chain: bool
+    proof: ProofPublic
+
+
+class SubmissionPublic(BaseModel):
+    id: int
+    citizen: str
+    kind: str
+    provider_address: str | None
+    status: str
+    reason: str | None
+    reason_detail: str | None
+    nullifier: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, s: Submission) -> SubmissionPublic:
+        return cls(
+            id=s.id,
+            citizen=s.citizen,
+            kind=s.kind,
+            provider_address=s.provider_address,
+            status=s.status,
+            reason=s.reason,
+            reason_detail=s.reason_detail,
+            nullifier=s.nullifier,
+            created_at=s.created_at,
+        )
+
+
+class EvidenceDomainPublic(BaseModel):
+    """What a partner needs to sign records: the EIP-712 domain and the types."""
+
+    domain: dict[str, Any]
+    types: dict[str, list[dict[str, str]]]
+
+
+class MethodologyPublic(BaseModel):
+    version: str
+    hash: str
+    factors: dict[str, Any]

@@ -1,0 +1,485 @@
+"""Earning: data providers, activity submission (evidence -> checks -> claim), claim views.
+
+Every function takes the database session and commits its own change. A citizen is identified
+by chain address (and an opaque ``account_id`` until accounts exist); routes pass the signed-in
+citizen's address in, and never take it from the request body.
+
+A refused submission is stored (``earning_submissions``, status ``rejected``) with its problem
+slug and detail in a transaction of its own, then the problem is raised for the client.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from eth_abi import encode as abi_encode
+from eth_utils import is_checksum_address, keccak
+from sqlalchemy import and_, func, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from api.chain.gateway import ChainGateway
+from api.earning import fraud
+from api.earning.evidence import (
+    Domain,
+    ReceiptEvidence,
+    TripEvidence,
+    VerifiedEvidence,
+    provider_of,
+    verify_evidence,
+)
+from api.earning.identity import IdentityChecker
+from api.earning.methodology import FactorSet, factor_set, stations
+from api.earning.models import (
+    Claim,
+    ClaimStatus,
+    DataProvider,
+    ProviderKind,
+    ProviderStatus,
+    Submission,
+    SubmissionStatus,
+)
+from api.errors import NotFound, Problem, ValidationFailed, problem
+from api.settings import Settings
+
+
+def utc(dt: datetime) -> datetime:
+    """SQLite hands back naive datetimes: every stored time is UTC."""
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+
+
+def _hex(value: bytes) -> str:
+    return "0x" + value.hex()
+
+
+@dataclass
+class EarningContext:
+    """What a submission needs besides the session: settings, the evidence domain, identity."""
+
+    settings: Settings
+    domain: Domain
+    identity: IdentityChecker
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    @classmethod
+    def from_gateway(cls, settings: Settings, gateway: ChainGateway) -> EarningContext:
+        return cls(
+            settings=settings,
+            domain=evidence_domain(gateway),
+            identity=IdentityChecker(gateway, settings.attestation_cache_seconds),
+        )
+
+
+def evidence_domain(gateway: ChainGateway) -> Domain:
+    """The EIP-712 domain partners sign under: this chain and this deployment's Issuance."""
+    return Domain(gateway.chain_id, gateway.contract("Issuance").address)
+
+
+# -- data providers (operator) ---------------------------------------------------------------
+
+ProviderExists = problem(409, "provider-exists", "A provider with that code or key exists")
+
+
+def register_provider(
+    session: Session, *, code: str, name: str, kind: ProviderKind, signer_address: str
+) -> DataProvider:
+    """The operator registers a partner and the address of its signing key."""
+    if not is_checksum_address(signer_address):
+        raise ValidationFailed("signer_address must be a checksummed 0x address")
+    existing = session.scalar(
+        select(DataProvider).where(
+            (DataProvider.code == code) | (DataProvider.signer_address == signer_address)
+        )
+    )
+    if existing is not None:
+        raise ProviderExists(f"a provider with code {code!r} or that signing key is registered")
+    provider = DataProvider(
+        code=code,
+        name=name,
+        kind=ProviderKind(kind),
+        signer_address=signer_address,
+        status=ProviderStatus.active,
+    )
+    session.add(provider)
+    session.commit()
+    return provider
+
+
+def get_provider(session: Session, code: str) -> DataProvider:
+    provider = session.scalar(select(DataProvider).where(DataProvider.code == code))
+    if provider is None:
+        raise NotFound(f"no data provider {code!r}")
+    return provider
+
+
+def list_providers(session: Session) -> list[DataProvider]:
+    return list(session.scalars(select(DataProvider).order_by(DataProvider.id)))
+
+
+def suspend_provider(session: Session, code: str, reason: str) -> DataProvider:
+    """Records signed by a suspended provider are refused from now on."""
+    provider = get_provider(session, code)
+    provider.status = ProviderStatus.suspended
+    provider.suspended_at = datetime.now(UTC)
+    provider.suspension_reason = reason
+    session.commit()
+    return provider
+
+
+def reactivate_provider(session: Session, code: str) -> DataProvider:
+    provider = get_provider(session, code)
+    provider.status = ProviderStatus.active
+    provider.suspended_at = None
+    provider.suspension_reason = None
+    session.commit()
+    return provider
+
+
+# -- submissions -----------------------------------------------------------------------------
+
+
+def submit_purchase(
+    session: Session,
+    ctx: EarningContext,
+    *,
+    citizen: str,
+    account_id: str | None,
+    evidence: ReceiptEvidence,
+    signature: str,
+) -> Claim:
+    """A signed e-receipt becomes a claim, or is refused (and stored) with its reason."""
+    return _submit(session, ctx, citizen, account_id, evidence, signature, [])
+
+
+def submit_trip(
+    session: Session,
+    ctx: EarningContext,
+    *,
+    citizen: str,
+    account_id: str | None,
+    evidence: TripEvidence,
+    signature: str,
+    gps_legs_m: list[int] | None = None,
+) -> Claim:
+    """A signed trip (with optional GPS walking legs) becomes a claim, or is refused."""
+    return _submit(session, ctx, citizen, account_id, evidence, signature, list(gps_legs_m or []))
+
+
+def _submit(
+    session: Session,
+    ctx: EarningContext,
+    citizen: str,
+    account_id: str | None,
+    evidence: ReceiptEvidence | TripEvidence,
+    signature: str,
+    gps_legs_m: list[int],
+) -> Claim:
+    kind = "purchase" if isinstance(evidence, ReceiptEvidence) else "trip"
+    verified: VerifiedEvidence | None = None
+    try:
+        verified = verify_evidence(ctx.domain, evidence, signature)
+        claim = _accept(
+            session, ctx, citizen, account_id, evidence, signature, gps_legs_m, verified
+        )
+    except Problem as refused:
+        session.rollback()
+        session.add(
+            Submission(
+                account_id=account_id,
+                citizen=citizen,
+                kind=kind,
+                provider_address=provider_of(evidence),
+                evidence=evidence.model_dump(),
+                signature=signature[:200],
+                gps_legs_m=gps_legs_m or None,
+                evidence_hash=_hex(verified.evidence_hash) if verified else None,
+                nullifier=_hex(verified.nullifier) if verified else None,
+                status=SubmissionStatus.rejected,
+                reason=refused.slug,
+                reason_detail=refused.detail,
+            )
+        )
+        session.commit()
+        raise
+    return claim
+
+
+def _accept(
+    session: Session,
+    ctx: EarningContext,
+    citizen: str,
+    account_id: str | None,
+    evidence: ReceiptEvidence | TripEvidence,
+    signature: str,
+    gps_legs_m: list[int],
+    verified: VerifiedEvidence,
+) -> Claim:
+    settings = ctx.settings
+    now = ctx.clock()
+    is_trip = isinstance(evidence, TripEvidence)
+
+    # Provider: known, active, of the right type.
+    provider = session.scalar(
+        select(DataProvider).where(DataProvider.signer_address == verified.signer)
+    )
+    if provider is None:
+        raise fraud.UnknownProvider(f"{verified.signer} is not a registered data provider")
+    if provider.status != ProviderStatus.active:
+        raise fraud.ProviderSuspended(f"provider {provider.code} is suspended")
+    wanted = ProviderKind.mobility if is_trip else ProviderKind.merchant
+    if provider.kind != wanted:
+        raise fraud.ProviderWrongType(
+            f"provider {provider.code} is a {provider.kind}; this evidence needs a {wanted}"
+        )
+    if evidence.citizen != citizen:
+        raise fraud.EvidenceNotYours("the record names another citizen's address")
+
+    # Time window.
+    if isinstance(evidence, TripEvidence):
+        start, end = evidence.startedAt, evidence.endedAt
+    else:
+        start = end = evidence.issuedAt
+    started = datetime.fromtimestamp(start, UTC)
+    ended = datetime.fromtimestamp(end, UTC)
+    if ended > now + timedelta(seconds=settings.evidence_future_skew_seconds):
+        raise fraud.EvidenceFromFuture(f"the activity ends at {ended.isoformat()}")
+    if now - ended > timedelta(days=settings.claim_window_days):
+        raise fraud.EvidenceExpired(
+            f"the activity ended {(now - ended).days} days ago; "
+            f"the claim window is {settings.claim_window_days} days"
+        )
+
+    # Quantification inputs (refuses unknown modes, stations and implausible trips first).
+    factors = factor_set(settings.methodology_version)
+    if isinstance(evidence, TripEvidence):
+        fraud.check_trip(factors, stations(), evidence, gps_legs_m)
+        inputs = trip_inputs(evidence, gps_legs_m)
+    else:
+        inputs = purchase_inputs(factors, evidence)
+    amount = factors.quantify(inputs)
+    if amount <= 0:
+        raise fraud.NoReduction(f"the activity avoids {amount} g under {factors.version}")
+
+    # Same evidence twice (cheap check first; the unique constraint is the last guard).
+    nullifier_hex = _hex(verified.nullifier)
+    if session.scalar(select(Claim.id).where(Claim.nullifier == nullifier_hex)) is not None:
+        raise fraud.DuplicateEvidence("this record was already claimed")
+
+    # The citizen's identity on chain at the activity's time.
+    ctx.identity.require_verified_at(citizen, ended, now)
+
+    _lock_citizen(session, citizen)
+    if is_trip:
+        overlapping = session.scalar(
+            select(Claim.claim_id).where(
+                Claim.beneficiary == citizen,
+                Claim.kind == "trip",
+                Claim.activity_start < ended,
+                Claim.activity_end > started,
+            )
+        )
+        if overlapping is not None:
+            raise fraud.OverlappingTrip(
+                f"the trip overlaps claim {overlapping}", other_claim=overlapping
+            )
+
+    day = local_day(started, settings)
+    _check_caps(session, settings, citizen, day, amount)
+
+    claim_id = keccak(abi_encode(["string", "bytes32"], ["CRDA.claim.v1", verified.nullifier]))
+    submission = Submission(
+        account_id=account_id,
+        citizen=citizen,
+        kind="trip" if is_trip else "purchase",
+        provider_address=provider.signer_address,
+        evidence=evidence.model_dump(),
+        signature=signature,
+        gps_legs_m=gps_legs_m or None,
+        evidence_hash=_hex(verified.evidence_hash),
+        nullifier=nullifier_hex,
+        status=SubmissionStatus.accepted,
+        claim_id=_hex(claim_id),
+    )
+    session.add(submission)
+    session.flush()
+    claim = Claim(
+        claim_id=_hex(claim_id),
+        nullifier=nullifier_hex,
+        evidence_hash=_hex(verified.evidence_hash),
+        submission_id=submission.id,
+        account_id=account_id,
+        beneficiary=citizen,
+        provider_id=provider.id,
+        kind=submission.kind,
+        mode=evidence.mode if isinstance(evidence, TripEvidence) else None,
+        activity_start=started,
+        activity_end=ended,
+        activity_day=day,
+        methodology_version=factors.version,
+        methodology_hash=factors.hash_hex,
+        inputs=inputs,
+        amount=amount,
+        status=ClaimStatus.accepted,
+        batch_attempts=0,
+        created_at=now,
+    )
+    session.add(claim)
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        # A concurrent submission of the same record won the race.
+        session.rollback()
+        raise fraud.DuplicateEvidence("this record was already claimed") from exc
+    return claim
+
+
+def local_day(moment: datetime, settings: Settings) -> date:
+    return (moment + timedelta(hours=settings.earning_utc_offset_hours)).date()
+
+
+# Striped: a bounded set of locks, one citizen always on the same stripe.
+_STRIPES = [threading.Lock() for _ in range(256)]
+
+
+@contextmanager
+def _citizen_lock(citizen: str) -> Iterator[None]:
+    """Serialise one citizen's submissions within this process (the embedded SQLite setup,
+    where the checks read outside the write transaction); PostgreSQL adds a database lock."""
+    with _STRIPES[keccak(text=citizen)[0]]:
+        yield
+
+
+def _lock_citizen(session: Session, citizen: str) -> None:
+    """Serialise one citizen's submissions (overlap and cap checks) across API processes on
+    PostgreSQL, with a transaction-scoped advisory lock on the citizen's address."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(keccak(text=citizen)[:8], "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def _check_caps(session: Session, settings: Settings, citizen: str, day: date, amount: int) -> None:
+    daily = session.scalar(
+        select(func.coalesce(func.sum(Claim.amount), 0)).where(
+            Claim.beneficiary == citizen, Claim.activity_day == day
+        )
+    )
+    if int(daily or 0) + amount > settings.daily_cap_grams:
+        raise fraud.DailyCapReached(
+            f"{daily} g credited on {day.isoformat()}; {amount} g more would pass the daily cap "
+            f"of {settings.daily_cap_grams} g",
+            cap_grams=settings.daily_cap_grams,
+            credited_grams=int(daily or 0),
+        )
+    yearly = session.scalar(
+        select(func.coalesce(func.sum(Claim.amount), 0)).where(
+            and_(
+                Claim.beneficiary == citizen,
+                Claim.activity_day >= date(day.year, 1, 1),
+                Claim.activity_day <= date(day.year, 12, 31),
+            )
+        )
+    )
+    if int(yearly or 0) + amount > settings.yearly_cap_grams:
+        raise fraud.YearlyCapReached(
+            f"{yearly} g credited in {day.year}; {amount} g more would pass the yearly cap "
+            f"of {settings.yearly_cap_grams} g",
+            cap_grams=settings.yearly_cap_grams,
+            credited_grams=int(yearly or 0),
+        )
+
+
+def trip_inputs(trip: TripEvidence, gps_legs_m: list[int]) -> dict[str, Any]:
+    components: list[dict[str, Any]] = [
+        {"type": "trip", "mode": trip.mode, "distance_m": trip.distanceMeters, "source": "operator"}
+    ]
+    components += [
+        {"type": "trip", "mode": "walk", "distance_m": leg, "source": "gps"} for leg in gps_legs_m
+    ]
+    return {"kind": "trip", "components": components}
+
+
+def purchase_inputs(factors: FactorSet, receipt: ReceiptEvidence) -> dict[str, Any]:
+    components: list[dict[str, Any]] = []
+    for item in receipt.items:
+        if item.category not in factors.categories:
+            raise fraud.UnknownProductCategory(
+                f"category {item.category!r} of product {item.productCode} has no baseline in "
+                f"{factors.version}",
+                product_code=item.productCode,
+            )
+        components.append(
+            {
+                "type": "product",
+                "product_code": item.productCode,
+                "category": item.category,
+                "label_g": item.labelGrams,
+                "baseline_g": factors.categories[item.category],
+                "quantity": item.quantity,
+            }
+        )
+    return {"kind": "purchase", "components": components}
+
+
+# -- reading claims --------------------------------------------------------------------------
+
+
+def get_claim(session: Session, claim_id: str, citizen: str | None = None) -> Claim:
+    """A claim by id; with ``citizen``, only that citizen's own (others' are not found)."""
+    claim = session.scalar(select(Claim).where(Claim.claim_id == claim_id.lower()))
+    if claim is None or (citizen is not None and claim.beneficiary != citizen):
+        raise NotFound(f"no claim {claim_id}")
+    return claim
+
+
+def list_claims(
+    session: Session, citizen: str, *, limit: int = 50, offset: int = 0
+) -> tuple[list[Claim], int]:
+    total = session.scalar(select(func.count(Claim.id)).where(Claim.beneficiary == citizen))
+    rows = session.scalars(
+        select(Claim)
+        .where(Claim.beneficiary == citizen)
+        .order_by(Claim.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(rows), int(total or 0)
+
+
+def rejected_submissions(
+    session: Session, *, reason: str | None = None, limit: int = 100, offset: int = 0
+) -> list[Submission]:
+    """For auditors: refused submissions with their reasons."""
+    query = select(Submission).where(Submission.status == SubmissionStatus.rejected)
+    if reason:
+        query = query.where(Submission.reason == reason)
+    return list(session.scalars(query.order_by(Submission.id).limit(limit).offset(offset)))
+
+
+def explain(claim: Claim) -> list[str]:
+    """Why the amount is what it is, line by line, from the stored inputs and factor set."""
+    factors = factor_set(claim.methodology_version, claim.methodology_hash)
+    lines: list[str] = []
+    for part in claim.inputs["components"]:
+        if part["type"] == "trip":
+            mode = factors.modes[part["mode"]]
+            grams = factors.trip_component(part["mode"], int(part["distance_m"]))
+            lines.append(
+                f"{part['distance_m']} m by {part['mode']} x ({factors.baseline} car - "
+                f"{mode.factor} {part['mode']}) g/m = {grams} g"
+            )
+        else:
+            grams = factors.product_component(
+                part["category"], int(part["label_g"]), int(part["quantity"])
+            )
+            lines.append(
+                f"{part['quantity']} x {part['product_code']} ({part['category']}): "
+                f"({factors.categories[part['category']]} baseline - {part['label_g']} label) g"
+                f" = {grams} g"
+            )
+    lines.append(f"total rounded down to whole grams = {claim.amount} g ({factors.version})")
+    return lines

@@ -1,0 +1,206 @@
+"""The earning routes over HTTP, as signed-in citizens and operators.
+
+Done when: a verified citizen submits a signed e-receipt and a signed trip through the API and,
+within seconds, holds the credits on chain, sees why each amount is what it is, and proves
+each claim against the chain.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.app import create_app
+from api.auth.models import Role, Wallet
+from api.auth.service import create_account
+from api.auth.tokens import issue_access_token
+from api.chain.gateway import ChainGateway, NonceManager
+from api.settings import Settings
+from tests.conftest import Accounts
+from tests.earning.conftest import Partners, balance, partner_key
+
+pytestmark = pytest.mark.chain
+
+
+@dataclass
+class People:
+    """Real accounts (signed in with access tokens) for the devnet's holders and an operator."""
+
+    settings: Settings
+    sessions: sessionmaker[Session]
+    _by_address: dict[str, str] = field(default_factory=dict)
+
+    def holder(self, address: str, role: Role = Role.citizen) -> dict[str, str]:
+        """Headers of a holder whose (self-custody) wallet is ``address``."""
+        if address not in self._by_address:
+            with self.sessions() as session:
+                account = create_account(
+                    session,
+                    self.settings,
+                    email=f"{address[-8:].lower()}-{uuid.uuid4().hex[:6]}@example.org",
+                    password=None,
+                    role=role,
+                )
+                session.add(Wallet(account_id=account.id, address=address, custody="self"))
+                session.commit()
+                self._by_address[address] = account.id
+        token, _ttl = issue_access_token(self.settings, self._by_address[address], role.value)
+        return {"Authorization": f"Bearer {token}"}
+
+    def operator(self) -> dict[str, str]:
+        with self.sessions() as session:
+            account = create_account(
+                session,
+                self.settings,
+                email=f"operator-{uuid.uuid4().hex[:6]}@city.example",
+                password=None,
+                role=Role.operator,
+            )
+        token, _ttl = issue_access_token(self.settings, account.id, Role.operator.value)
+        return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def client(earning_settings: Settings, chain: ChainGateway, deployment) -> Iterator[TestClient]:
+    chain.nonces = NonceManager(chain.w3)
+    settings = earning_settings.model_copy(
+        update={"run_workers": True, "worker_interval": 0.05, "issuance_batch_max_wait": 0.2}
+    )
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def people(client: TestClient, earning_settings: Settings) -> People:
+    return People(earning_settings, client.app.state.crda.sessions)  # type: ignore[attr-defined]
+
+
+def test_a_citizen_earns_through_the_api_and_proves_it_on_chain(
+    client: TestClient, people: People, partners: Partners, verified: Accounts, chain: ChainGateway
+) -> None:
+    alice = verified.alice.address
+    me = people.holder(alice)
+    domain = client.get("/earning/evidence-domain").json()
+    assert domain["domain"]["chainId"] == chain.chain_id
+    assert domain["domain"]["verifyingContract"] == partners.domain.verifying_contract
+
+    evidence, signature = partners.receipt(alice)
+    bought = client.post(
+        "/earning/purchases",
+        json={"evidence": evidence.model_dump(), "signature": signature},
+        headers=me,
+    )
+    assert bought.status_code == 201, bought.text
+    evidence, signature = partners.tap_trip(alice)
+    rode = client.post(
+        "/earning/trips",
+        json={"evidence": evidence.model_dump(), "signature": signature, "gps_legs_m": [300]},
+        headers=me,
+    )
+    assert rode.status_code == 201, rode.text
+    amounts = bought.json()["amount_grams"] + rode.json()["amount_grams"]
+    assert "total rounded down" in rode.json()["explanation"][-1]
+
+    deadline = time.monotonic() + 15
+    while balance(chain, alice) < amounts:
+        assert time.monotonic() < deadline, "credits did not reach the chain in time"
+        time.sleep(0.1)
+    assert balance(chain, alice) == amounts
+
+    for claim in (bought.json(), rode.json()):
+        deadline = time.monotonic() + 5
+        while (got := client.get(f"/earning/claims/{claim['claim_id']}", headers=me).json())[
+            "status"
+        ] != "issued":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert got["tx_hash"] and got["batch_id"]
+        proof = client.get(f"/earning/claims/{claim['claim_id']}/proof", headers=me)
+        assert proof.status_code == 200 and proof.json()["record"]["beneficiary"] == alice
+        checked = client.get(f"/earning/claims/{claim['claim_id']}/verification", headers=me)
+        assert checked.json()["issued_on_chain"] is True
+        # Another citizen sees nothing of it.
+        other = client.get(
+            f"/earning/claims/{claim['claim_id']}", headers=people.holder(verified.bob.address)
+        )
+        assert other.status_code == 404
+    page = client.get("/earning/claims", headers=me).json()
+    assert page["total"] == 2 and {c["status"] for c in page["items"]} == {"issued"}
+
+    version = rode.json()["methodology_version"]
+    factors = client.get(f"/earning/methodologies/{version}").json()
+    assert factors["hash"] == rode.json()["methodology_hash"]
+
+
+def test_refusals_are_problem_details_and_recorded_for_auditors(
+    client: TestClient, people: People, partners: Partners, verified: Accounts
+) -> None:
+    alice = verified.alice.address
+    evidence, signature = partners.receipt(alice)
+    body = {"evidence": evidence.model_dump(), "signature": signature}
+    assert (
+        client.post("/earning/purchases", json=body, headers=people.holder(alice)).status_code
+        == 201
+    )
+    again = client.post("/earning/purchases", json=body, headers=people.holder(alice))
+    assert again.status_code == 409
+    assert again.headers["content-type"] == "application/problem+json"
+    assert again.json()["type"] == "/problems/duplicate-evidence"
+    malformed = client.post(
+        "/earning/trips", json={"evidence": {"tripId": 1}, "signature": "0x"},
+        headers=people.holder(alice),
+    )  # fmt: skip
+    assert malformed.status_code == 422
+    assert malformed.json()["type"] == "/problems/validation-error"
+
+    assert client.get("/earning/rejections").status_code == 401
+    as_citizen = client.get("/earning/rejections", headers=people.holder(alice))
+    assert as_citizen.status_code == 403
+    rejected = client.get("/earning/rejections", headers=people.operator()).json()
+    assert [r["reason"] for r in rejected] == ["duplicate-evidence"]
+
+
+def test_the_operator_registers_and_suspends_providers(
+    client: TestClient, people: People, partners: Partners, verified: Accounts
+) -> None:
+    op = people.operator()
+    key = partner_key("new-bus-company")
+    created = client.post(
+        "/earning/providers",
+        json={
+            "code": "bus-co",
+            "name": "Bus Co",
+            "kind": "mobility",
+            "signer_address": key.address,
+        },
+        headers=op,
+    )
+    assert created.status_code == 201, created.text
+    assert client.post("/earning/providers", json=created.json(), headers=op).status_code in (
+        409,
+        422,
+    )
+    suspended = client.post(
+        "/earning/providers/green-mart/suspend", json={"reason": "audit"}, headers=op
+    )
+    assert suspended.json()["status"] == "suspended"
+    alice = verified.alice.address
+    evidence, signature = partners.receipt(alice)
+    refused = client.post(
+        "/earning/purchases",
+        json={"evidence": evidence.model_dump(), "signature": signature},
+        headers=people.holder(alice),
+    )
+    assert refused.json()["type"] == "/problems/provider-suspended"
+    assert (
+        client.post("/earning/providers/nope/suspend", json={"reason": "x"}, headers=op).status_code
+        == 404
+    )
+    codes = {p["code"] for p in client.get("/earning/providers", headers=op).json()}
+    assert {"bus-co", "green-mart"} <= codes

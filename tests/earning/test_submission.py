@@ -1,0 +1,450 @@
+"""Submissions: verified evidence becomes a claim; every fraud rule refuses with its own reason."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.earning import service
+from api.earning.evidence import sign_evidence
+from api.earning.methodology import factor_set, recompute
+from api.earning.models import Claim, ClaimStatus, Submission, SubmissionStatus
+from api.earning.service import EarningContext
+from api.errors import Problem
+from tests.conftest import Accounts, block_time
+from tests.contracts.conftest import Platform
+from tests.earning.conftest import Partners, partner_key, unique
+
+pytestmark = pytest.mark.chain
+
+
+def _purchase(session: Session, ctx: EarningContext, citizen: str, signed) -> Claim:
+    evidence, signature = signed
+    return service.submit_purchase(
+        session, ctx, citizen=citizen, account_id="acct-1", evidence=evidence, signature=signature
+    )
+
+
+def _trip(session: Session, ctx: EarningContext, citizen: str, signed, gps=None) -> Claim:
+    evidence, signature = signed
+    return service.submit_trip(
+        session,
+        ctx,
+        citizen=citizen,
+        account_id="acct-1",
+        evidence=evidence,
+        signature=signature,
+        gps_legs_m=gps,
+    )
+
+
+def refused(slug: str, action, sessions: sessionmaker[Session]) -> Problem:
+    """Expect ``action`` to be refused as ``/problems/<slug>`` and the refusal to be stored."""
+    with pytest.raises(Problem) as info:
+        action()
+    assert info.value.type == f"/problems/{slug}", (info.value.type, info.value.detail)
+    assert info.value.status < 500
+    with sessions() as session:
+        last = session.scalars(select(Submission).order_by(Submission.id.desc())).first()
+        assert last is not None
+        assert (last.status, last.reason) == (SubmissionStatus.rejected, slug)
+        assert last.reason_detail
+    return info.value
+
+
+# -- accepted -------------------------------------------------------------------------------
+
+
+def test_a_signed_receipt_becomes_a_claim_of_the_methodologys_amount(
+    sessions, ctx, partners: Partners, verified: Accounts
+) -> None:
+    alice = verified.alice.address
+    signed = partners.receipt(alice, items=[("dairy.milk.1l", 2, 1900), ("snack.100g", 3, 300)])
+    with sessions() as session:
+        claim = _purchase(session, ctx, alice, signed)
+        # 2 x (2400 - 1900) + 3 x (420 - 300)
+        assert claim.amount == 1000 + 360
+        assert claim.status == ClaimStatus.accepted
+        assert claim.methodology_version == "2026.1"
+        assert claim.methodology_hash == factor_set("2026.1").hash_hex
+        assert claim.beneficiary == alice
+        assert service.explain(claim)[-1].startswith("total rounded down to whole grams = 1360 g")
+
+
+def test_a_signed_trip_with_walking_legs_is_credited_exactly(
+    sessions, ctx, partners: Partners, verified: Accounts
+) -> None:
+    alice = verified.alice.address
+    with sessions() as session:
+        claim = _trip(session, ctx, alice, partners.tap_trip(alice), gps=[350, 800])
+    # 4,200 m x (0.1714 - 0.0275) + 1,150 m walked x (0.1714 - 0) = 604.38 + 197.11 -> 801 g
+    expected = Decimal(4200) * Decimal("0.1439") + Decimal(1150) * Decimal("0.1714")
+    assert claim.amount == int(expected) == 801
+    assert claim.inputs["components"][1] == {
+        "type": "trip",
+        "mode": "walk",
+        "distance_m": 350,
+        "source": "gps",
+    }
+
+
+def test_a_bike_ride_with_coordinates_is_credited(
+    sessions, ctx, partners: Partners, verified: Accounts
+) -> None:
+    alice = verified.alice.address
+    with sessions() as session:
+        claim = _trip(session, ctx, alice, partners.ride(alice))
+    assert claim.amount == int(Decimal(1500) * Decimal("0.1714")) == 257
+
+
+def test_recomputing_a_claim_from_its_stored_inputs_gives_its_amount(
+    sessions, ctx, partners: Partners, verified: Accounts
+) -> None:
+    alice = verified.alice.address
+    with sessions() as session:
+        claims = [
+            _purchase(session, ctx, alice, partners.receipt(alice)),
+            _trip(session, ctx, alice, partners.tap_trip(alice), gps=[120]),
+            _trip(session, ctx, alice, partners.ride(alice, mode="scooter", distance=2000)),
+        ]
+    with sessions() as session:
+        for stored in session.scalars(select(Claim)):
+            assert (
+                recompute(stored.methodology_version, stored.methodology_hash, stored.inputs)
+                == stored.amount
+            )
+    assert len(claims) == 3
+
+
+def test_a_changed_factor_file_is_refused_at_recomputation() -> None:
+    with pytest.raises(Problem) as info:
+        recompute("2026.1", "0x" + "00" * 32, {"components": []})
+    assert info.value.type == "/problems/methodology-tampered"
+
+
+# -- evidence and providers -----------------------------------------------------------------
+
+
+def test_the_same_evidence_twice_is_refused_even_from_another_citizen(
+    sessions, ctx, partners: Partners, verified: Accounts
+) -> None:
+    alice, bob = verified.alice.address, verified.bob.address
+    signed = partners.receipt(alice, receipt_id="R-42")
+    with sessions() as session:
+        _purchase(session, ctx, alice, signed)
+    with sessions() as session:
+        refused("duplicate-evidence", lambda: _purchase(session, ctx, alice, signed), sessions)
+    # Bob presents the same receipt, re-signed for him: same provider record, same nullifier.
+    again = partners.receipt(bob, receipt_id="R-42")
+    with sessions() as session:
+        refused("duplicate-evidence", lambda: _purchase(session, ctx, bob, again), sessions)
+
+
+def test_a_tampered_record_is_refused(sessions, ctx, partners: Partners, verified) -> None:
+    alice = verified.alice.address
+    evidence, signature = partners.receipt(alice)
+    forged = evidence.model_copy(
+        update={"items": [evidence.items[0].model_copy(update={"quantity": 50})]}
+    )
+    with sessions() as session:
+        refused(
+            "evidence-signature-invalid",
+            lambda: _purchase(session, ctx, alice, (forged, signature)),
+            sessions,
+        )
+        refused(
+            "evidence-signature-invalid",
+            lambda: _purchase(session, ctx, alice, (evidence, "0x1234")),
+            sessions,
+        )
+
+
+def test_evidence_from_an_unknown_provider_is_refused(
+    sessions, ctx, partners: Partners, verified
+) -> None:
+    alice = verified.alice.address
+    rogue = partner_key("rogue-merchant")
+    with sessions() as session:
+        refused(
+            "unknown-provider",
+            lambda: _purchase(session, ctx, alice, partners.receipt(alice, merchant=rogue)),
+            sessions,
+        )
+
+
+def test_evidence_from_a_suspended_provider_is_refused(
+    sessions, ctx, partners: Partners, verified
+) -> None:
+    alice = verified.alice.address
+    with sessions() as session:
+        service.suspend_provider(session, "green-mart", "leaked key")
+        refused(
+            "provider-suspended",
+            lambda: _purchase(session, ctx, alice, partners.receipt(alice)),
+            sessions,
+        )
+        service.reactivate_provider(session, "green-mart")
+        assert _purchase(session, ctx, alice, partners.receipt(alice)).amount > 0
+
+
+def test_evidence_from_the_wrong_type_of_provider_is_refused(
+    sessions, ctx, partners: Partners, verified
+) -> None:
+    alice = verified.alice.address
+    with sessions() as session:
+        # A mobility operator signing a receipt, a merchant signing a trip.
+        refused(
+            "provider-wrong-type",
+            lambda: _purchase(
+                session, ctx, alice, partners.receipt(alice, merchant=partners.bikes)
+            ),
+            sessions,
+        )
+        refused(
+            "provider-wrong-type",
+            lambda: _trip(
+                session, ctx, alice, partners.tap_trip(alice, operator=partners.merchant)
+            ),
+            sessions,
+        )
+
+
+def test_evidence_naming_another_citizen_is_refused(
+    sessions, ctx, partners: Partners, verified
+) -> None:
+    alice, bob = verified.alice.address, verified.bob.address
+    with sessions() as session:
+        refused(
+            "evidence-not-yours",
+            lambda: _purchase(session, ctx, bob, partners.receipt(alice)),
+            sessions,
+        )
+
+
+def test_evidence_older_than_the_claim_window_is_refused(
+    sessions, ctx, partners: Partners, verified
+) -> None:
+    alice = verified.alice.address
+    old = int(time.time()) - (ctx.settings.claim_window_days + 1) * 86400
+    with sessions() as session:
+        refused(
+            "evidence-expired",
+            lambda: _purchase(session, ctx, alice, partners.receipt(alice, issued_at=old)),
+            sessions,
+        )
+        refused(
+            "evidence-from-future",
+            lambda: _purchase(
+                session, ctx, alice, partners.receipt(alice, issued_at=int(time.time()) + 3600)
+            ),
+            sessions,
+        )
+
+
+# -- trips ----------------------------------------------------------------------------------
+
+
+def test_a_trip_overlapping_another_of_the_same_citizen_is_refused(
+    sessions, ctx, partners: Partners, verified
+) -> None:
+    alice, bob = verified.alice.address, verified.bob.address
+    start = int(time.time()) - 5000
+    with sessions() as session:
+        _trip(session, ctx, alice, partners.tap_trip(alice, start=start, duration=900))
+        refused(
+            "overlapping-trip",
+            lambda: _trip(session, ctx, alice, partners.ride(alice, start=start + 600)),
+            sessions,
+        )
+        # Back to back is fine, and another citizen's trip at the same time too.
+        _trip(session, ctx, alice, partners.ride(alice, start=start + 900))
+        _trip(session, ctx, bob, partners.tap_trip(bob, start=start, duration=900))
+
+
+def test_a_speed_impossible_for_the_mode_is_refused(
+    sessions, ctx, partners: Partners, verified
+) -> None:
+    alice = verified.alice.address
+    with sessions() as session:
+        problem = refused(
+            "impossible-speed",
+            lambda: _trip(session, ctx, alice, partners.tap_trip(alice, duration=60)),
+            sessions,
+        )
+        assert problem.extensions["speed_kmh"] == 252
+        refused(
+            "impossible-speed",
+            lambda: _trip(session, ctx, alice, partners.ride(alice, duration=90)),
+            sessions,
+        )
+
+
+def test_a_distance_that_disagrees_with_the_stations_is_refused(
+    sessions, ctx, partners: Partners, verified
+) -> None:
+    alice = verified.alice.address
+    with sessions() as session:
+        refused(
+            "distance-mismatch",
+            lambda: _trip(session, ctx, alice, partners.tap_trip(alice, distance=25_000)),
+            sessions,
+        )
+        refused(
+            "distance-mismatch",
+            lambda: _trip(session, ctx, alice, partners.tap_trip(alice, distance=1_000)),
+            sessions,
+        )
+        refused(
+            "distance-mismatch",
+            lambda: _trip(session, ctx, alice, partners.ride(alice, distance=9_000, duration=3600)),
+            sessions,
+        )
+        refused(
+            "unknown-station",
+            lambda: _trip(
+                session, ctx, alice, partners.tap_trip(alice, stations=("IC1-127", "XX-1", 4000))
+            ),
+            sessions,
+        )
+
+
+def test_gps_legs_beyond_the_cap_are_refused(sessions, ctx, partners: Partners, verified) -> None:
+    alice = verified.alice.address
+    with sessions() as session:
+        problem = refused(
+            "gps-leg-over-cap",
+            lambda: _trip(session, ctx, alice, partners.tap_trip(alice), gps=[801]),
+            sessions,
+        )
+        assert problem.extensions == {"leg_m": 801, "cap_m": 800}
+        refused(
+            "gps-leg-over-cap",
+            lambda: _trip(session, ctx, alice, partners.tap_trip(alice), gps=[100, 100, 100]),
+            sessions,
+        )
+        refused(
+            "gps-legs-not-allowed",
+            lambda: _trip(session, ctx, alice, partners.ride(alice), gps=[100]),
+            sessions,
+        )
+
+
+# -- identity and caps ----------------------------------------------------------------------
+
+
+def test_an_unverified_citizen_is_refused(sessions, ctx, partners: Partners, verified) -> None:
+    carol = verified.carol.address
+    with sessions() as session:
+        refused(
+            "citizen-unverified",
+            lambda: _purchase(session, ctx, carol, partners.receipt(carol)),
+            sessions,
+        )
+
+
+def test_a_revoked_citizen_is_refused(
+    sessions, ctx, partners: Partners, verified, platform: Platform
+) -> None:
+    alice = verified.alice.address
+    platform.send(platform.registry.functions.revoke(alice), verified.verifier)
+    with sessions() as session:
+        refused(
+            "citizen-revoked",
+            lambda: _purchase(session, ctx, alice, partners.receipt(alice)),
+            sessions,
+        )
+
+
+def test_a_citizen_whose_attestation_expired_before_the_activity_is_refused(
+    sessions, ctx, partners: Partners, verified, platform: Platform
+) -> None:
+    carol = verified.carol.address
+    # On the chain's clock (other tests may have moved it ahead of the wall clock).
+    chain_now = block_time(platform.chain)
+    platform.attest(carol, ttl=60)
+    ctx.clock = lambda: datetime.fromtimestamp(chain_now + 400, UTC)
+    with sessions() as session:
+        refused(
+            "citizen-unverified",
+            lambda: _purchase(
+                session, ctx, carol, partners.receipt(carol, issued_at=chain_now + 200)
+            ),
+            sessions,
+        )
+
+
+def test_daily_and_yearly_caps_are_enforced(sessions, ctx, partners: Partners, verified) -> None:
+    alice = verified.alice.address
+    ctx.settings = ctx.settings.model_copy(update={"daily_cap_grams": 2500})
+    now = int(time.time())
+    with sessions() as session:
+        _purchase(session, ctx, alice, partners.receipt(alice, issued_at=now - 100))  # 1,000 g
+        _purchase(session, ctx, alice, partners.receipt(alice, issued_at=now - 90))  # 2,000 g
+        problem = refused(
+            "daily-cap-reached",
+            lambda: _purchase(session, ctx, alice, partners.receipt(alice, issued_at=now - 80)),
+            sessions,
+        )
+        assert problem.extensions == {"cap_grams": 2500, "credited_grams": 2000}
+    ctx.settings = ctx.settings.model_copy(
+        update={"daily_cap_grams": 100_000, "yearly_cap_grams": 2500}
+    )
+    with sessions() as session:
+        refused(
+            "yearly-cap-reached",
+            lambda: _purchase(session, ctx, alice, partners.receipt(alice, issued_at=now - 70)),
+            sessions,
+        )
+
+
+def test_unknown_categories_and_zero_reductions_are_refused(
+    sessions, ctx, partners: Partners, verified
+) -> None:
+    alice = verified.alice.address
+    with sessions() as session:
+        refused(
+            "unknown-product-category",
+            lambda: _purchase(
+                session, ctx, alice, partners.receipt(alice, items=[("cars.suv", 1, 10)])
+            ),
+            sessions,
+        )
+        refused(
+            "no-reduction",
+            lambda: _purchase(
+                session, ctx, alice, partners.receipt(alice, items=[("rice.1kg", 1, 2700)])
+            ),
+            sessions,
+        )
+
+
+def test_a_record_signed_for_another_chain_or_deployment_is_refused(
+    sessions, ctx, partners: Partners, verified
+) -> None:
+    alice = verified.alice.address
+    evidence, _ = partners.receipt(alice)
+    other = type(partners.domain)(partners.domain.chain_id + 1, partners.domain.verifying_contract)
+    signature = sign_evidence(other, evidence, partners.merchant.key)
+    with sessions() as session:
+        refused(
+            "evidence-signature-invalid",
+            lambda: _purchase(session, ctx, alice, (evidence, signature)),
+            sessions,
+        )
+
+
+def test_providers_are_registered_once_per_code_and_key(sessions, partners: Partners) -> None:
+    with sessions() as session, pytest.raises(Problem) as info:
+        service.register_provider(
+            session,
+            code="green-mart",
+            name="again",
+            kind=service.ProviderKind.merchant,
+            signer_address=partner_key(unique("k")).address,
+        )
+    assert info.value.type == "/problems/provider-exists"
