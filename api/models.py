@@ -5,6 +5,29 @@ import line below.
 """
 
 from api.db import Base
+from api.idempotency import IdempotencyKey
+from api.market.models import (
+    LedgerAccount,
+    LedgerEntry,
+    LedgerTransaction,
+    MarketFill,
+    MarketOrder,
+    MarketSettlement,
+    MarketState,
+    WonTransfer,
+)
 from api.outbox.models import ChainTransaction
 
-__all__ = ["Base", "ChainTransaction"]
+__all__ = [
+    "Base",
+    "ChainTransaction",
+    "IdempotencyKey",
+    "LedgerAccount",
+    "LedgerEntry",
+    "LedgerTransaction",
+    "MarketFill",
+    "MarketOrder",
+    "MarketSettlement",
+    "MarketState",
+    "WonTransfer",
+]

@@ -77,9 +77,7 @@ def deploy_core(
     gateway.transact(won_contract.functions.grantRole(PAUSER_ROLE, operator.address), operator)
     gateway.transact(won_contract.functions.grantRole(EXCHANGE_ROLE, exchange), operator)
     gateway.transact(token_contract.functions.grantRole(EXCHANGE_ROLE, exchange), operator)
-    gateway.transact(
-        exchange_contract.functions.grantRole(SETTLER_ROLE, relayer_address), operator
-    )
+    gateway.transact(exchange_contract.functions.grantRole(SETTLER_ROLE, relayer_address), operator)
 
     deployment = Deployment(
         chain_id=gateway.chain_id,

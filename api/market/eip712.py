@@ -14,6 +14,7 @@ from typing import Any
 from eth_abi import encode as abi_encode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_typing import Hash32
 from eth_utils import keccak, to_checksum_address
 
 DOMAIN_NAME = "CRDA Exchange"
@@ -25,7 +26,8 @@ _DOMAIN_TYPEHASH = keccak(
     text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
 )
 ORDER_TYPEHASH = keccak(
-    text="Order(address maker,uint8 side,uint256 price,uint256 quantity,uint64 expiry,uint256 nonce)"
+    text="Order(address maker,uint8 side,uint256 price,uint256 quantity,uint64 expiry,"
+    "uint256 nonce)"
 )
 CANCEL_TYPEHASH = keccak(text="Cancel(bytes32 orderHash)")
 
@@ -106,10 +108,10 @@ class Domain:
         return self._digest(keccak(struct))
 
     def sign_order(self, order: Order, signer: LocalAccount) -> bytes:
-        return bytes(signer.unsafe_sign_hash(self.order_hash(order)).signature)
+        return bytes(signer.unsafe_sign_hash(Hash32(self.order_hash(order))).signature)
 
     def sign_cancel(self, order: Order, signer: LocalAccount) -> bytes:
-        return bytes(signer.unsafe_sign_hash(self.cancel_hash(order)).signature)
+        return bytes(signer.unsafe_sign_hash(Hash32(self.cancel_hash(order))).signature)
 
     def order_signer(self, order: Order, signature: bytes) -> str | None:
         """The address that signed ``order`` (None for a malformed signature)."""

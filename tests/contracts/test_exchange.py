@@ -229,7 +229,9 @@ def test_single_settle_reverts_with_the_reason(market: Market, accounts) -> None
     buy = market.order(accounts.bob, Side.buy, 999, 4)
     with reverts("ExchangeFillRejected") as caught:
         market.platform.send(
-            market.exchange.functions.settle(market.fill(buy, accounts.bob, sell, accounts.alice, 1)),
+            market.exchange.functions.settle(
+                market.fill(buy, accounts.bob, sell, accounts.alice, 1)
+            ),
             accounts.relayer,
         )
     assert caught[0].error_args["reason"] == 2
