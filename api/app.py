@@ -12,8 +12,9 @@ from fastapi.routing import APIRoute
 from api.db import make_engine, make_session_factory
 from api.errors import Problem, install_problem_handlers
 from api.logging import RequestIdMiddleware
+from api.market.runner import BackgroundTicker, MarketTicker
 from api.outbox.runner import BackgroundWorker, make_worker
-from api.routes import health
+from api.routes import health, market
 from api.settings import Settings, get_settings
 from api.state import AppState
 
@@ -41,16 +42,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 # Fail fast: serving against a chain that forgot the contracts loses writes.
                 raise RuntimeError(f"CRDA API cannot start: {exc.detail or exc.title}") from exc
         background: BackgroundWorker | None = None
+        ticker: BackgroundTicker | None = None
         if settings.run_workers:
             background = BackgroundWorker(
                 make_worker(settings, state.sessions, state.chain_gateway()),
                 settings.worker_interval,
             )
             background.start()
+            ticker = BackgroundTicker(
+                MarketTicker(settings, state.sessions), settings.worker_interval
+            )
+            ticker.start()
         log.info("api_started", environment=settings.environment.value)
         try:
             yield
         finally:
+            if ticker is not None:
+                ticker.stop()
             if background is not None:
                 background.stop()
             engine.dispose()
@@ -65,4 +73,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
     install_problem_handlers(app)
     app.include_router(health.router)
+    app.include_router(market.router)
     return app
