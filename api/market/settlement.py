@@ -131,6 +131,8 @@ class SettlementHandler:
             return
         fates = self._fates(receipt, settlement, session)
         for fill in self._fills(session, settlement):
+            if fill.status != FillStatus.settling:
+                continue  # posted before: never twice
             reason = fates.get(fill.fill_id)
             if reason is None or reason == "AlreadySettled":
                 settle_fill(session, fill)
@@ -145,7 +147,8 @@ class SettlementHandler:
         lock_market(session)
         settlement = self._settlement(session, row)
         for fill in self._fills(session, settlement):
-            reject_fill(session, fill, f"batch:{error.error_name}"[:40])
+            if fill.status == FillStatus.settling:
+                reject_fill(session, fill, f"batch:{error.error_name}"[:40])
         settlement.status = TransferStatus.failed
 
     def _settlement(self, session: Session, row: ChainTransaction) -> MarketSettlement:
