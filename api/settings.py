@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     market_max_open_orders: int = Field(default=50, ge=1)
     market_max_order_lifetime: int = Field(default=30 * 24 * 3600, ge=60)
     # Fills per settleBatch transaction.
-    market_settlement_batch_size: int = Field(default=100, ge=1, le=500)
+    market_settlement_batch_size: int = Field(default=100, ge=1, le=200)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

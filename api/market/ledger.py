@@ -36,6 +36,10 @@ class Move:
 
 def account(session: Session, owner: str, asset: Asset, kind: AccountKind) -> LedgerAccount:
     """The account, created on first use (callers hold the market lock, so no twin is made)."""
+    cache: dict[tuple[str, str, str], LedgerAccount] = session.info.setdefault("ledger", {})
+    cached = cache.get((owner, asset, kind))
+    if cached is not None and cached in session:  # gone after a rollback: look it up again
+        return cached
     found = session.scalar(
         select(LedgerAccount).where(
             LedgerAccount.owner == owner, LedgerAccount.asset == asset, LedgerAccount.kind == kind
@@ -45,6 +49,7 @@ def account(session: Session, owner: str, asset: Asset, kind: AccountKind) -> Le
         found = LedgerAccount(owner=owner, asset=asset, kind=kind, balance=0)
         session.add(found)
         session.flush()
+    cache[(owner, asset, kind)] = found
     return found
 
 

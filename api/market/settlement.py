@@ -56,6 +56,8 @@ REJECT_REASONS = (
     "BuyerCannotPay",
     "SellerCannotDeliver",
 )
+GAS_PER_BATCH = 60_000
+GAS_PER_FILL = 200_000
 _BUY_FAULT = {"BuyOrderInvalid", "BuyerCannotPay"}
 _SELL_FAULT = {"SellOrderInvalid", "SellerCannotDeliver"}
 
@@ -117,6 +119,10 @@ class SettlementHandler:
 
     def __init__(self, gateway: ChainGateway | None = None) -> None:
         self.gateway = gateway
+
+    def gas_limit(self, row: ChainTransaction) -> int:
+        """Enough for the batch (a fill costs about 130k gas; the gateway caps at a block)."""
+        return GAS_PER_BATCH + GAS_PER_FILL * len(row.args[0])
 
     def already_applied(self, row: ChainTransaction, error: ChainRevert) -> bool:
         # settleBatch never reverts for a settled fill (it skips it), so a revert is real.
