@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from enum import IntEnum
+from functools import cached_property
 from typing import Any
 
 from eth_abi import encode as abi_encode
@@ -78,7 +79,7 @@ class Domain:
     chain_id: int
     exchange: str
 
-    @property
+    @cached_property
     def separator(self) -> bytes:
         return keccak(
             abi_encode(
@@ -115,10 +116,10 @@ class Domain:
 
     def order_signer(self, order: Order, signature: bytes) -> str | None:
         """The address that signed ``order`` (None for a malformed signature)."""
-        return _recover(self.order_hash(order), signature)
+        return recover(self.order_hash(order), signature)
 
     def cancel_signer(self, order: Order, signature: bytes) -> str | None:
-        return _recover(self.cancel_hash(order), signature)
+        return recover(self.cancel_hash(order), signature)
 
     def typed_data(self, order: Order) -> dict[str, Any]:
         """The full EIP-712 message a wallet shows and signs (``eth_signTypedData_v4``)."""
@@ -157,7 +158,8 @@ class Domain:
         }
 
 
-def _recover(digest: bytes, signature: bytes) -> str | None:
+def recover(digest: bytes, signature: bytes) -> str | None:
+    """The address that signed ``digest`` (None for a malformed signature)."""
     if len(signature) != 65:
         return None
     try:

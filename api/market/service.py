@@ -20,7 +20,7 @@ from api.chain.errors import ERROR_PROBLEMS
 from api.errors import Conflict, NotFound, ValidationFailed, problem
 from api.market import ledger
 from api.market.context import MarketContext
-from api.market.eip712 import LOT_GRAMS, Order, Side, won_of
+from api.market.eip712 import LOT_GRAMS, Order, Side, recover, won_of
 from api.market.engine import match
 from api.market.ledger import PLATFORM, Move
 from api.market.models import (
@@ -118,12 +118,13 @@ def place_order(
     order = Order(checksum(order.maker), Side(order.side), order.price, order.quantity,
                   order.expiry, order.nonce)  # fmt: skip
     validate_order(order, ctx)
-    if ctx.domain.order_signer(order, signature) != order.maker:
+    digest = ctx.domain.order_hash(order)
+    if recover(digest, signature) != order.maker:
         raise InvalidSignature("the signature does not recover to the maker for this exchange")
     if not ctx.is_verified(order.maker):
         raise UnverifiedAccount(f"{order.maker} has no live identity attestation")
     state = lock_market(session)
-    order_hash = "0x" + ctx.domain.order_hash(order).hex()
+    order_hash = "0x" + digest.hex()
     if session.scalar(select(MarketOrder.id).where(MarketOrder.order_hash == order_hash)):
         raise DuplicateOrder(order_hash=order_hash)
     open_count = session.scalar(
