@@ -26,8 +26,8 @@ from eth_utils import keccak
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
-from web3.types import Wei
 from sqlalchemy.orm import Session, sessionmaker
+from web3.types import Wei
 
 from api.chain import compiler
 from api.chain.artifacts import Artifacts
