@@ -139,7 +139,7 @@ def end_to_end(
     registry = gateway.contract("IdentityRegistry")
     gateway.transact(registry.functions.grantRole(VERIFIER_ROLE, verifier.address), operator)
     gateway.w3.eth.send_transaction(
-        {"from": gateway.w3.eth.accounts[9], "to": verifier.address, "value": Wei(10**20)}
+        {"from": list(gateway.w3.eth.accounts)[9], "to": verifier.address, "value": Wei(10**20)}
     )
     sellers, buyers = _traders("e2e-seller", 20), _traders("e2e-buyer", 20)
     expires = int(gateway.w3.eth.get_block("latest")["timestamp"]) + 86_400
