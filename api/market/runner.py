@@ -10,9 +10,11 @@ import threading
 import time
 
 import structlog
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.errors import Problem
+from api.market.models import FillStatus, MarketFill, MarketOrder, OrderStatus
 from api.market.service import expire_orders
 from api.market.settlement import enqueue_settlements
 from api.settings import Settings
@@ -27,8 +29,21 @@ class MarketTicker:
 
     def run_once(self) -> int:
         """One round; returns the number of fills put into settlement batches."""
+        now = int(time.time())
+        with self.sessions() as session:
+            # Read first: an idle market takes no lock and writes nothing.
+            expired = session.scalar(
+                select(MarketOrder.id)
+                .where(MarketOrder.status == OrderStatus.open, MarketOrder.expiry <= now)
+                .limit(1)
+            )
+            matched = session.scalar(
+                select(MarketFill.id).where(MarketFill.status == FillStatus.matched).limit(1)
+            )
+        if expired is None and matched is None:
+            return 0
         with self.sessions() as session, session.begin():
-            expire_orders(session, int(time.time()))
+            expire_orders(session, now)
             return enqueue_settlements(session, self.settings.market_settlement_batch_size)
 
     def run_forever(self, stop: threading.Event, interval: float) -> None:

@@ -45,3 +45,20 @@ def test_citizens_and_a_business_trade_and_ledger_statement_and_chain_agree(
     assert {f.status for f in fills} == {FillStatus.settled}
     assert [(lvl.price, lvl.quantity) for lvl in book["sell"]] == [(1200, 2 * KG)]
     assert book["buy"] == []
+
+
+def test_the_market_ticker_batches_matched_fills_and_expires_orders(harness: Harness) -> None:
+    from api.market.runner import MarketTicker
+
+    a = harness.accounts
+    harness.attest(a.alice.address, a.bob.address)
+    harness.give_credits({a.alice.address: 3 * KG})
+    harness.deposit(a.bob.address, 10_000)
+    ticker = MarketTicker(harness.ctx.settings, harness.sessions)
+    assert ticker.run_once() == 0  # idle: nothing to do
+    harness.place(a.alice, Side.sell, 1000, 2)
+    harness.place(a.bob, Side.buy, 1000, 2)
+    assert ticker.run_once() == 1
+    harness.worker().drain()
+    assert harness.credits(a.bob.address) == 2 * KG
+    assert harness.reconcile().ok
