@@ -15,8 +15,18 @@ from api.auth.models import Role
 from api.db import make_engine, make_session_factory
 from api.errors import Problem, install_problem_handlers
 from api.logging import RequestIdMiddleware
+from api.market.runner import BackgroundTicker, MarketTicker
 from api.outbox.runner import BackgroundWorker, make_worker
-from api.routes import accounts, auth, credentials, earning, health, identifiers, verifiers
+from api.routes import (
+    accounts,
+    auth,
+    credentials,
+    earning,
+    health,
+    identifiers,
+    market,
+    verifiers,
+)
 from api.settings import Settings, get_settings
 from api.state import AppState
 
@@ -44,12 +54,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 # Fail fast: serving against a chain that forgot the contracts loses writes.
                 raise RuntimeError(f"CRDA API cannot start: {exc.detail or exc.title}") from exc
         background: BackgroundWorker | None = None
+        ticker: BackgroundTicker | None = None
         if settings.run_workers:
             background = BackgroundWorker(
                 make_worker(settings, state.sessions, state.chain_gateway()),
                 settings.worker_interval,
             )
             background.start()
+            ticker = BackgroundTicker(
+                MarketTicker(settings, state.sessions), settings.worker_interval
+            )
+            ticker.start()
         if settings.indexer_enabled:
             state.indexer = IndexerThread(settings, state.sessions)
             state.indexer.start()
@@ -57,6 +72,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            if ticker is not None:
+                ticker.stop()
             if background is not None:
                 background.stop()
             if state.indexer is not None:
@@ -86,4 +103,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             require_roles(Role.operator, Role.auditor),
         )
     )
+    app.include_router(market.router)
     return app

@@ -1,19 +1,18 @@
 """``crda``: the one console script for the operational work.
 
-crda up / down          the whole platform on this machine (devnet, contracts, API)
-crda devnet start|stop  a local node (Hardhat by default, ``--kind anvil``)
-crda compile            contracts, with the pinned npm compiler
-crda deploy             contracts to the node at CRDA_RPC_URL, roles, deployment file
-crda migrate            the database to the newest schema
-crda serve              the API in the foreground
-crda index              contract events into the database (``--once``: catch up and exit)
-crda integrity          re-derive supply from the index and compare it with the chain
-crda bench gas          gas per credited claim (bench/)
-crda bench identity     credential verifications/s and sign-ins/s (bench/)
+crda up / down                  the whole platform on this machine (devnet, contracts, API)
+crda devnet start|stop          a local node (Hardhat by default, ``--kind anvil``)
+crda compile                    contracts, with the pinned npm compiler
+crda deploy                     contracts to the node at CRDA_RPC_URL, roles, deployment file
+crda migrate                    the database to the newest schema
+crda serve                      the API in the foreground (workers and indexer inside)
+crda worker                     outbox, issuance batcher and market ticker as their own process
+crda index                      contract events into the database (``--once``: catch up, exit)
+crda integrity                  re-derive supply from the index and compare it with the chain
+crda reconcile                  the market ledger against the chain, every account
 crda identity create-staff      an operator or auditor account (nobody signs up as one)
 crda identity uniqueness-key    a national ID's uniqueness key (the verifier's desk)
-crda bench indexer      events indexed per second (bench/)
-crda bench earning      verified activities/s (service, HTTP), issuance lag, gas per claim
+crda bench gas|identity|indexer|earning|market   benchmarks (bench/), run on demand
 """
 
 from __future__ import annotations
@@ -286,19 +285,56 @@ def worker(
 
     from api.chain.gateway import ChainGateway
     from api.db import make_engine, make_session_factory
+    from api.market.runner import BackgroundTicker, MarketTicker
     from api.outbox.runner import make_worker
 
     settings = get_settings()
     engine = make_engine(settings.database_url)
-    outbox = make_worker(settings, make_session_factory(engine), ChainGateway.connect(settings))
+    sessions = make_session_factory(engine)
+    outbox = make_worker(settings, sessions, ChainGateway.connect(settings))
+    ticker = MarketTicker(settings, sessions)
     if once:
+        ticker.run_once()
         outbox.drain()
         return
+    market = BackgroundTicker(ticker, settings.worker_interval)
+    market.start()
     stop = threading.Event()
     try:
         outbox.run_forever(stop, settings.worker_interval)
     except KeyboardInterrupt:
         stop.set()
+    finally:
+        market.stop()
+
+
+@app.command()
+def reconcile(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+) -> None:
+    """Compare every market ledger account with its on-chain balance; exit 1 on a difference."""
+    from api.chain.gateway import ChainGateway
+    from api.db import make_engine, make_session_factory
+    from api.market.reconcile import reconcile as run_reconcile
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    with make_session_factory(engine)() as session:
+        report = run_reconcile(session, ChainGateway.connect(settings))
+    if as_json:
+        print(json.dumps(report.to_json()))
+    else:
+        console.print(
+            f"checked {report.accounts_checked} balances; ledger totals {report.ledger_totals}"
+        )
+        for diff in report.differences:
+            console.print(
+                f"  [red]{diff.owner} {diff.asset}: ledger {diff.ledger:,} "
+                f"chain {diff.chain:,} (delta {diff.delta:,})[/]"
+            )
+        console.print("[green]ledger and chain agree[/]" if report.ok else "[red]differences[/]")
+    if not report.ok:
+        raise typer.Exit(code=1)
 
 
 @app.command()
@@ -460,6 +496,19 @@ def bench_earning(
         activities=activities, concurrency=concurrency, citizens=citizens, as_json=as_json,
         kind=kind,
     )  # fmt: skip
+
+
+@bench_app.command("market")
+def bench_market(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+    kind: Annotated[str, typer.Option(help="Devnet kind for the run.")] = "hardhat",
+    trades: Annotated[int, typer.Option(help="Trades to settle end to end.")] = 1000,
+    transfers: Annotated[int, typer.Option(help="Single ERC-20 transfers for the baseline.")] = 300,
+) -> None:
+    """Orders matched/s, trades settled/s on the devnet vs one-by-one transfers, gas per trade."""
+    from bench.market import main as market_main
+
+    market_main(as_json=as_json, kind=kind, trades=trades, transfers=transfers)
 
 
 if __name__ == "__main__":

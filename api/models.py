@@ -4,10 +4,30 @@ Each domain keeps its models in its own module (``api/<domain>/models.py``) and 
 import line below.
 """
 
-from api.audit import models as audit_models
-from api.auth import models as auth_models
-from api.credentials import models as credential_models
 from api.db import Base
+from api.idempotency import IdempotencyKey
+from api.market.models import (
+    LedgerAccount,
+    LedgerEntry,
+    LedgerTransaction,
+    MarketFill,
+    MarketOrder,
+    MarketSettlement,
+    MarketState,
+    WonTransfer,
+)
 from api.outbox.models import ChainTransaction
 
-__all__ = ["Base", "ChainTransaction", "audit_models", "auth_models", "credential_models"]
+__all__ = [
+    "Base",
+    "ChainTransaction",
+    "IdempotencyKey",
+    "LedgerAccount",
+    "LedgerEntry",
+    "LedgerTransaction",
+    "MarketFill",
+    "MarketOrder",
+    "MarketSettlement",
+    "MarketState",
+    "WonTransfer",
+]

@@ -123,6 +123,18 @@ class Settings(BaseSettings):
     credential_ttl_days: int = Field(default=365, ge=1, le=5 * 365)
     # Gas money the operator gives a new verifier's address (wei), so it can attest.
     verifier_gas_allowance: int = Field(default=10**17, ge=0)
+    # Market (operator-configurable): prices in won per kilogram, quantities in grams.
+    market_min_price: int = Field(default=1, ge=1)
+    market_max_price: int = Field(default=10_000_000, ge=1)
+    # Largest order, in grams (a whole number of kilograms).
+    market_max_order_grams: int = Field(default=100_000_000, ge=1000)
+    # A new order's price may be at most this many percent from the last trade (0: no band).
+    market_price_band_percent: int = Field(default=50, ge=0)
+    # Per-citizen limits: open orders at once, and how far ahead an order may expire.
+    market_max_open_orders: int = Field(default=50, ge=1)
+    market_max_order_lifetime: int = Field(default=30 * 24 * 3600, ge=60)
+    # Fills per settleBatch transaction.
+    market_settlement_batch_size: int = Field(default=100, ge=1, le=200)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

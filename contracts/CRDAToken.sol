@@ -22,6 +22,9 @@ contract CRDAToken is ERC20, ERC20Pausable, ERC20Permit, AccessControl, ERC2771C
     bytes32 public constant MINTER_ROLE = keccak256("MINTER_ROLE");
     /// @notice Role allowed to pause and unpause every movement of credits in an emergency.
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
+    /// @notice Role of the exchange contract: moves credits without an allowance, and only for
+    /// orders their makers signed (the exchange checks the EIP-712 signature).
+    bytes32 public constant EXCHANGE_ROLE = keccak256("EXCHANGE_ROLE");
 
     IIdentityRegistry private immutable _registry;
 
@@ -112,6 +115,12 @@ contract CRDAToken is ERC20, ERC20Pausable, ERC20Permit, AccessControl, ERC2771C
     /// @notice Resume. Requirements: `PAUSER_ROLE`.
     function unpause() external onlyRole(PAUSER_ROLE) {
         _unpause();
+    }
+
+    /// @dev The exchange spends without an allowance; it checks the maker's signature itself.
+    function _spendAllowance(address owner, address spender, uint256 value) internal override {
+        if (hasRole(EXCHANGE_ROLE, spender)) return;
+        super._spendAllowance(owner, spender, value);
     }
 
     /// @dev Transfers (neither side zero) need both sides verified; mints and burns do not.

@@ -25,6 +25,8 @@ MINTER_ROLE = Web3.keccak(text="MINTER_ROLE")
 PAUSER_ROLE = Web3.keccak(text="PAUSER_ROLE")
 ISSUER_ROLE = Web3.keccak(text="ISSUER_ROLE")
 VERIFIER_ROLE = Web3.keccak(text="VERIFIER_ROLE")
+EXCHANGE_ROLE = Web3.keccak(text="EXCHANGE_ROLE")
+SETTLER_ROLE = Web3.keccak(text="SETTLER_ROLE")
 
 
 def deploy_core(
@@ -32,15 +34,20 @@ def deploy_core(
     operator: LocalAccount,
     issuer_address: str,
     *,
+    relayer_address: str | None = None,
     digest: str = "",
     compiler: str = "",
     progress: Callable[[str], None] = lambda _step: None,
 ) -> Deployment:
-    """Deploy registry, forwarder, token and issuance; wire their roles.
+    """Deploy registry, forwarder, token, issuance, settlement token and exchange; wire roles.
 
-    The operator keeps the admin roles and the pauser role; only the issuance contract may mint;
-    only the issuer key may issue batches. Verifiers are granted later by the operator.
+    The operator keeps the admin roles and the pauser role; only the issuance contract may mint
+    credits; only the issuer key may issue batches; the operator key mints and burns won (deposits
+    and withdrawals); only the exchange contract moves holders' credits and won without an
+    allowance (for orders its makers signed), and only the relayer key submits fills to it.
+    Verifiers are granted later by the operator.
     """
+    relayer_address = relayer_address or operator.address
     contracts: dict[str, DeployedContract] = {}
 
     def deploy(name: str, *args: object) -> str:
@@ -55,6 +62,8 @@ def deploy_core(
     forwarder = deploy("Forwarder")
     token = deploy("CRDAToken", operator.address, registry, forwarder)
     issuance = deploy("Issuance", operator.address, token)
+    won = deploy("SettlementToken", operator.address, registry)
+    exchange = deploy("Exchange", operator.address, token, won, registry)
 
     progress("granting roles")
     token_contract = gateway.contract("CRDAToken", token)
@@ -62,6 +71,13 @@ def deploy_core(
     gateway.transact(token_contract.functions.grantRole(MINTER_ROLE, issuance), operator)
     gateway.transact(token_contract.functions.grantRole(PAUSER_ROLE, operator.address), operator)
     gateway.transact(issuance_contract.functions.grantRole(ISSUER_ROLE, issuer_address), operator)
+    won_contract = gateway.contract("SettlementToken", won)
+    exchange_contract = gateway.contract("Exchange", exchange)
+    gateway.transact(won_contract.functions.grantRole(MINTER_ROLE, operator.address), operator)
+    gateway.transact(won_contract.functions.grantRole(PAUSER_ROLE, operator.address), operator)
+    gateway.transact(won_contract.functions.grantRole(EXCHANGE_ROLE, exchange), operator)
+    gateway.transact(token_contract.functions.grantRole(EXCHANGE_ROLE, exchange), operator)
+    gateway.transact(exchange_contract.functions.grantRole(SETTLER_ROLE, relayer_address), operator)
 
     deployment = Deployment(
         chain_id=gateway.chain_id,
@@ -69,7 +85,11 @@ def deploy_core(
         contracts=contracts,
         compiler=compiler,
         artifacts_digest=digest,
-        roles={"operator": operator.address, "issuer": issuer_address},
+        roles={
+            "operator": operator.address,
+            "issuer": issuer_address,
+            "relayer": relayer_address,
+        },
     )
     gateway.deployment = deployment
     return deployment
@@ -109,8 +129,15 @@ def ensure_deployed(
     )
     operator = Account.from_key(settings.operator_key.get_secret_value())
     issuer = Account.from_key(settings.issuer_key.get_secret_value())
+    relayer = Account.from_key(settings.relayer_key.get_secret_value())
     deployment = deploy_core(
-        gateway, operator, issuer.address, digest=digest, compiler=compiler, progress=progress
+        gateway,
+        operator,
+        issuer.address,
+        relayer_address=relayer.address,
+        digest=digest,
+        compiler=compiler,
+        progress=progress,
     )
     save_deployment(settings.deployments_dir, deployment)
     return deployment, True

@@ -16,7 +16,14 @@ from typing import Any
 from web3 import Web3
 
 # The contracts every deployment has, in deployment order.
-CORE_CONTRACTS: tuple[str, ...] = ("IdentityRegistry", "Forwarder", "CRDAToken", "Issuance")
+CORE_CONTRACTS: tuple[str, ...] = (
+    "IdentityRegistry",
+    "Forwarder",
+    "CRDAToken",
+    "Issuance",
+    "SettlementToken",
+    "Exchange",
+)
 
 
 class DeploymentMissing(RuntimeError):

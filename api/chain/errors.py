@@ -42,6 +42,16 @@ ERROR_PROBLEMS: dict[str, tuple[int, str, str]] = {
     "IssuanceZeroAmount": (422, "zero-amount", "An amount is zero"),
     "CRDATokenZeroRetirement": (422, "zero-amount", "An amount is zero"),
     "CRDATokenEmptyBeneficiary": (422, "missing-beneficiary", "A retirement needs a beneficiary"),
+    "SettlementTokenUnverifiedAccount": (
+        403,
+        "unverified-account",
+        "The account is not verified",
+    ),
+    "SettlementTokenZeroAmount": (422, "zero-amount", "An amount is zero"),
+    "ExchangeNotMaker": (403, "not-order-maker", "Only the order's maker may cancel it"),
+    "ExchangeInvalidSignature": (422, "invalid-signature", "The signature is not the maker's"),
+    "ExchangeEmptyBatch": (422, "empty-batch", "The batch has no fills"),
+    "ExchangeFillRejected": (409, "fill-rejected", "The fill cannot settle"),
 }
 
 

@@ -6,16 +6,23 @@ from collections.abc import Callable
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.chain.gateway import ChainGateway
 from api.outbox.worker import OutboxHandler
 from api.settings import Settings
 
 
-def outbox_handlers() -> dict[str, OutboxHandler]:
+def outbox_handlers(gateway: ChainGateway | None = None) -> dict[str, OutboxHandler]:
     """Kind -> handler (e.g. ``"issuance.batch"`` marks its claims issued once it lands)."""
     from api.earning.issuance import KIND as ISSUANCE_BATCH
     from api.earning.issuance import IssuanceBatchHandler
+    from api.market.settlement import DepositHandler, SettlementHandler, WithdrawalHandler
 
-    return {ISSUANCE_BATCH: IssuanceBatchHandler()}
+    return {
+        ISSUANCE_BATCH: IssuanceBatchHandler(),
+        "market.settlement": SettlementHandler(gateway),
+        "market.deposit": DepositHandler(),
+        "market.withdrawal": WithdrawalHandler(),
+    }
 
 
 def worker_tasks(settings: Settings, sessions: sessionmaker[Session]) -> list[Callable[[], int]]:

@@ -66,7 +66,7 @@ def make_worker(
         sessions,
         gateway,
         platform_signers(settings),
-        outbox_handlers(),
+        outbox_handlers(gateway),
         confirmations=settings.confirmations,
     )
     return PlatformWorker(outbox, worker_tasks(settings, sessions))

@@ -122,8 +122,12 @@ class OutboxWorker:
             # A row no transaction can come from: fail it rather than block the queue.
             self._refused(session, row, ChainRevert("InvalidOutboxRow", detail=str(exc)), None)
             return None
+        # A handler may name the gas (e.g. per fill of a batch): the write is then simulated once
+        # with eth_call instead of the node's estimate, which runs it many times.
+        gas_limit = getattr(self.handlers.get(row.kind), "gas_limit", None)
+        gas = gas_limit(row) if callable(gas_limit) else None
         try:
-            signed = self.gateway.sign(fn, signer)
+            signed = self.gateway.sign(fn, signer, gas=gas)
         except ChainRevert as error:
             self._refused(session, row, error, None)
             return None

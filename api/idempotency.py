@@ -1,0 +1,111 @@
+"""Idempotency keys for value-creating operations, on Stripe's rules, for any domain.
+
+The first request with a key runs the operation and stores its result in the same database
+transaction as the operation's effect; a retry with the same key and the same parameters gets
+the stored result back (``replayed``) without a second effect; the same key with other
+parameters is a 409 problem. A request that fails with a problem stores nothing, so the client
+may retry it with the same key. Concurrent requests with one key are serialised by the key's
+unique index: exactly one of them runs the operation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Integer, String, UniqueConstraint, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+
+from api.db import Base
+from api.errors import problem
+from api.outbox.models import utcnow
+
+MAX_KEY_LENGTH = 255
+
+IdempotencyKeyReused = problem(
+    409, "idempotency-key-reused", "The idempotency key was used with other parameters"
+)
+InvalidIdempotencyKey = problem(422, "invalid-idempotency-key", "The idempotency key is not valid")
+
+
+class IdempotencyKey(Base):
+    """One stored result per (scope, key)."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("scope", "key", name="uq_idempotency_keys_scope_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(200))
+    key: Mapped[str] = mapped_column(String(MAX_KEY_LENGTH))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+@dataclass(frozen=True)
+class IdempotentResult:
+    response: dict[str, Any]
+    replayed: bool
+
+
+def request_fingerprint(params: Any) -> str:
+    """SHA-256 of the parameters' canonical JSON (sorted keys, no whitespace)."""
+    canonical = json.dumps(params, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def run_idempotent(
+    sessions: sessionmaker[Session],
+    *,
+    scope: str,
+    key: str | None,
+    params: Any,
+    action: Callable[[Session], dict[str, Any]],
+) -> IdempotentResult:
+    """Run ``action`` (which must not commit) once per ``(scope, key)``; commit its effect.
+
+    Without a key the action simply runs in its own transaction.
+    """
+    if key is not None and not (0 < len(key) <= MAX_KEY_LENGTH):
+        raise InvalidIdempotencyKey(f"an idempotency key has 1 to {MAX_KEY_LENGTH} characters")
+    fingerprint = request_fingerprint(params)
+    with sessions() as session:
+        try:
+            row: IdempotencyKey | None = None
+            if key is not None:
+                # Written first: the key's unique index makes concurrent twins wait here.
+                row = IdempotencyKey(scope=scope, key=key, request_hash=fingerprint)
+                session.add(row)
+                session.flush()
+            response = action(session)
+            if row is not None:
+                row.response = response
+            session.commit()
+            return IdempotentResult(response, replayed=False)
+        except IntegrityError:
+            session.rollback()
+            if key is None:
+                raise
+            stored = _stored(session, scope, key)
+            if stored is None:  # the integrity error was the action's own
+                raise
+        except BaseException:
+            session.rollback()
+            raise
+    if stored.request_hash != fingerprint:
+        raise IdempotencyKeyReused(
+            f"key {key!r} was first used with other parameters", idempotency_key=key
+        )
+    assert stored.response is not None
+    return IdempotentResult(stored.response, replayed=True)
+
+
+def _stored(session: Session, scope: str, key: str) -> IdempotencyKey | None:
+    return session.scalar(
+        select(IdempotencyKey).where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
+    )

@@ -1,0 +1,1 @@
+"""The credit market: signed orders, matching, on-chain settlement and the trading ledger."""

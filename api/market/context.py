@@ -1,0 +1,34 @@
+"""What the market services need from the outside: settings, the chain's view of identities,
+the exchange's EIP-712 domain and a clock. Tests and the benchmark build their own."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from api.chain.gateway import ChainGateway
+from api.market.eip712 import Domain
+from api.settings import Settings
+
+
+@dataclass
+class MarketContext:
+    settings: Settings
+    chain: ChainGateway
+    clock: Callable[[], int] = field(default=lambda: int(time.time()))
+    _domain: Domain | None = None
+
+    @property
+    def domain(self) -> Domain:
+        if self._domain is None:
+            self._domain = Domain(self.chain.chain_id, self.chain.contract("Exchange").address)
+        return self._domain
+
+    def is_verified(self, address: str) -> bool:
+        """The identity registry's answer, now (a revoked or expired identity is not)."""
+        registry = self.chain.contract("IdentityRegistry")
+        return bool(self.chain.call(registry.functions.isVerified(address)))
+
+    def now(self) -> int:
+        return self.clock()

@@ -1,0 +1,72 @@
+"""The matching engine: price, then time priority; partial fills; self-trades refused.
+
+Runs inside the placing request's database transaction, after the market lock is taken, so
+two orders never match the same resting quantity. A fill trades at the resting order's price;
+its won is ``price x kilograms`` (quantities are whole kilograms), held in the buyer's escrow
+until the fill settles on chain.
+"""
+
+from __future__ import annotations
+
+import os
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.errors import problem
+from api.market.eip712 import won_of
+from api.market.models import FillStatus, MarketFill, MarketOrder, MarketState, OrderStatus
+
+SelfTrade = problem(409, "self-trade", "The order would trade with the maker's own order")
+
+
+def match(session: Session, order: MarketOrder, state: MarketState, now: int) -> list[MarketFill]:
+    """Match ``order`` against the book until it is filled or nothing crosses."""
+    fills: list[MarketFill] = []
+    is_buy = order.side == "buy"
+    while order.filled < order.quantity:
+        query = select(MarketOrder).where(
+            MarketOrder.status == OrderStatus.open,
+            MarketOrder.side == ("sell" if is_buy else "buy"),
+            MarketOrder.expiry > now,
+            MarketOrder.id != order.id,
+        )
+        if is_buy:
+            query = query.where(MarketOrder.price <= order.price).order_by(
+                MarketOrder.price.asc(), MarketOrder.seq.asc()
+            )
+        else:
+            query = query.where(MarketOrder.price >= order.price).order_by(
+                MarketOrder.price.desc(), MarketOrder.seq.asc()
+            )
+        resting = session.scalar(query.limit(1))
+        if resting is None:
+            break
+        if resting.maker == order.maker:
+            raise SelfTrade(
+                "the order crosses the maker's own open order; cancel that one first",
+                order_id=resting.id,
+            )
+        quantity = min(order.quantity - order.filled, resting.quantity - resting.filled)
+        buy, sell = (order, resting) if is_buy else (resting, order)
+        fill = MarketFill(
+            fill_id="0x" + os.urandom(32).hex(),
+            buy_order_id=buy.id,
+            sell_order_id=sell.id,
+            buyer=buy.maker,
+            seller=sell.maker,
+            price=resting.price,
+            quantity=quantity,
+            won=won_of(resting.price, quantity),
+            status=FillStatus.matched,
+        )
+        session.add(fill)
+        for side_order, owed in ((buy, fill.won), (sell, quantity)):
+            side_order.filled += quantity
+            side_order.pending += owed
+            if side_order.filled == side_order.quantity:
+                side_order.status = OrderStatus.filled
+        state.last_price = resting.price
+        fills.append(fill)
+    session.flush()
+    return fills

@@ -1,0 +1,112 @@
+"""The double-entry ledger: every movement is a balanced transaction; balances never go negative.
+
+Each holder (chain address) has per asset an ``available``, an ``escrow`` and a ``withdrawing``
+account; the ``external`` account of the platform stands for the world outside the ledger
+(won deposited or withdrawn, credits issued or retired) and is the only one that may go
+negative. A debit is one conditional ``UPDATE ... WHERE balance >= amount``: two concurrent
+debits can never both pass on a balance that covers only one, on SQLite or PostgreSQL, and a
+CHECK constraint backs it up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from api.errors import problem
+from api.market.models import AccountKind, Asset, LedgerAccount, LedgerEntry, LedgerTransaction
+
+PLATFORM = "platform"
+
+InsufficientBalance = problem(409, "insufficient-balance", "Not enough balance")
+
+
+@dataclass(frozen=True)
+class Move:
+    """``amount`` of ``asset`` from one account to another (both named by owner and kind)."""
+
+    asset: Asset
+    source: tuple[str, AccountKind]
+    target: tuple[str, AccountKind]
+    amount: int
+
+
+def account(session: Session, owner: str, asset: Asset, kind: AccountKind) -> LedgerAccount:
+    """The account, created on first use (callers hold the market lock, so no twin is made)."""
+    cache: dict[tuple[str, str, str], LedgerAccount] = session.info.setdefault("ledger", {})
+    cached = cache.get((owner, asset, kind))
+    if cached is not None and cached in session:  # gone after a rollback: look it up again
+        return cached
+    found = session.scalar(
+        select(LedgerAccount).where(
+            LedgerAccount.owner == owner, LedgerAccount.asset == asset, LedgerAccount.kind == kind
+        )
+    )
+    if found is None:
+        found = LedgerAccount(owner=owner, asset=asset, kind=kind, balance=0)
+        session.add(found)
+        session.flush()
+    cache[(owner, asset, kind)] = found
+    return found
+
+
+def post(session: Session, kind: str, reference: str, moves: list[Move]) -> LedgerTransaction:
+    """Record ``moves`` as one balanced transaction; raise ``InsufficientBalance`` (and change
+    nothing the caller does not roll back) when a holder account would go negative."""
+    tx = LedgerTransaction(kind=kind, reference=reference)
+    session.add(tx)
+    session.flush()
+    for move in moves:
+        if move.amount < 0:
+            raise ValueError("a move's amount is never negative")
+        if move.amount == 0:
+            continue
+        source = account(session, move.source[0], move.asset, move.source[1])
+        target = account(session, move.target[0], move.asset, move.target[1])
+        _apply(session, tx, source, -move.amount)
+        _apply(session, tx, target, move.amount)
+    return tx
+
+
+def _apply(session: Session, tx: LedgerTransaction, acct: LedgerAccount, amount: int) -> None:
+    statement = (
+        update(LedgerAccount)
+        .where(LedgerAccount.id == acct.id)
+        .values(balance=LedgerAccount.balance + amount)
+        .returning(LedgerAccount.balance)
+        .execution_options(synchronize_session=False)
+    )
+    if amount < 0 and acct.kind != AccountKind.external:
+        statement = statement.where(LedgerAccount.balance >= -amount)
+    balance = session.scalar(statement)
+    if balance is None:
+        have = session.scalar(select(LedgerAccount.balance).where(LedgerAccount.id == acct.id))
+        raise InsufficientBalance(
+            f"{acct.owner} holds {have} {acct.asset} ({acct.kind}), needs {-amount}",
+            asset=str(acct.asset),
+            balance=have,
+            needed=-amount,
+        )
+    session.add(LedgerEntry(transaction_id=tx.id, account_id=acct.id, amount=amount,
+                            balance_after=balance))  # fmt: skip
+    set_committed_value(acct, "balance", balance)
+
+
+def balance(session: Session, owner: str, asset: Asset, kind: AccountKind) -> int:
+    value = session.scalar(
+        select(LedgerAccount.balance).where(
+            LedgerAccount.owner == owner, LedgerAccount.asset == asset, LedgerAccount.kind == kind
+        )
+    )
+    return int(value or 0)
+
+
+def holdings(session: Session, owner: str, asset: Asset) -> int:
+    """Everything the ledger says ``owner`` holds of ``asset`` on chain (all its accounts)."""
+    return sum(
+        balance(session, owner, asset, kind)
+        for kind in (AccountKind.available, AccountKind.escrow, AccountKind.withdrawing)
+    )

@@ -1,0 +1,448 @@
+"""Market services: the business operations, independent of HTTP.
+
+Every function takes the caller's ``Session`` (it never commits: the caller's transaction, or
+``run_idempotent``, commits the effect together with its idempotency key) and, where it must
+see the chain, a ``MarketContext``. The routes call these with the authenticated user once
+accounts exist (issue 4); until then a trader is identified by their chain address, proved by
+their EIP-712 signature.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from eth_utils import is_address, to_checksum_address
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from api.chain.errors import ERROR_PROBLEMS
+from api.errors import Conflict, NotFound, ValidationFailed, problem
+from api.market import ledger
+from api.market.context import MarketContext
+from api.market.eip712 import LOT_GRAMS, Order, Side, recover, won_of
+from api.market.engine import match
+from api.market.ledger import PLATFORM, Move
+from api.market.models import (
+    AccountKind,
+    Asset,
+    FillStatus,
+    LedgerAccount,
+    LedgerEntry,
+    LedgerTransaction,
+    MarketFill,
+    MarketOrder,
+    MarketState,
+    OrderStatus,
+    TransferStatus,
+    WonTransfer,
+)
+from api.outbox.service import enqueue
+
+InvalidOrder = problem(422, "invalid-order", "The order is not valid")
+InvalidSignature = problem(422, "invalid-signature", "The signature is not the maker's")
+UnverifiedAccount = problem(*ERROR_PROBLEMS["CRDATokenUnverifiedAccount"])
+DuplicateOrder = problem(409, "duplicate-order", "This signed order was already placed")
+OrderLimitReached = problem(409, "order-limit-reached", "Too many open orders")
+PriceOutsideBand = problem(422, "price-outside-band", "The price is outside the allowed band")
+OrderClosed = problem(409, "order-closed", "The order is no longer open")
+NotOrderMaker = problem(403, "not-order-maker", "Only the order's maker may cancel it")
+
+CLOSED = (OrderStatus.filled, OrderStatus.cancelled, OrderStatus.expired)
+HOLDER_KINDS = (AccountKind.available, AccountKind.escrow, AccountKind.withdrawing)
+
+
+def lock_market(session: Session) -> MarketState:
+    """Take the market lock: the first write of every market transaction (a row lock on
+    PostgreSQL, the database write lock on SQLite), so matching and postings are serial."""
+    session.execute(
+        update(MarketState)
+        .where(MarketState.id == 1)
+        .values(seq=MarketState.seq + 1)
+        .execution_options(synchronize_session=False)
+    )
+    state = session.get(MarketState, 1, populate_existing=True)
+    assert state is not None, "market_state has no row: run the migrations"
+    return state
+
+
+def checksum(address: str) -> str:
+    if not isinstance(address, str) or not is_address(address):
+        raise ValidationFailed(f"{address!r} is not an address")
+    return to_checksum_address(address)
+
+
+# -- orders -------------------------------------------------------------------------------------
+
+
+def validate_order(order: Order, ctx: MarketContext) -> None:
+    """Terms the platform accepts (the contract re-checks what it can)."""
+    s = ctx.settings
+    now = ctx.now()
+    errors: list[str] = []
+    for name in ("price", "quantity", "expiry", "nonce"):
+        value = getattr(order, name)
+        if not isinstance(value, int) or isinstance(value, bool):
+            errors.append(f"{name} must be an integer")
+    if errors:
+        raise InvalidOrder("; ".join(errors), errors=errors)
+    if not s.market_min_price <= order.price <= s.market_max_price:
+        errors.append(f"price must be {s.market_min_price}..{s.market_max_price} won per kg")
+    if not 0 < order.quantity <= s.market_max_order_grams:
+        errors.append(f"quantity must be 1..{s.market_max_order_grams} grams")
+    elif order.quantity % LOT_GRAMS:
+        errors.append(f"quantity must be a whole number of kilograms ({LOT_GRAMS} g lots)")
+    if not now < order.expiry <= now + s.market_max_order_lifetime:
+        errors.append("expiry must be in the future and within the order lifetime")
+    if not 0 <= order.nonce < 2**256:
+        errors.append("nonce must fit in 256 bits")
+    if errors:
+        raise InvalidOrder("; ".join(errors), errors=errors)
+
+
+def place_order(
+    session: Session,
+    ctx: MarketContext,
+    order: Order,
+    signature: bytes,
+    *,
+    account_id: str | None = None,
+) -> MarketOrder:
+    """Check, reserve and match a maker's signed order; returns the stored order.
+
+    Problems: invalid-order (422), invalid-signature (422: tampered, or signed for another
+    chain or exchange), unverified-account (403), duplicate-order (409: a replayed signature),
+    order-limit-reached (409), price-outside-band (422), insufficient-balance (409),
+    self-trade (409).
+    """
+    order = Order(checksum(order.maker), Side(order.side), order.price, order.quantity,
+                  order.expiry, order.nonce)  # fmt: skip
+    validate_order(order, ctx)
+    digest = ctx.domain.order_hash(order)
+    if recover(digest, signature) != order.maker:
+        raise InvalidSignature("the signature does not recover to the maker for this exchange")
+    if not ctx.is_verified(order.maker):
+        raise UnverifiedAccount(f"{order.maker} has no live identity attestation")
+    state = lock_market(session)
+    order_hash = "0x" + digest.hex()
+    if session.scalar(select(MarketOrder.id).where(MarketOrder.order_hash == order_hash)):
+        raise DuplicateOrder(order_hash=order_hash)
+    open_count = session.scalar(
+        select(func.count()).where(
+            MarketOrder.maker == order.maker, MarketOrder.status == OrderStatus.open
+        )
+    )
+    if (open_count or 0) >= ctx.settings.market_max_open_orders:
+        raise OrderLimitReached(f"at most {ctx.settings.market_max_open_orders} open orders")
+    band = ctx.settings.market_price_band_percent
+    if (
+        band
+        and state.last_price
+        and abs(order.price - state.last_price) * 100 > band * (state.last_price)
+    ):
+        raise PriceOutsideBand(
+            f"price must be within {band}% of the last trade ({state.last_price} won/kg)",
+            last_price=state.last_price,
+        )
+    is_buy = order.side == Side.buy
+    asset = Asset.won if is_buy else Asset.credits
+    reserve = won_of(order.price, order.quantity) if is_buy else order.quantity
+    ledger.post(
+        session,
+        "order",
+        order_hash,
+        [Move(asset, (order.maker, AccountKind.available), (order.maker, AccountKind.escrow),
+              reserve)],
+    )  # fmt: skip
+    row = MarketOrder(
+        order_hash=order_hash,
+        account_id=account_id,
+        maker=order.maker,
+        side="buy" if is_buy else "sell",
+        price=order.price,
+        quantity=order.quantity,
+        expiry=order.expiry,
+        nonce=str(order.nonce),
+        signature="0x" + signature.hex(),
+        status=OrderStatus.open,
+        filled=0,
+        reserved=reserve,
+        pending=0,
+        seq=state.seq,
+    )
+    session.add(row)
+    session.flush()
+    for fill in match(session, row, state, ctx.now()):
+        for touched in (fill.buy_order_id, fill.sell_order_id):
+            touched_order = session.get(MarketOrder, touched)
+            assert touched_order is not None
+            release_if_closed(session, touched_order)
+    return row
+
+
+def cancel_order(
+    session: Session,
+    ctx: MarketContext,
+    order_id: int,
+    requester: str,
+    *,
+    reason: str = "maker",
+) -> MarketOrder:
+    """Cancel an open order on behalf of ``requester``, who must be its maker."""
+    lock_market(session)
+    row = session.get(MarketOrder, order_id)
+    if row is None:
+        raise NotFound(f"no order {order_id}")
+    if row.maker != checksum(requester):
+        raise NotOrderMaker()
+    if row.status != OrderStatus.open:
+        raise OrderClosed(f"order {order_id} is {row.status}", status=str(row.status))
+    row.status = OrderStatus.cancelled
+    row.cancel_reason = reason
+    release_if_closed(session, row)
+    return row
+
+
+def cancel_order_signed(
+    session: Session, ctx: MarketContext, order_id: int, signature: bytes
+) -> MarketOrder:
+    """Cancel with the maker's EIP-712 ``Cancel(orderHash)`` signature (no session needed)."""
+    row = session.get(MarketOrder, order_id)
+    if row is None:
+        raise NotFound(f"no order {order_id}")
+    signer = ctx.domain.cancel_signer(order_of(row), signature)
+    if signer is None:
+        raise InvalidSignature()
+    return cancel_order(session, ctx, order_id, signer)
+
+
+def expire_orders(session: Session, now: int) -> int:
+    """Close every open order past its expiry and release its escrow; returns how many."""
+    lock_market(session)
+    rows = list(
+        session.scalars(
+            select(MarketOrder).where(
+                MarketOrder.status == OrderStatus.open, MarketOrder.expiry <= now
+            )
+        )
+    )
+    for row in rows:
+        row.status = OrderStatus.expired
+        release_if_closed(session, row)
+    return len(rows)
+
+
+def release_if_closed(session: Session, row: MarketOrder) -> None:
+    """Give a closed order's escrow back, except what its unsettled fills still owe."""
+    if row.status not in CLOSED:
+        return
+    free = row.reserved - row.pending
+    if free <= 0:
+        return
+    asset = Asset.won if row.side == "buy" else Asset.credits
+    ledger.post(
+        session,
+        "release",
+        row.order_hash,
+        [Move(asset, (row.maker, AccountKind.escrow), (row.maker, AccountKind.available), free)],
+    )
+    row.reserved -= free
+
+
+def order_of(row: MarketOrder) -> Order:
+    return Order(
+        row.maker,
+        Side.buy if row.side == "buy" else Side.sell,
+        row.price,
+        row.quantity,
+        row.expiry,
+        int(row.nonce),
+    )
+
+
+# -- won in and out, credits in and out ---------------------------------------------------------
+
+
+def deposit(
+    session: Session, ctx: MarketContext, address: str, amount: int, reference: str
+) -> WonTransfer:
+    """The operator credits ``amount`` won for a confirmed bank deposit: the mint goes through
+    the outbox; the ledger posts it when the mint is confirmed on chain."""
+    address = checksum(address)
+    _check_amount(amount)
+    if not ctx.is_verified(address):
+        raise UnverifiedAccount(f"{address} has no live identity attestation")
+    lock_market(session)
+    transfer = _new_transfer(session, "deposit", address, amount, reference)
+    enqueue(
+        session,
+        key=f"market.deposit:{transfer.id}",
+        kind="market.deposit",
+        contract="SettlementToken",
+        function="mint",
+        args=[address, amount],
+        signer="operator",
+    )
+    return transfer
+
+
+def withdraw(
+    session: Session, ctx: MarketContext, address: str, amount: int, reference: str
+) -> WonTransfer:
+    """Debit ``amount`` won for a payout: held at once (``withdrawing``), burnt through the
+    outbox, and written off the ledger when the burn is confirmed (given back if it fails)."""
+    address = checksum(address)
+    _check_amount(amount)
+    lock_market(session)
+    transfer = _new_transfer(session, "withdrawal", address, amount, reference)
+    ledger.post(
+        session,
+        "withdrawal",
+        f"withdrawal:{transfer.id}",
+        [Move(Asset.won, (address, AccountKind.available), (address, AccountKind.withdrawing),
+              amount)],
+    )  # fmt: skip
+    enqueue(
+        session,
+        key=f"market.withdrawal:{transfer.id}",
+        kind="market.withdrawal",
+        contract="SettlementToken",
+        function="burn",
+        args=[address, amount],
+        signer="operator",
+    )
+    return transfer
+
+
+def record_credits_issued(session: Session, address: str, grams: int, reference: str) -> None:
+    """Credits minted to ``address`` on chain (the issuance domain calls this on confirmation)."""
+    lock_market(session)
+    ledger.post(
+        session,
+        "issuance",
+        reference,
+        [Move(Asset.credits, (PLATFORM, AccountKind.external),
+              (checksum(address), AccountKind.available), grams)],
+    )  # fmt: skip
+
+
+def record_retirement(session: Session, address: str, grams: int, reference: str) -> None:
+    """Credits burnt by their holder's retirement (the retirement domain calls this)."""
+    lock_market(session)
+    ledger.post(
+        session,
+        "retirement",
+        reference,
+        [Move(Asset.credits, (checksum(address), AccountKind.available),
+              (PLATFORM, AccountKind.external), grams)],
+    )  # fmt: skip
+
+
+def _check_amount(amount: int) -> None:
+    if not isinstance(amount, int) or isinstance(amount, bool) or not 0 < amount < 2**62:
+        raise ValidationFailed("amount must be a positive whole number of won")
+
+
+def _new_transfer(
+    session: Session, kind: str, address: str, amount: int, reference: str
+) -> WonTransfer:
+    existing = session.scalar(
+        select(WonTransfer).where(WonTransfer.kind == kind, WonTransfer.reference == reference)
+    )
+    if existing is not None:
+        raise Conflict(f"{kind} {reference!r} was already recorded", transfer_id=existing.id)
+    transfer = WonTransfer(
+        kind=kind, address=address, amount=amount, reference=reference,
+        status=TransferStatus.pending,
+    )  # fmt: skip
+    session.add(transfer)
+    session.flush()
+    return transfer
+
+
+# -- reads --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BookLevel:
+    price: int
+    quantity: int
+    orders: int
+
+
+def order_book(session: Session, now: int, depth: int = 50) -> dict[str, list[BookLevel]]:
+    """Open quantity per price level, best first; no identities."""
+    book: dict[str, list[BookLevel]] = {}
+    for side, best_first in (("buy", MarketOrder.price.desc()), ("sell", MarketOrder.price.asc())):
+        rows = session.execute(
+            select(
+                MarketOrder.price,
+                func.sum(MarketOrder.quantity - MarketOrder.filled),
+                func.count(),
+            )
+            .where(
+                MarketOrder.status == OrderStatus.open,
+                MarketOrder.side == side,
+                MarketOrder.expiry > now,
+            )
+            .group_by(MarketOrder.price)
+            .order_by(best_first)
+            .limit(depth)
+        )
+        book[side] = [BookLevel(int(p), int(q), int(n)) for p, q, n in rows]
+    return book
+
+
+def list_orders(
+    session: Session, maker: str, *, status: OrderStatus | None = None, limit: int = 50,
+    offset: int = 0,
+) -> list[MarketOrder]:  # fmt: skip
+    query = select(MarketOrder).where(MarketOrder.maker == checksum(maker))
+    if status is not None:
+        query = query.where(MarketOrder.status == status)
+    return list(session.scalars(query.order_by(MarketOrder.id.desc()).limit(limit).offset(offset)))
+
+
+def list_trades(
+    session: Session, address: str, *, limit: int = 50, offset: int = 0
+) -> list[MarketFill]:
+    address = checksum(address)
+    return list(
+        session.scalars(
+            select(MarketFill)
+            .where((MarketFill.buyer == address) | (MarketFill.seller == address))
+            .where(MarketFill.status == FillStatus.settled)
+            .order_by(MarketFill.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+    )
+
+
+def statement(session: Session, address: str, asset: Asset) -> list[dict[str, Any]]:
+    """The holder's movements of ``asset`` with a running balance of everything they hold
+    (moves between their own accounts, such as reserving for an order, net to nothing)."""
+    address = checksum(address)
+    rows = session.execute(
+        select(LedgerTransaction.id, LedgerTransaction.kind, LedgerTransaction.reference,
+               LedgerTransaction.created_at, func.sum(LedgerEntry.amount))
+        .join(LedgerEntry, LedgerEntry.transaction_id == LedgerTransaction.id)
+        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
+        .where(LedgerAccount.owner == address, LedgerAccount.asset == asset,
+               LedgerAccount.kind.in_(HOLDER_KINDS))
+        .group_by(LedgerTransaction.id, LedgerTransaction.kind, LedgerTransaction.reference,
+                  LedgerTransaction.created_at)
+        .order_by(LedgerTransaction.id)
+    )  # fmt: skip
+    running = 0
+    lines: list[dict[str, Any]] = []
+    for tx_id, kind, reference, created_at, amount in rows:
+        if not amount:
+            continue
+        running += int(amount)
+        lines.append(
+            {"transaction_id": tx_id, "kind": kind, "reference": reference,
+             "created_at": created_at.isoformat() if created_at else None,
+             "amount": int(amount), "balance": running}
+        )  # fmt: skip
+    return lines

@@ -1,0 +1,311 @@
+"""Settlement: matched fills go to the chain in batches through the outbox, exactly once.
+
+1. ``enqueue_settlements`` groups matched fills into ``settleBatch`` calls (one outbox row of
+   kind ``market.settlement``, signed by the relayer) in the same database transaction that
+   marks the fills ``settling``.
+2. The outbox worker signs, stores, broadcasts and confirms it, surviving any crash.
+3. ``SettlementHandler.on_confirmed`` reads each fill's fate from the receipt's events (or,
+   after a crash that lost the receipt, from ``Exchange.isSettled``) and posts the ledger:
+   a settled fill moves the seller's escrowed credits to the buyer and the buyer's escrowed won
+   to the seller; a fill the chain rejected moves nothing, gives its quantity back and cancels
+   the order at fault (both when the fault is the fill's).
+A fill id settles at most once on chain, so a re-sent batch cannot move anything twice.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from hexbytes import HexBytes
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from web3.logs import DISCARD
+from web3.types import TxReceipt
+
+from api.chain.errors import ChainRevert
+from api.chain.gateway import ChainGateway
+from api.market import ledger
+from api.market.ledger import PLATFORM, Move
+from api.market.models import (
+    AccountKind,
+    Asset,
+    FillStatus,
+    MarketFill,
+    MarketOrder,
+    MarketSettlement,
+    OrderStatus,
+    TransferStatus,
+    WonTransfer,
+)
+from api.market.service import lock_market, order_of, release_if_closed
+from api.outbox.models import ChainTransaction
+from api.outbox.service import enqueue
+
+log = structlog.get_logger(__name__)
+
+KIND = "market.settlement"
+# IExchange.RejectReason
+REJECT_REASONS = (
+    "None",
+    "AlreadySettled",
+    "BadFill",
+    "BuyOrderInvalid",
+    "SellOrderInvalid",
+    "BuyerCannotPay",
+    "SellerCannotDeliver",
+)
+GAS_PER_BATCH = 60_000
+GAS_PER_FILL = 200_000
+_BUY_FAULT = {"BuyOrderInvalid", "BuyerCannotPay"}
+_SELL_FAULT = {"SellOrderInvalid", "SellerCannotDeliver"}
+
+
+def fill_args(session: Session, fill: MarketFill) -> list[Any]:
+    """The ``IExchange.Fill`` struct of ``fill``, as the outbox stores it."""
+    buy = session.get(MarketOrder, fill.buy_order_id)
+    sell = session.get(MarketOrder, fill.sell_order_id)
+    assert buy is not None and sell is not None
+    return [
+        fill.fill_id,
+        list(order_of(buy).as_tuple()),
+        buy.signature,
+        list(order_of(sell).as_tuple()),
+        sell.signature,
+        fill.price,
+        fill.quantity,
+    ]
+
+
+def enqueue_settlements(session: Session, batch_size: int, max_batches: int = 10) -> int:
+    """Put matched fills into settlement batches; returns the number of fills enqueued."""
+    lock_market(session)
+    total = 0
+    for _ in range(max_batches):
+        fills = list(
+            session.scalars(
+                select(MarketFill)
+                .where(MarketFill.status == FillStatus.matched)
+                .order_by(MarketFill.id)
+                .limit(batch_size)
+            )
+        )
+        if not fills:
+            break
+        settlement = MarketSettlement(
+            key=f"{KIND}:{fills[0].fill_id}", status=TransferStatus.pending, fill_count=len(fills)
+        )
+        session.add(settlement)
+        session.flush()
+        for fill in fills:
+            fill.status = FillStatus.settling
+            fill.settlement_id = settlement.id
+        enqueue(
+            session,
+            key=settlement.key,
+            kind=KIND,
+            contract="Exchange",
+            function="settleBatch",
+            args=[[fill_args(session, f) for f in fills]],
+            signer="relayer",
+        )
+        total += len(fills)
+    return total
+
+
+class SettlementHandler:
+    """Outbox handler of ``market.settlement`` rows."""
+
+    def __init__(self, gateway: ChainGateway | None = None) -> None:
+        self.gateway = gateway
+
+    def gas_limit(self, row: ChainTransaction) -> int:
+        """Enough for the batch (a fill costs about 130k gas; the gateway caps at a block)."""
+        return GAS_PER_BATCH + GAS_PER_FILL * len(row.args[0])
+
+    def already_applied(self, row: ChainTransaction, error: ChainRevert) -> bool:
+        # settleBatch never reverts for a settled fill (it skips it), so a revert is real.
+        return False
+
+    def on_confirmed(
+        self, session: Session, row: ChainTransaction, receipt: TxReceipt | None
+    ) -> None:
+        lock_market(session)
+        settlement = self._settlement(session, row)
+        if settlement.status != TransferStatus.pending:
+            return
+        fates = self._fates(receipt, settlement, session)
+        for fill in self._fills(session, settlement):
+            if fill.status != FillStatus.settling:
+                continue  # posted before: never twice
+            reason = fates.get(fill.fill_id)
+            if reason is None or reason == "AlreadySettled":
+                settle_fill(session, fill)
+            else:
+                reject_fill(session, fill, reason)
+        settlement.status = TransferStatus.confirmed
+        settlement.tx_hash = row.tx_hash
+
+    def on_failed(self, session: Session, row: ChainTransaction, error: ChainRevert) -> None:
+        # The whole batch was refused (e.g. a token paused): nothing moved. Its fills fail and
+        # their orders are cancelled, so the same fills are never retried blindly.
+        lock_market(session)
+        settlement = self._settlement(session, row)
+        for fill in self._fills(session, settlement):
+            if fill.status == FillStatus.settling:
+                reject_fill(session, fill, f"batch:{error.error_name}"[:40])
+        settlement.status = TransferStatus.failed
+
+    def _settlement(self, session: Session, row: ChainTransaction) -> MarketSettlement:
+        settlement = session.scalar(select(MarketSettlement).where(MarketSettlement.key == row.key))
+        assert settlement is not None, f"no settlement for outbox row {row.key}"
+        return settlement
+
+    def _fills(self, session: Session, settlement: MarketSettlement) -> list[MarketFill]:
+        return list(
+            session.scalars(
+                select(MarketFill)
+                .where(MarketFill.settlement_id == settlement.id)
+                .order_by(MarketFill.id)
+            )
+        )
+
+    def _fates(
+        self, receipt: TxReceipt | None, settlement: MarketSettlement, session: Session
+    ) -> dict[str, str]:
+        """fill id -> reject reason (absent: settled)."""
+        if self.gateway is None:
+            raise RuntimeError("SettlementHandler needs the chain gateway")
+        exchange = self.gateway.contract("Exchange")
+        if receipt is not None:
+            events = exchange.events.FillRejected().process_receipt(receipt, errors=DISCARD)
+            return {
+                HexBytes(e["args"]["fillId"]).to_0x_hex(): REJECT_REASONS[e["args"]["reason"]]
+                for e in events
+            }
+        fates: dict[str, str] = {}
+        for fill in self._fills(session, settlement):
+            if not self.gateway.call(exchange.functions.isSettled(HexBytes(fill.fill_id))):
+                fates[fill.fill_id] = "NotSettled"
+        return fates
+
+
+def settle_fill(session: Session, fill: MarketFill) -> None:
+    """Post a fill the chain settled: escrowed credits to the buyer, escrowed won to the seller."""
+    buy = session.get(MarketOrder, fill.buy_order_id)
+    sell = session.get(MarketOrder, fill.sell_order_id)
+    assert buy is not None and sell is not None
+    ledger.post(
+        session,
+        "fill",
+        fill.fill_id,
+        [
+            Move(Asset.credits, (fill.seller, AccountKind.escrow),
+                 (fill.buyer, AccountKind.available), fill.quantity),
+            Move(Asset.won, (fill.buyer, AccountKind.escrow),
+                 (fill.seller, AccountKind.available), fill.won),
+        ],
+    )  # fmt: skip
+    buy.pending -= fill.won
+    buy.reserved -= fill.won
+    sell.pending -= fill.quantity
+    sell.reserved -= fill.quantity
+    fill.status = FillStatus.settled
+    fill.settled_at = datetime.now(UTC)
+    release_if_closed(session, buy)
+    release_if_closed(session, sell)
+
+
+def reject_fill(session: Session, fill: MarketFill, reason: str) -> None:
+    """A fill the chain did not settle: nothing moved; give the quantity back to both orders and
+    cancel the order at fault (both when the fault is not one side's)."""
+    buy = session.get(MarketOrder, fill.buy_order_id)
+    sell = session.get(MarketOrder, fill.sell_order_id)
+    assert buy is not None and sell is not None
+    buy.pending -= fill.won
+    sell.pending -= fill.quantity
+    for order in (buy, sell):
+        order.filled -= fill.quantity
+        if order.status == OrderStatus.filled:
+            order.status = OrderStatus.open
+    at_fault = [buy] if reason in _BUY_FAULT else [sell] if reason in _SELL_FAULT else [buy, sell]
+    for order in at_fault:
+        if order.status == OrderStatus.open:
+            order.status = OrderStatus.cancelled
+            order.cancel_reason = f"settlement:{reason}"[:40]
+    fill.status = FillStatus.failed
+    fill.reject_reason = reason[:40]
+    release_if_closed(session, buy)
+    release_if_closed(session, sell)
+    log.warning("fill_rejected", fill_id=fill.fill_id, reason=reason)
+
+
+class DepositHandler:
+    """``market.deposit``: the won mint landed, so the ledger credits the holder."""
+
+    def already_applied(self, row: ChainTransaction, error: ChainRevert) -> bool:
+        return False
+
+    def on_confirmed(
+        self, session: Session, row: ChainTransaction, receipt: TxReceipt | None
+    ) -> None:
+        lock_market(session)
+        transfer = _transfer(session, row)
+        if transfer.status != TransferStatus.pending:
+            return
+        ledger.post(
+            session,
+            "deposit",
+            f"deposit:{transfer.id}",
+            [Move(Asset.won, (PLATFORM, AccountKind.external),
+                  (transfer.address, AccountKind.available), transfer.amount)],
+        )  # fmt: skip
+        transfer.status = TransferStatus.confirmed
+
+    def on_failed(self, session: Session, row: ChainTransaction, error: ChainRevert) -> None:
+        transfer = _transfer(session, row)
+        transfer.status = TransferStatus.failed
+
+
+class WithdrawalHandler:
+    """``market.withdrawal``: the burn landed (write the won off) or failed (give it back)."""
+
+    def already_applied(self, row: ChainTransaction, error: ChainRevert) -> bool:
+        return False
+
+    def on_confirmed(
+        self, session: Session, row: ChainTransaction, receipt: TxReceipt | None
+    ) -> None:
+        self._finish(session, row, (PLATFORM, AccountKind.external), TransferStatus.confirmed)
+
+    def on_failed(self, session: Session, row: ChainTransaction, error: ChainRevert) -> None:
+        transfer = _transfer(session, row)
+        self._finish(session, row, (transfer.address, AccountKind.available), TransferStatus.failed)
+
+    def _finish(
+        self,
+        session: Session,
+        row: ChainTransaction,
+        target: tuple[str, AccountKind],
+        status: TransferStatus,
+    ) -> None:
+        lock_market(session)
+        transfer = _transfer(session, row)
+        if transfer.status != TransferStatus.pending:
+            return
+        ledger.post(
+            session,
+            "withdrawal",
+            f"withdrawal:{transfer.id}:{status}",
+            [Move(Asset.won, (transfer.address, AccountKind.withdrawing), target,
+                  transfer.amount)],
+        )  # fmt: skip
+        transfer.status = status
+
+
+def _transfer(session: Session, row: ChainTransaction) -> WonTransfer:
+    transfer_id = int(row.key.rsplit(":", 1)[1])
+    transfer = session.get(WonTransfer, transfer_id)
+    assert transfer is not None, f"no won transfer for outbox row {row.key}"
+    return transfer

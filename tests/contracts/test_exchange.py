@@ -1,0 +1,265 @@
+"""Exchange and settlement token: signed orders settle atomically, and nothing else does."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import pytest
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
+from web3.contract import Contract
+from web3.logs import DISCARD
+
+from api.chain.errors import ChainRevert
+from api.market.eip712 import Domain, Order, Side
+from tests.conftest import block_time, increase_time
+from tests.contracts.conftest import Platform, reverts
+
+KG = 1000
+_ids = itertools.count(1)
+
+
+@dataclass
+class Market:
+    platform: Platform
+    won: Contract
+    exchange: Contract
+    domain: Domain
+
+    def order(self, maker: LocalAccount, side: Side, price: int, kg: int, ttl: int = 3600) -> Order:
+        return Order(
+            maker.address, side, price, kg * KG, block_time(self.platform.chain) + ttl, next(_ids)
+        )
+
+    def fill(
+        self,
+        buy: Order,
+        buyer: LocalAccount,
+        sell: Order,
+        seller: LocalAccount,
+        kg: int,
+        price: int | None = None,
+        fill_id: bytes | None = None,
+    ) -> tuple:
+        return (
+            fill_id or keccak(text=f"fill-{next(_ids)}"),
+            buy.as_tuple(),
+            self.domain.sign_order(buy, buyer),
+            sell.as_tuple(),
+            self.domain.sign_order(sell, seller),
+            price if price is not None else sell.price,
+            kg * KG,
+        )
+
+    def settle_batch(self, fills: list[tuple]):
+        relayer = self.platform.accounts.relayer
+        return self.platform.send(self.exchange.functions.settleBatch(fills), relayer)
+
+    def won_of(self, who: str) -> int:
+        return int(self.won.functions.balanceOf(who).call())
+
+    def rejected(self, receipt) -> list[int]:
+        events = self.exchange.events.FillRejected().process_receipt(receipt, errors=DISCARD)
+        return [e["args"]["reason"] for e in events]
+
+
+@pytest.fixture
+def market(platform: Platform) -> Market:
+    chain = platform.chain
+    accounts = platform.accounts
+    for who in (accounts.alice, accounts.bob, accounts.carol):
+        platform.attest(who.address)
+    exchange = chain.contract("Exchange")
+    won = chain.contract("SettlementToken")
+    m = Market(platform, won, exchange, Domain(chain.chain_id, exchange.address))
+    platform.issue({accounts.alice.address: 10 * KG, accounts.carol.address: 5 * KG})
+    for who in (accounts.bob.address, accounts.carol.address):
+        platform.send(won.functions.mint(who, 100_000), accounts.operator)
+    return m
+
+
+def test_python_order_hash_matches_the_contract(market: Market, accounts) -> None:
+    order = market.order(accounts.alice, Side.sell, 1500, 2)
+    assert market.exchange.functions.hashOrder(order.as_tuple()).call() == market.domain.order_hash(
+        order
+    )
+
+
+def test_a_fill_swaps_credits_and_won_atomically(market: Market, accounts) -> None:
+    sell = market.order(accounts.alice, Side.sell, 1500, 4)
+    buy = market.order(accounts.bob, Side.buy, 1600, 3)
+    receipt = market.settle_batch([market.fill(buy, accounts.bob, sell, accounts.alice, 3)])
+    settled = market.exchange.events.FillSettled().process_receipt(receipt, errors=DISCARD)
+    assert [(e["args"]["quantity"], e["args"]["won"]) for e in settled] == [(3 * KG, 4500)]
+    assert market.platform.balance(accounts.alice.address) == 7 * KG
+    assert market.platform.balance(accounts.bob.address) == 3 * KG
+    assert market.won_of(accounts.alice.address) == 4500
+    assert market.won_of(accounts.bob.address) == 100_000 - 4500
+    assert market.exchange.functions.filledOf(market.domain.order_hash(sell)).call() == 3 * KG
+
+
+def test_a_resent_fill_never_settles_twice(market: Market, accounts) -> None:
+    sell = market.order(accounts.alice, Side.sell, 1000, 4)
+    buy = market.order(accounts.bob, Side.buy, 1000, 4)
+    fill = market.fill(buy, accounts.bob, sell, accounts.alice, 2)
+    market.settle_batch([fill])
+    receipt = market.settle_batch([fill])
+    assert market.rejected(receipt) == [1]  # AlreadySettled
+    assert market.platform.balance(accounts.bob.address) == 2 * KG
+
+
+def test_a_bad_fill_is_skipped_and_the_rest_of_the_batch_settles(market: Market, accounts) -> None:
+    sell = market.order(accounts.alice, Side.sell, 1000, 10)
+    buy = market.order(accounts.bob, Side.buy, 1000, 10)
+    good = market.fill(buy, accounts.bob, sell, accounts.alice, 2)
+    tampered = list(market.fill(buy, accounts.bob, sell, accounts.alice, 1))
+    tampered[2] = tampered[2][:-1] + bytes([tampered[2][-1] ^ 1])
+    overfill = market.fill(buy, accounts.bob, sell, accounts.alice, 9)
+    receipt = market.settle_batch([good, tuple(tampered), overfill])
+    assert market.rejected(receipt) == [3, 3]  # BuyOrderInvalid twice
+    assert market.platform.balance(accounts.bob.address) == 2 * KG
+
+
+def test_a_fill_outside_the_limits_or_with_itself_is_refused(market: Market, accounts) -> None:
+    sell = market.order(accounts.alice, Side.sell, 1000, 4)
+    buy = market.order(accounts.bob, Side.buy, 900, 4)
+    own_buy = market.order(accounts.alice, Side.buy, 1000, 4)
+    fractional = market.fill(
+        market.order(accounts.bob, Side.buy, 1000, 4), accounts.bob, sell, accounts.alice, 1
+    )
+    receipt = market.settle_batch(
+        [
+            market.fill(buy, accounts.bob, sell, accounts.alice, 1, price=950),
+            market.fill(own_buy, accounts.alice, sell, accounts.alice, 1),
+            (*fractional[:6], 500),
+        ]
+    )
+    assert market.rejected(receipt) == [2, 2, 2]  # BadFill
+
+
+def test_an_order_signed_for_another_chain_or_contract_does_not_settle(
+    market: Market, accounts
+) -> None:
+    sell = market.order(accounts.alice, Side.sell, 1000, 4)
+    buy = market.order(accounts.bob, Side.buy, 1000, 4)
+    for domain in (
+        Domain(market.domain.chain_id + 1, market.exchange.address),
+        Domain(market.domain.chain_id, accounts.mallory.address),
+    ):
+        fill = list(market.fill(buy, accounts.bob, sell, accounts.alice, 1))
+        fill[4] = domain.sign_order(sell, accounts.alice)
+        assert market.rejected(market.settle_batch([tuple(fill)])) == [4]  # SellOrderInvalid
+
+
+def test_expired_and_cancelled_orders_never_settle(market: Market, accounts) -> None:
+    sell = market.order(accounts.alice, Side.sell, 1000, 4, ttl=60)
+    buy = market.order(accounts.bob, Side.buy, 1000, 4)
+    increase_time(market.platform.chain, 120)
+    assert market.rejected(
+        market.settle_batch([market.fill(buy, accounts.bob, sell, accounts.alice, 1)])
+    ) == [4]
+    live = market.order(accounts.alice, Side.sell, 1000, 4)
+    market.platform.send(market.exchange.functions.cancel(live.as_tuple()), accounts.alice)
+    assert market.exchange.functions.isCancelled(market.domain.order_hash(live)).call()
+    assert market.rejected(
+        market.settle_batch([market.fill(buy, accounts.bob, live, accounts.alice, 1)])
+    ) == [4]
+
+
+def test_only_the_maker_cancels_directly_or_by_a_relayed_signature(
+    market: Market, accounts
+) -> None:
+    order = market.order(accounts.alice, Side.sell, 1000, 4)
+    with reverts("ExchangeNotMaker"):
+        market.platform.send(market.exchange.functions.cancel(order.as_tuple()), accounts.mallory)
+    forged = market.domain.sign_cancel(order, accounts.mallory)
+    with reverts("ExchangeInvalidSignature"):
+        market.platform.send(
+            market.exchange.functions.cancelWithSignature(order.as_tuple(), forged),
+            accounts.relayer,
+        )
+    signed = market.domain.sign_cancel(order, accounts.alice)
+    market.platform.send(
+        market.exchange.functions.cancelWithSignature(order.as_tuple(), signed), accounts.relayer
+    )
+    assert market.exchange.functions.isCancelled(market.domain.order_hash(order)).call()
+
+
+def test_a_maker_without_the_money_or_credits_or_identity_is_skipped(
+    market: Market, accounts
+) -> None:
+    sell = market.order(accounts.alice, Side.sell, 1000, 10)
+    rich_buy = market.order(accounts.bob, Side.buy, 100_000, 2)  # 200,000 won > 100,000 held
+    assert market.rejected(
+        market.settle_batch(
+            [market.fill(rich_buy, accounts.bob, sell, accounts.alice, 2, price=100_000)]
+        )
+    ) == [5]
+    big_sell = market.order(accounts.carol, Side.sell, 1000, 6)  # carol holds 5 kg
+    buy = market.order(accounts.bob, Side.buy, 1000, 6)
+    assert market.rejected(
+        market.settle_batch([market.fill(buy, accounts.bob, big_sell, accounts.carol, 6)])
+    ) == [6]
+    market.platform.send(
+        market.platform.registry.functions.revoke(accounts.alice.address), accounts.verifier
+    )
+    assert market.rejected(
+        market.settle_batch([market.fill(buy, accounts.bob, sell, accounts.alice, 1)])
+    ) == [6]
+    assert market.platform.balance(accounts.bob.address) == 0
+
+
+def test_only_the_settler_submits_fills(market: Market, accounts) -> None:
+    sell = market.order(accounts.alice, Side.sell, 1000, 4)
+    buy = market.order(accounts.bob, Side.buy, 1000, 4)
+    with reverts("AccessControlUnauthorizedAccount"):
+        market.platform.send(
+            market.exchange.functions.settleBatch(
+                [market.fill(buy, accounts.bob, sell, accounts.alice, 1)]
+            ),
+            accounts.mallory,
+        )
+    with reverts("ExchangeEmptyBatch"):
+        market.settle_batch([])
+
+
+def test_single_settle_reverts_with_the_reason(market: Market, accounts) -> None:
+    sell = market.order(accounts.alice, Side.sell, 1000, 4)
+    buy = market.order(accounts.bob, Side.buy, 999, 4)
+    with reverts("ExchangeFillRejected") as caught:
+        market.platform.send(
+            market.exchange.functions.settle(
+                market.fill(buy, accounts.bob, sell, accounts.alice, 1)
+            ),
+            accounts.relayer,
+        )
+    assert caught[0].error_args["reason"] == 2
+
+
+def test_settlement_token_is_held_only_by_verified_identities(market: Market, accounts) -> None:
+    with reverts("SettlementTokenUnverifiedAccount"):
+        market.platform.send(
+            market.won.functions.mint(accounts.mallory.address, 10), accounts.operator
+        )
+    with reverts("SettlementTokenUnverifiedAccount"):
+        market.platform.send(
+            market.won.functions.transfer(accounts.mallory.address, 10), accounts.bob
+        )
+    with reverts("AccessControlUnauthorizedAccount"):
+        market.platform.send(market.won.functions.mint(accounts.bob.address, 10), accounts.bob)
+    with reverts("SettlementTokenZeroAmount"):
+        market.platform.send(market.won.functions.burn(accounts.bob.address, 0), accounts.operator)
+    market.platform.send(market.won.functions.burn(accounts.bob.address, 40_000), accounts.operator)
+    assert market.won_of(accounts.bob.address) == 60_000
+    assert market.won.functions.decimals().call() == 0
+
+
+def test_nobody_else_moves_won_or_credits_without_an_allowance(market: Market, accounts) -> None:
+    for token in (market.won, market.platform.token):
+        with pytest.raises(ChainRevert) as info:
+            market.platform.send(
+                token.functions.transferFrom(accounts.carol.address, accounts.bob.address, 1),
+                accounts.operator,
+            )
+        assert info.value.error_name == "ERC20InsufficientAllowance"

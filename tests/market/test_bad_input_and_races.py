@@ -1,0 +1,306 @@
+"""Overdrafts, forged or replayed signatures, unverified traders, foreign cancels, concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from api.app import create_app
+from api.errors import Problem
+from api.idempotency import run_idempotent
+from api.market import service
+from api.market.eip712 import Domain, Side
+from api.market.models import Asset, MarketOrder, OrderStatus
+from api.settings import Settings
+from tests.market.conftest import KG, Harness, sql_count
+
+
+def problem_of(call) -> Problem:
+    with pytest.raises(Problem) as info:
+        call()
+    return info.value
+
+
+@pytest.fixture
+def traders(harness: Harness) -> Harness:
+    a = harness.accounts
+    harness.attest(a.alice.address, a.bob.address, a.carol.address)
+    harness.give_credits({a.alice.address: 5 * KG})
+    harness.deposit(a.bob.address, 10_000)
+    return harness
+
+
+def test_selling_more_credits_or_buying_with_more_won_than_held_is_refused(
+    traders: Harness,
+) -> None:
+    a = traders.accounts
+    assert problem_of(lambda: traders.place(a.alice, Side.sell, 1000, 6)).slug == (
+        "insufficient-balance"
+    )
+    assert problem_of(lambda: traders.place(a.bob, Side.buy, 1000, 11)).slug == (
+        "insufficient-balance"
+    )
+    assert traders.reconcile().ok
+
+
+def test_two_concurrent_orders_that_each_fit_alone_cannot_both_reserve(traders: Harness) -> None:
+    a = traders.accounts
+    signed = [traders.order(a.alice, Side.sell, 1000 + i, 4) for i in range(2)]
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def place(order, signature) -> None:
+        barrier.wait()
+        try:
+            traders.place_signed(order, signature)
+            outcomes.append("ok")
+        except Problem as exc:
+            outcomes.append(exc.slug)
+
+    threads = [threading.Thread(target=place, args=s) for s in signed]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["insufficient-balance", "ok"]
+    with traders.sessions() as session:
+        assert service.ledger.balance(session, a.alice.address, Asset.credits, "escrow") == 4 * KG
+        assert service.ledger.balance(session, a.alice.address, Asset.credits, "available") == KG
+
+
+def test_tampered_replayed_and_foreign_signatures_are_refused(traders: Harness) -> None:
+    a = traders.accounts
+    order, signature = traders.order(a.alice, Side.sell, 1000, 1)
+    tampered = replace(order, price=1)
+    assert problem_of(lambda: traders.place_signed(tampered, signature)).slug == "invalid-signature"
+    assert problem_of(lambda: traders.place_signed(order, b"\x00" * 65)).slug == "invalid-signature"
+    traders.place_signed(order, signature)
+    assert problem_of(lambda: traders.place_signed(order, signature)).slug == "duplicate-order"
+    for domain in (
+        Domain(traders.ctx.domain.chain_id + 1, traders.ctx.domain.exchange),
+        Domain(traders.ctx.domain.chain_id, a.mallory.address),
+    ):
+        foreign, _ = traders.order(a.alice, Side.sell, 1000, 1)
+        wrong = domain.sign_order(foreign, a.alice)
+        assert problem_of(lambda f=foreign, w=wrong: traders.place_signed(f, w)).slug == (
+            "invalid-signature"
+        )
+    # someone else signing alice's order is not alice
+    other, _ = traders.order(a.alice, Side.sell, 1000, 1)
+    forged = traders.ctx.domain.sign_order(other, a.mallory)
+    assert problem_of(lambda: traders.place_signed(other, forged)).slug == "invalid-signature"
+
+
+def test_unverified_and_revoked_identities_cannot_trade(traders: Harness) -> None:
+    a = traders.accounts
+    problem = problem_of(lambda: traders.place(a.mallory, Side.buy, 1000, 1))
+    assert (problem.status, problem.slug) == (403, "unverified-account")
+    traders.platform.send(traders.platform.registry.functions.revoke(a.alice.address), a.verifier)
+    assert problem_of(lambda: traders.place(a.alice, Side.sell, 1000, 1)).slug == (
+        "unverified-account"
+    )
+    assert problem_of(lambda: traders.deposit(a.mallory.address, 5)).slug == "unverified-account"
+
+
+def test_a_fill_whose_seller_was_revoked_before_settlement_moves_nothing(
+    traders: Harness,
+) -> None:
+    a = traders.accounts
+    sell = traders.place(a.alice, Side.sell, 1000, 3)
+    buy = traders.place(a.bob, Side.buy, 1000, 3)
+    traders.platform.send(traders.platform.registry.functions.revoke(a.alice.address), a.verifier)
+    traders.settle()
+    assert traders.credits(a.bob.address) == 0 and traders.won(a.alice.address) == 0
+    assert traders.get(MarketOrder, sell.id).status == OrderStatus.cancelled
+    bob_order = traders.get(MarketOrder, buy.id)
+    assert (bob_order.status, bob_order.filled) == (OrderStatus.open, 0)
+    assert traders.reconcile().ok
+
+
+def test_nobody_cancels_someone_elses_order(traders: Harness) -> None:
+    a = traders.accounts
+    row = traders.place(a.alice, Side.sell, 1000, 1)
+    with traders.sessions() as session:
+        problem = problem_of(
+            lambda: service.cancel_order(session, traders.ctx, row.id, a.bob.address)
+        )
+        assert (problem.status, problem.slug) == (403, "not-order-maker")
+        forged = traders.ctx.domain.sign_cancel(service.order_of(row), a.mallory)
+        problem = problem_of(
+            lambda: service.cancel_order_signed(session, traders.ctx, row.id, forged)
+        )
+        assert problem.slug == "not-order-maker"
+        session.rollback()
+    with traders.sessions() as session, session.begin():
+        mine = traders.ctx.domain.sign_cancel(service.order_of(row), a.alice)
+        service.cancel_order_signed(session, traders.ctx, row.id, mine)
+    assert traders.get(MarketOrder, row.id).status == OrderStatus.cancelled
+    with traders.sessions() as session:
+        assert service.ledger.balance(session, a.alice.address, Asset.credits, "available") == (
+            5 * KG
+        )
+        problem = problem_of(
+            lambda: service.cancel_order(session, traders.ctx, row.id, a.alice.address)
+        )
+        assert problem.slug == "order-closed"
+
+
+def test_a_self_trade_is_refused_and_reserves_nothing(traders: Harness) -> None:
+    a = traders.accounts
+    traders.deposit(a.alice.address, 5_000)
+    traders.place(a.alice, Side.sell, 1000, 2)
+    assert problem_of(lambda: traders.place(a.alice, Side.buy, 1000, 1)).slug == "self-trade"
+    with traders.sessions() as session:
+        assert service.ledger.balance(session, a.alice.address, Asset.won, "escrow") == 0
+
+
+def test_price_band_and_open_order_limit(traders: Harness, settings: Settings) -> None:
+    a = traders.accounts
+    traders.ctx.settings = settings.model_copy(
+        update={"market_price_band_percent": 10, "market_max_open_orders": 2}
+    )
+    traders.place(a.alice, Side.sell, 1000, 1)
+    traders.place(a.bob, Side.buy, 1000, 1)  # last trade 1000
+    assert problem_of(lambda: traders.place(a.alice, Side.sell, 1200, 1)).slug == (
+        "price-outside-band"
+    )
+    traders.place(a.alice, Side.sell, 1100, 1)
+    traders.place(a.alice, Side.sell, 1050, 1)
+    assert problem_of(lambda: traders.place(a.alice, Side.sell, 1000, 1)).slug == (
+        "order-limit-reached"
+    )
+
+
+# -- over HTTP --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def app(settings: Settings, deployment: object, migrated: str) -> FastAPI:
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app: FastAPI, traders: Harness) -> Iterator[TestClient]:
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def order_body(traders: Harness, maker, side: Side, price: int, kg: int) -> dict:
+    order, signature = traders.order(maker, side, price, kg)
+    return {**order.to_json(), "side": side.name, "signature": "0x" + signature.hex()}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "slug"),
+    [
+        ("price", 0, "invalid-order"),
+        ("price", -5, "invalid-order"),
+        ("price", 1.5, "validation-error"),
+        ("price", "100", "validation-error"),
+        ("price", 10**40, "invalid-order"),
+        ("quantity", 0, "invalid-order"),
+        ("quantity", -1000, "invalid-order"),
+        ("quantity", 1500, "invalid-order"),
+        ("quantity", 2.0, "validation-error"),
+        ("quantity", 10**30, "invalid-order"),
+        ("expiry", 1, "invalid-order"),
+        ("nonce", -1, "invalid-order"),
+    ],
+)
+def test_a_bad_price_or_quantity_is_a_clear_problem(
+    client: TestClient, traders: Harness, field: str, value: object, slug: str
+) -> None:
+    body = order_body(traders, traders.accounts.alice, Side.sell, 1000, 1)
+    body[field] = value
+    response = client.post("/market/orders", json=body)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"] == f"/problems/{slug}"
+
+
+def test_placing_and_cancelling_over_http(client: TestClient, traders: Harness) -> None:
+    a = traders.accounts
+    body = order_body(traders, a.alice, Side.sell, 1000, 2)
+    placed = client.post("/market/orders", json=body)
+    assert placed.status_code == 201, placed.text
+    order = placed.json()
+    book = client.get("/market/book").json()
+    assert book == {"buy": [], "sell": [{"price": 1000, "quantity": 2000, "orders": 1}]}
+    with traders.sessions() as session:
+        row = session.get(MarketOrder, order["id"])
+        assert row is not None
+        stranger = traders.ctx.domain.sign_cancel(service.order_of(row), a.bob)
+        mine = traders.ctx.domain.sign_cancel(service.order_of(row), a.alice)
+    refused = client.post(
+        f"/market/orders/{order['id']}/cancel", json={"signature": "0x" + stranger.hex()}
+    )
+    assert (refused.status_code, refused.json()["type"]) == (403, "/problems/not-order-maker")
+    cancelled = client.post(
+        f"/market/orders/{order['id']}/cancel", json={"signature": "0x" + mine.hex()}
+    )
+    assert cancelled.json()["status"] == "cancelled"
+    assert client.get("/market/reconciliation").json()["ok"] is True
+
+
+def test_one_hundred_concurrent_identical_posts_with_one_key_have_one_effect(
+    app: FastAPI, client: TestClient, traders: Harness
+) -> None:
+    body = order_body(traders, traders.accounts.alice, Side.sell, 1000, 1)
+    headers = {"Idempotency-Key": "order-once"}
+
+    async def burst() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            return await asyncio.gather(
+                *(http.post("/market/orders", json=body, headers=headers) for _ in range(100))
+            )
+
+    responses = asyncio.run(burst())
+    assert {r.status_code for r in responses} == {201}, {r.text for r in responses}
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert sum(r.headers.get("Idempotent-Replayed") == "true" for r in responses) == 99
+    assert sql_count(traders.sessions, "market_orders") == 1
+    with traders.sessions() as session:
+        escrow = service.ledger.balance(
+            session, traders.accounts.alice.address, Asset.credits, "escrow"
+        )
+    assert escrow == KG
+
+    other = {**body, "price": 999}
+    reused = client.post("/market/orders", json=other, headers=headers)
+    assert (reused.status_code, reused.json()["type"]) == (409, "/problems/idempotency-key-reused")
+
+
+def test_idempotency_runs_one_of_many_threads_for_any_domain(traders: Harness) -> None:
+    effects: list[int] = []
+    barrier = threading.Barrier(20)
+
+    def action(session) -> dict:
+        effects.append(1)
+        return {"done": len(effects)}
+
+    results = []
+
+    def call() -> None:
+        barrier.wait()
+        results.append(
+            run_idempotent(traders.sessions, scope="test", key="k1", params={"a": 1}, action=action)
+        )
+
+    threads = [threading.Thread(target=call) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(effects) == 1
+    assert sorted(r.replayed for r in results) == [False] + [True] * 19
+    with traders.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(MarketOrder)) == 0
