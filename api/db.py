@@ -30,7 +30,14 @@ class Base(DeclarativeBase):
 
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets its directory created and safe pragmas."""
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    # At least as many connections as the server's worker threads (anyio's default: 40), so a
+    # request holding one never waits on threads that are themselves waiting for one.
+    kwargs: dict[str, Any] = {
+        "pool_pre_ping": True,
+        "pool_size": 20,
+        "max_overflow": 30,
+        "pool_timeout": 30,
+    }
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":

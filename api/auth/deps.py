@@ -36,6 +36,10 @@ def current_user(
     account = session.get(Account, claims.subject)
     if account is None or account.erased_at is not None:
         raise InvalidToken(reason="unknown-account")
+    # End the read transaction so the connection goes back to the pool before the handler
+    # runs (sessions keep objects loaded on commit): a request never holds a connection while
+    # it waits for a worker thread or for a second connection (idempotency keys).
+    session.commit()
     return account
 
 
@@ -81,7 +85,9 @@ def current_holder(
     wallet = session.get(Wallet, user.id)
     if wallet is None:
         raise NoWallet("get verified (or register a self-custody wallet) first")
-    return Holder(address=wallet.address, account_id=user.id)
+    holder = Holder(address=wallet.address, account_id=user.id)
+    session.commit()  # the connection goes back to the pool (see current_user)
+    return holder
 
 
 CurrentHolder = Annotated[Holder, Depends(current_holder)]

@@ -24,7 +24,10 @@ class OrderCreate(BaseModel):
     quantity: StrictInt = Field(description="Grams, a whole number of kilograms.")
     expiry: StrictInt = Field(description="Unix seconds.")
     nonce: Uint256Text | StrictInt = Field(description="uint256, decimal (text beyond 2**53).")
-    signature: HexSignature
+    signature: HexSignature | None = Field(
+        default=None,
+        description="The maker's EIP-712 signature; omit it for a platform-custody wallet.",
+    )
 
     @field_validator("nonce")
     @classmethod
@@ -35,8 +38,8 @@ class OrderCreate(BaseModel):
         side = Side.buy if self.side == "buy" else Side.sell
         return Order(self.maker, side, self.price, self.quantity, self.expiry, int(self.nonce))
 
-    def signature_bytes(self) -> bytes:
-        return bytes.fromhex(self.signature[2:])
+    def signature_bytes(self) -> bytes | None:
+        return bytes.fromhex(self.signature[2:]) if self.signature else None
 
 
 class OrderCancel(BaseModel):
@@ -89,3 +92,42 @@ class BookLevelPublic(BaseModel):
 class OrderBookPublic(BaseModel):
     buy: list[BookLevelPublic]
     sell: list[BookLevelPublic]
+
+
+class TradePublic(BaseModel):
+    """One settled fill seen by one of its sides (no counterparty identity)."""
+
+    fill_id: str
+    side: Literal["buy", "sell"]
+    price: int = Field(description="Won per kilogram.")
+    quantity: int = Field(description="Grams.")
+    won: int
+    settled_at: str | None
+
+
+class StatementLine(BaseModel):
+    transaction_id: int
+    kind: str
+    reference: str
+    created_at: str
+    amount: int = Field(description="Signed change of the holder's total (grams or won).")
+    balance: int = Field(description="Running balance after this line.")
+
+
+class MoneyMovementCreate(BaseModel):
+    """An operator's confirmed bank deposit or payout for one account, in whole won."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    account_id: str
+    amount: StrictInt = Field(gt=0, le=10**15, description="Whole won.")
+    reference: str = Field(min_length=1, max_length=100, description="The bank's reference.")
+
+
+class MoneyMovementPublic(BaseModel):
+    id: int
+    kind: str
+    address: str
+    amount: int
+    reference: str
+    status: str

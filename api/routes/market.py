@@ -1,31 +1,48 @@
-"""Market routes: thin handlers over ``api.market.service``.
+"""Market routes: thin handlers over ``api.market.service``, every one behind sign-in.
 
-Until accounts and sign-in exist (issue 4), a trader is whoever signed: placing takes the
-maker's EIP-712 order signature, cancelling the maker's EIP-712 cancel signature. Deposits,
-withdrawals, own orders, own trades and statements are services waiting for the
-``CurrentUser`` / operator dependencies.
+- Holders (citizens, businesses) place orders as themselves: a self-custody holder sends the
+  EIP-712 signature made in their wallet; for a platform-custody holder the platform signs
+  with that holder's key, only on their authenticated request. Nobody can place or cancel an
+  order for another address.
+- Own orders, trades and statement; the order book is public and aggregated (no identities).
+- The operator credits deposits and debits withdrawals; reconciliation is for the operator and
+  the auditor.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Response, status
 
+from api.auth.deps import CurrentHolder, require_roles
+from api.auth.models import Account, Role, Wallet
+from api.auth.service import wallet_signer
 from api.deps import SessionDep, StateDep
+from api.errors import NotFound, problem
 from api.idempotency import run_idempotent
 from api.market import service
 from api.market.context import MarketContext
+from api.market.models import Asset
 from api.market.reconcile import reconcile
 from api.market.schemas import (
     BookLevelPublic,
+    MoneyMovementCreate,
+    MoneyMovementPublic,
     OrderBookPublic,
-    OrderCancel,
     OrderCreate,
     OrderPublic,
+    StatementLine,
+    TradePublic,
 )
 
 router = APIRouter(prefix="/market", tags=["market"])
+
+SignatureRequired = problem(422, "signature-required", "A self-custody wallet signs its own orders")
+
+OperatorUser = Annotated[Account, Depends(require_roles(Role.operator))]
+ReconcilerUser = Annotated[Account, Depends(require_roles(Role.operator, Role.auditor))]
+IdempotencyKeyHeader = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
 def get_market(state: StateDep) -> MarketContext:
@@ -33,26 +50,36 @@ def get_market(state: StateDep) -> MarketContext:
 
 
 MarketDep = Annotated[MarketContext, Depends(get_market)]
-IdempotencyKeyHeader = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
 @router.post("/orders", status_code=status.HTTP_201_CREATED)
 def place_order(
     body: OrderCreate,
+    holder: CurrentHolder,
     state: StateDep,
     market: MarketDep,
     response: Response,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> OrderPublic:
-    """Place a signed limit order; it is matched at once (price, then time priority)."""
+    """Place a limit order as yourself; it is matched at once (price, then time priority)."""
+    if service.checksum(body.maker) != service.checksum(holder.address):
+        raise service.NotOrderMaker("an order's maker is the signed-in holder's own address")
 
     def action(session: Any) -> dict[str, Any]:
-        row = service.place_order(session, market, body.order(), body.signature_bytes())
+        order = body.order()
+        signature = body.signature_bytes()
+        if signature is None:
+            wallet = session.get(Wallet, holder.account_id)
+            if wallet is None or wallet.key_ciphertext is None:
+                raise SignatureRequired()
+            key = wallet_signer(session, state.settings, str(holder.account_id))
+            signature = market.domain.sign_order(order, key)
+        row = service.place_order(session, market, order, signature)
         return OrderPublic.of(row).model_dump(mode="json")
 
     result = run_idempotent(
         state.sessions,
-        scope=f"market.orders:{body.maker.lower()}",
+        scope=f"market.orders:{holder.account_id}",
         key=idempotency_key,
         params=body.model_dump(mode="json"),
         action=action,
@@ -62,15 +89,59 @@ def place_order(
     return OrderPublic.model_validate(result.response)
 
 
+@router.get("/orders")
+def my_orders(
+    holder: CurrentHolder,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[OrderPublic]:
+    """Your own orders, newest first."""
+    rows = service.list_orders(session, holder.address, limit=limit, offset=offset)
+    return [OrderPublic.of(row) for row in rows]
+
+
 @router.post("/orders/{order_id}/cancel")
 def cancel_order(
-    order_id: int, body: OrderCancel, session: SessionDep, market: MarketDep
+    order_id: int, holder: CurrentHolder, session: SessionDep, market: MarketDep
 ) -> OrderPublic:
-    """Cancel an open order with its maker's signed cancellation."""
-    row = service.cancel_order_signed(session, market, order_id, body.signature_bytes())
+    """Cancel one of your open orders (someone else's: 403)."""
+    row = service.cancel_order(session, market, order_id, requester=holder.address)
     public = OrderPublic.of(row)
     session.commit()
     return public
+
+
+@router.get("/trades")
+def my_trades(
+    holder: CurrentHolder,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[TradePublic]:
+    """Your settled trades, newest first."""
+    me = service.checksum(holder.address)
+    return [
+        TradePublic(
+            fill_id=fill.fill_id,
+            side="buy" if fill.buyer == me else "sell",
+            price=fill.price,
+            quantity=fill.quantity,
+            won=fill.won,
+            settled_at=fill.settled_at.isoformat() if fill.settled_at else None,
+        )
+        for fill in service.list_trades(session, holder.address, limit=limit, offset=offset)
+    ]
+
+
+@router.get("/statement")
+def my_statement(
+    holder: CurrentHolder,
+    session: SessionDep,
+    asset: Annotated[Asset, Query(description="CRDA (grams) or KRW (won)")] = Asset.credits,
+) -> list[StatementLine]:
+    """Every movement of your credits or won, with a running balance."""
+    return [StatementLine(**line) for line in service.statement(session, holder.address, asset)]
 
 
 @router.get("/book")
@@ -83,7 +154,72 @@ def order_book(session: SessionDep, market: MarketDep) -> OrderBookPublic:
     )
 
 
+def _money_movement(
+    kind: str,
+    body: MoneyMovementCreate,
+    state: StateDep,
+    market: MarketContext,
+    response: Response,
+    idempotency_key: str | None,
+) -> MoneyMovementPublic:
+    move = service.deposit if kind == "deposit" else service.withdraw
+
+    def action(session: Any) -> dict[str, Any]:
+        wallet = session.get(Wallet, body.account_id)
+        if wallet is None:
+            raise NotFound("no such account with a wallet")
+        row = move(session, market, wallet.address, body.amount, body.reference)
+        session.flush()
+        return MoneyMovementPublic(
+            id=row.id,
+            kind=row.kind,
+            address=row.address,
+            amount=row.amount,
+            reference=row.reference,
+            status=str(row.status),
+        ).model_dump(mode="json")
+
+    result = run_idempotent(
+        state.sessions,
+        scope=f"market.{kind}",
+        key=idempotency_key,
+        params=body.model_dump(mode="json"),
+        action=action,
+    )
+    if result.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return MoneyMovementPublic.model_validate(result.response)
+
+
+@router.post("/deposits", status_code=status.HTTP_201_CREATED)
+def deposit(
+    body: MoneyMovementCreate,
+    _operator: OperatorUser,
+    state: StateDep,
+    market: MarketDep,
+    response: Response,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> MoneyMovementPublic:
+    """Credit won for a confirmed bank deposit (minted on chain through the outbox)."""
+    return _money_movement("deposit", body, state, market, response, idempotency_key)
+
+
+@router.post("/withdrawals", status_code=status.HTTP_201_CREATED)
+def withdraw(
+    body: MoneyMovementCreate,
+    _operator: OperatorUser,
+    state: StateDep,
+    market: MarketDep,
+    response: Response,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> MoneyMovementPublic:
+    """Debit won for a payout (held at once, burnt on chain through the outbox)."""
+    return _money_movement("withdrawal", body, state, market, response, idempotency_key)
+
+
 @router.get("/reconciliation")
-def reconciliation(session: SessionDep, market: MarketDep) -> dict[str, Any]:
+def reconciliation(
+    _reader: ReconcilerUser, session: SessionDep, market: MarketDep
+) -> dict[str, Any]:
     """Every ledger holder's balance against the chain; ``ok`` when they all agree."""
     return reconcile(session, market.chain).to_json()

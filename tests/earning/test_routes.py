@@ -8,62 +8,19 @@ each claim against the chain.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
-from api.auth.models import Role, Wallet
-from api.auth.service import create_account
-from api.auth.tokens import issue_access_token
 from api.chain.gateway import ChainGateway, NonceManager
 from api.settings import Settings
 from tests.conftest import Accounts
 from tests.earning.conftest import Partners, balance, partner_key
+from tests.people import People
 
 pytestmark = pytest.mark.chain
-
-
-@dataclass
-class People:
-    """Real accounts (signed in with access tokens) for the devnet's holders and an operator."""
-
-    settings: Settings
-    sessions: sessionmaker[Session]
-    _by_address: dict[str, str] = field(default_factory=dict)
-
-    def holder(self, address: str, role: Role = Role.citizen) -> dict[str, str]:
-        """Headers of a holder whose (self-custody) wallet is ``address``."""
-        if address not in self._by_address:
-            with self.sessions() as session:
-                account = create_account(
-                    session,
-                    self.settings,
-                    email=f"{address[-8:].lower()}-{uuid.uuid4().hex[:6]}@example.org",
-                    password=None,
-                    role=role,
-                )
-                session.add(Wallet(account_id=account.id, address=address, custody="self"))
-                session.commit()
-                self._by_address[address] = account.id
-        token, _ttl = issue_access_token(self.settings, self._by_address[address], role.value)
-        return {"Authorization": f"Bearer {token}"}
-
-    def operator(self) -> dict[str, str]:
-        with self.sessions() as session:
-            account = create_account(
-                session,
-                self.settings,
-                email=f"operator-{uuid.uuid4().hex[:6]}@city.example",
-                password=None,
-                role=Role.operator,
-            )
-        token, _ttl = issue_access_token(self.settings, account.id, Role.operator.value)
-        return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -14,6 +15,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from api.app import create_app
+from api.auth.models import Role
+from api.auth.service import create_account, create_platform_wallet
+from api.auth.tokens import issue_access_token
 from api.errors import Problem
 from api.idempotency import run_idempotent
 from api.market import service
@@ -21,6 +25,7 @@ from api.market.eip712 import Domain, Side
 from api.market.models import Asset, MarketOrder, OrderStatus
 from api.settings import Settings
 from tests.market.conftest import KG, Harness, sql_count
+from tests.people import People
 
 
 def problem_of(call) -> Problem:
@@ -193,6 +198,11 @@ def client(app: FastAPI, traders: Harness) -> Iterator[TestClient]:
         yield test_client
 
 
+@pytest.fixture
+def people(settings: Settings, traders: Harness) -> People:
+    return People(settings, traders.sessions)
+
+
 def order_body(traders: Harness, maker, side: Side, price: int, kg: int) -> dict:
     order, signature = traders.order(maker, side, price, kg)
     return {**order.to_json(), "side": side.name, "signature": "0x" + signature.hex()}
@@ -216,45 +226,119 @@ def order_body(traders: Harness, maker, side: Side, price: int, kg: int) -> dict
     ],
 )
 def test_a_bad_price_or_quantity_is_a_clear_problem(
-    client: TestClient, traders: Harness, field: str, value: object, slug: str
+    client: TestClient, traders: Harness, people: People, field: str, value: object, slug: str
 ) -> None:
     body = order_body(traders, traders.accounts.alice, Side.sell, 1000, 1)
     body[field] = value
-    response = client.post("/market/orders", json=body)
+    response = client.post(
+        "/market/orders", json=body, headers=people.holder(traders.accounts.alice.address)
+    )
     assert response.status_code == 422, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["type"] == f"/problems/{slug}"
 
 
-def test_placing_and_cancelling_over_http(client: TestClient, traders: Harness) -> None:
+def test_placing_and_cancelling_over_http(
+    client: TestClient, traders: Harness, people: People
+) -> None:
     a = traders.accounts
+    alice, bob = people.holder(a.alice.address), people.holder(a.bob.address)
     body = order_body(traders, a.alice, Side.sell, 1000, 2)
-    placed = client.post("/market/orders", json=body)
+    assert client.post("/market/orders", json=body).status_code == 401
+    as_bob = client.post("/market/orders", json=body, headers=bob)
+    assert (as_bob.status_code, as_bob.json()["type"]) == (403, "/problems/not-order-maker")
+    placed = client.post("/market/orders", json=body, headers=alice)
     assert placed.status_code == 201, placed.text
     order = placed.json()
     book = client.get("/market/book").json()
     assert book == {"buy": [], "sell": [{"price": 1000, "quantity": 2000, "orders": 1}]}
-    with traders.sessions() as session:
-        row = session.get(MarketOrder, order["id"])
-        assert row is not None
-        stranger = traders.ctx.domain.sign_cancel(service.order_of(row), a.bob)
-        mine = traders.ctx.domain.sign_cancel(service.order_of(row), a.alice)
-    refused = client.post(
-        f"/market/orders/{order['id']}/cancel", json={"signature": "0x" + stranger.hex()}
-    )
+    mine = client.get("/market/orders", headers=alice).json()
+    assert [o["id"] for o in mine] == [order["id"]]
+    assert client.get("/market/orders", headers=bob).json() == []
+    refused = client.post(f"/market/orders/{order['id']}/cancel", headers=bob)
     assert (refused.status_code, refused.json()["type"]) == (403, "/problems/not-order-maker")
-    cancelled = client.post(
-        f"/market/orders/{order['id']}/cancel", json={"signature": "0x" + mine.hex()}
-    )
+    cancelled = client.post(f"/market/orders/{order['id']}/cancel", headers=alice)
     assert cancelled.json()["status"] == "cancelled"
-    assert client.get("/market/reconciliation").json()["ok"] is True
+    assert client.get("/market/reconciliation", headers=alice).status_code == 403
+    report = client.get("/market/reconciliation", headers=people.staff(Role.auditor))
+    assert report.json()["ok"] is True
+
+
+def test_a_trade_over_http_shows_in_both_statements(
+    client: TestClient, traders: Harness, people: People
+) -> None:
+    a = traders.accounts
+    alice, bob = people.holder(a.alice.address), people.holder(a.bob.address)
+    sold = client.post(
+        "/market/orders", json=order_body(traders, a.alice, Side.sell, 1200, 2), headers=alice
+    )
+    bought = client.post(
+        "/market/orders", json=order_body(traders, a.bob, Side.buy, 1200, 2), headers=bob
+    )
+    assert sold.status_code == bought.status_code == 201, bought.text
+    traders.settle()
+    trades = client.get("/market/trades", headers=bob).json()
+    assert [(t["side"], t["quantity"], t["won"]) for t in trades] == [("buy", 2 * KG, 2_400)]
+    won = client.get("/market/statement", params={"asset": "KRW"}, headers=bob).json()
+    assert won[-1]["balance"] == 10_000 - 2_400
+    credits = client.get("/market/statement", params={"asset": "CRDA"}, headers=alice).json()
+    assert credits[-1]["balance"] == 3 * KG
+    report = client.get("/market/reconciliation", headers=people.operator()).json()
+    assert report["ok"] is True
+
+
+def test_a_platform_custody_holder_trades_without_handling_keys(
+    client: TestClient, traders: Harness, people: People, settings: Settings
+) -> None:
+    with traders.sessions() as session:
+        account = create_account(
+            session, settings, email=f"{uuid.uuid4().hex[:8]}@example.org",
+            password=None, role=Role.citizen,
+        )  # fmt: skip
+        wallet = create_platform_wallet(session, settings, account)
+        address, account_id = wallet.address, account.id
+    traders.attest(address)
+    traders.give_credits({address: 3 * KG})
+    token, _ttl = issue_access_token(settings, account_id, Role.citizen.value)
+    body = {k: v for k, v in order_body(traders, traders.accounts.alice, Side.sell, 900, 1).items()
+            if k != "signature"}  # fmt: skip
+    body["maker"] = address
+    placed = client.post("/market/orders", json=body, headers={"Authorization": f"Bearer {token}"})
+    assert placed.status_code == 201, placed.text
+    assert placed.json()["maker"] == address
+    self_custody = {**body, "maker": traders.accounts.alice.address, "nonce": 12345}
+    unsigned = client.post(
+        "/market/orders", json=self_custody, headers=people.holder(traders.accounts.alice.address)
+    )
+    assert (unsigned.status_code, unsigned.json()["type"]) == (422, "/problems/signature-required")
+
+
+def test_the_operator_credits_deposits_over_http_once_per_key(
+    client: TestClient, traders: Harness, people: People
+) -> None:
+    carol = traders.accounts.carol.address
+    people.holder(carol)
+    body = {"account_id": people.account_id(carol), "amount": 5_000, "reference": "bank-77"}
+    operator = {**people.operator(), "Idempotency-Key": "deposit-bank-77"}
+    assert (
+        client.post("/market/deposits", json=body, headers=people.holder(carol)).status_code == 403
+    )
+    first = client.post("/market/deposits", json=body, headers=operator)
+    again = client.post("/market/deposits", json=body, headers=operator)
+    assert first.status_code == again.status_code == 201, first.text
+    assert first.json()["id"] == again.json()["id"]
+    traders.settle()
+    statement = client.get(
+        "/market/statement", params={"asset": "KRW"}, headers=people.holder(carol)
+    ).json()
+    assert statement[-1]["balance"] == 5_000
 
 
 def test_one_hundred_concurrent_identical_posts_with_one_key_have_one_effect(
-    app: FastAPI, client: TestClient, traders: Harness
+    app: FastAPI, client: TestClient, traders: Harness, people: People
 ) -> None:
     body = order_body(traders, traders.accounts.alice, Side.sell, 1000, 1)
-    headers = {"Idempotency-Key": "order-once"}
+    headers = {"Idempotency-Key": "order-once", **people.holder(traders.accounts.alice.address)}
 
     async def burst() -> list[httpx.Response]:
         transport = httpx.ASGITransport(app=app)
