@@ -14,7 +14,17 @@ from api.db import make_engine, make_session_factory
 from api.errors import Problem, install_problem_handlers
 from api.logging import RequestIdMiddleware
 from api.outbox.runner import BackgroundWorker, make_worker
-from api.routes import accounts, auth, credentials, health, identifiers, verifiers
+from api.routes import (
+    accounts,
+    audit,
+    auth,
+    credentials,
+    dashboard,
+    health,
+    identifiers,
+    retirements,
+    verifiers,
+)
 from api.settings import Settings, get_settings
 from api.state import AppState
 
@@ -76,4 +86,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(verifiers.router)
     app.include_router(credentials.router)
     app.include_router(identifiers.router)
+    app.include_router(audit.router)
+    app.include_router(retirements.router)
+    app.include_router(retirements.public)
+    app.include_router(dashboard.router)
     return app

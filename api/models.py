@@ -8,6 +8,16 @@ from api.audit import models as audit_models
 from api.auth import models as auth_models
 from api.credentials import models as credential_models
 from api.db import Base
+from api.idempotency import IdempotencyRecord
 from api.outbox.models import ChainTransaction
+from api.retirement import models as retirement_models
 
-__all__ = ["Base", "ChainTransaction", "audit_models", "auth_models", "credential_models"]
+__all__ = [
+    "Base",
+    "ChainTransaction",
+    "IdempotencyRecord",
+    "audit_models",
+    "auth_models",
+    "credential_models",
+    "retirement_models",
+]

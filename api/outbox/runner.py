@@ -30,7 +30,7 @@ def make_worker(
         sessions,
         gateway,
         platform_signers(settings),
-        outbox_handlers(),
+        outbox_handlers(gateway),
         confirmations=settings.confirmations,
     )
 
