@@ -33,7 +33,14 @@ compile: install
 bench: install
 	$(BIN)/crda bench gas
 
-install: $(VENV)/.installed node_modules/.installed
+install: $(VENV)/.installed node_modules/.installed chromium
+
+# A headless browser for the dashboard's page test: Debian's chromium, installed when missing.
+.PHONY: chromium
+chromium:
+	@command -v chromium >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y chromium; \
+		else sudo apt-get update && sudo apt-get install -y chromium; fi; }
 
 # Python: a venv with the project (editable) and its dev tools, redone when pyproject changes.
 $(VENV)/.installed: pyproject.toml
