@@ -94,7 +94,7 @@ def certified(audit_world: AuditWorld):
 def test_the_certificate_names_serial_transaction_and_the_batches_it_retires_first_in_first_out(
     certified,
 ) -> None:
-    aw, _user, address, body = certified
+    aw, _user, _address, body = certified
     assert body["status"] == "confirmed" and body["serial"] == 1
     assert body["tx_hash"].startswith("0x") and body["retired_at"].endswith("Z")
     allocation = body["allocation"]
