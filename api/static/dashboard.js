@@ -56,7 +56,8 @@
       const v = (max * i) / ticks;
       const y = f.top + (f.height - f.top - f.bottom) * (1 - i / ticks);
       el("line", { x1: f.left, x2: f.width - f.right, y1: y, y2: y, stroke: "#e8eeea" }, f.svg);
-      el("text", { x: f.left - 6, y: y + 4, "text-anchor": "end" }, f.svg).textContent = fmtAxis(v);
+      el("text", { x: f.left - 6, y: y + 4, "text-anchor": "end" }, f.svg).textContent =
+        fmtAxis(v) + (i === ticks ? " kg" : "");
     }
   }
   function empty(container, text) {
@@ -72,6 +73,7 @@
     const xs = points.map((p) => p.x);
     let x0 = Math.min(...xs), x1 = Math.max(...xs);
     if (x1 === x0) { x0 -= 1; x1 += 1; }
+    x1 += (x1 - x0) * 0.04; // room after the last change, so it does not sit on the edge
     const max = Math.max(1, ...points.flatMap((p) => series.map((s) => p[s.key]))) * 1.08;
     yAxis(f, max);
     const sx = (x) => f.left + ((x - x0) / (x1 - x0)) * (f.width - f.left - f.right);
@@ -87,13 +89,19 @@
         "data-series": s.key }, f.svg);
     }
     const span = x1 - x0;
-    for (let i = 0; i <= 4; i++) {
-      const x = x0 + (span * i) / 4;
-      const date = new Date(x * 1000);
-      const label = span > 3 * 86400 ? date.toISOString().slice(5, 10)
-        : date.toISOString().slice(span > 86400 ? 5 : 11, span > 86400 ? 16 : 19).replace("T", " ");
-      el("text", { x: sx(x), y: f.height - 8, "text-anchor": i === 0 ? "start" : i === 4 ? "end" : "middle" },
-        f.svg).textContent = label;
+    let ticks = [];
+    if (span > 2 * 86400) {
+      // Midnights (UTC), at most ~8 of them.
+      const step = 86400 * Math.ceil(span / 86400 / 8);
+      for (let t = Math.ceil(x0 / 86400) * 86400; t <= x1; t += step) ticks.push(t);
+    } else {
+      for (let i = 0; i <= 4; i++) ticks.push(x0 + (span * i) / 4);
+    }
+    for (const x of ticks) {
+      const iso = new Date(x * 1000).toISOString();
+      const label = span > 2 * 86400 ? iso.slice(5, 10) : iso.slice(11, 19);
+      el("line", { x1: sx(x), x2: sx(x), y1: f.top, y2: f.height - f.bottom, stroke: "#f0f4f1" }, f.svg);
+      el("text", { x: sx(x), y: f.height - 8, "text-anchor": "middle" }, f.svg).textContent = label;
     }
     container.dataset.points = String(points.length);
   }
@@ -155,17 +163,22 @@
     empty($(id), text.charAt(0).toUpperCase() + text.slice(1));
   }
 
+  // The certificate check compares counts, every other check amounts.
+  const show = (name, value) => name === "certificates" ? Number(value).toLocaleString("en") : fmtKg(value);
+
   function integrity(report) {
     const badge = $("integrity-badge");
     badge.className = "badge " + (report.ok ? "ok" : "bad");
     badge.textContent = report.ok ? "all checks pass" : "differences found";
     const rows = report.checks.map((c) =>
-      `<tr><td>${c.ok ? "✅" : "❌"}</td><td>${c.name}</td><td>${c.description}</td>` +
-      `<td class="num">${fmtKg(c.indexed)}</td><td class="num">${fmtKg(c.expected)}</td>` +
+      `<tr><td><span class="badge ${c.ok ? "ok" : "bad"}">${c.ok ? "pass" : "FAIL"}</span></td>` +
+      `<td>${c.name}</td><td>${c.description}</td>` +
+      `<td class="num">${show(c.name, c.indexed)}</td><td class="num">${show(c.name, c.expected)}</td>` +
       `<td>${c.source}</td></tr>`);
     $("integrity").innerHTML = `<tr><th></th><th>check</th><th>what</th><th>index</th>` +
       `<th>expected</th><th>against</th></tr>` + rows.join("") +
-      `<tr><td></td><td>accounts</td><td>${report.accounts_checked} accounts re-derived</td>` +
+      `<tr><td><span class="badge ${report.account_differences.length ? "bad" : "ok"}">` +
+      `${report.account_differences.length ? "FAIL" : "pass"}</span></td><td>accounts</td><td>${report.accounts_checked} accounts re-derived</td>` +
       `<td class="num" colspan="2">${report.account_differences.length} differences</td><td>events</td></tr>`;
   }
 
