@@ -13,6 +13,7 @@ crda bench identity     credential verifications/s and sign-ins/s (bench/)
 crda identity create-staff      an operator or auditor account (nobody signs up as one)
 crda identity uniqueness-key    a national ID's uniqueness key (the verifier's desk)
 crda bench indexer      events indexed per second (bench/)
+crda bench audit        auditor summary queries' p99 latency at 200 requests/s (bench/)
 """
 
 from __future__ import annotations
@@ -442,6 +443,20 @@ def bench_indexer(
     indexer_main(
         events=events, per_batch=per_batch, kind=kind, database_url=database_url, as_json=as_json
     )
+
+
+@bench_app.command("audit")
+def bench_audit(
+    events: Annotated[int, typer.Option(help="Transfer events to generate and index.")] = 100_000,
+    rate: Annotated[float, typer.Option(help="Requests per second, open loop.")] = 200.0,
+    seconds: Annotated[float, typer.Option(help="How long to keep the rate.")] = 20.0,
+    kind: Annotated[str, typer.Option(help="Devnet kind for the run.")] = "hardhat",
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+) -> None:
+    """p99 latency of the auditor's summary queries at a fixed rate (API in its own process)."""
+    from bench.audit import main as audit_main
+
+    audit_main(events=events, rate=rate, seconds=seconds, kind=kind, as_json=as_json)
 
 
 if __name__ == "__main__":
