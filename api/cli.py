@@ -451,12 +451,19 @@ def bench_audit(
     rate: Annotated[float, typer.Option(help="Requests per second, open loop.")] = 200.0,
     seconds: Annotated[float, typer.Option(help="How long to keep the rate.")] = 20.0,
     kind: Annotated[str, typer.Option(help="Devnet kind for the run.")] = "hardhat",
+    workers: Annotated[int, typer.Option(help="API worker processes (uvicorn).")] = 2,
+    also: Annotated[
+        str, typer.Option(help="More rates to measure after, comma-separated (e.g. 50,100).")
+    ] = "",
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
 ) -> None:
     """p99 latency of the auditor's summary queries at a fixed rate (API in its own process)."""
     from bench.audit import main as audit_main
 
-    audit_main(events=events, rate=rate, seconds=seconds, kind=kind, as_json=as_json)
+    audit_main(
+        events=events, rate=rate, seconds=seconds, kind=kind, workers=workers,
+        also_rates=tuple(float(r) for r in also.split(",") if r.strip()), as_json=as_json,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -6,7 +6,17 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text, func
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.db import Base
@@ -33,7 +43,10 @@ class Certificate(Base):
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
     holder: Mapped[str] = mapped_column(String(42), index=True)  # lower case
     amount: Mapped[int] = mapped_column(BigInteger)  # grams
-    beneficiary: Mapped[str] = mapped_column(Text)
+    # The beneficiary's name, encrypted (AES-GCM under a per-certificate data key wrapped by the
+    # master key, bound to this row): it may be a person's name.
+    beneficiary_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    beneficiary_data_key: Mapped[bytes] = mapped_column(LargeBinary)
     beneficiary_salt: Mapped[str] = mapped_column(String(66))
     beneficiary_hash: Mapped[str] = mapped_column(String(66))
     publish_beneficiary: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import secrets
 import time
+import uuid
 from typing import Any
 
 from eth_account.messages import encode_typed_data
@@ -25,6 +26,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from hexbytes import HexBytes
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from web3 import Web3
 from web3.logs import DISCARD
@@ -33,6 +35,7 @@ from web3.types import TxReceipt
 from api import idempotency
 from api.auth import service as auth_service
 from api.auth.models import Account
+from api.auth.secrets import envelope
 from api.chain.errors import ChainRevert
 from api.chain.gateway import ChainGateway
 from api.errors import Forbidden, NotFound, problem
@@ -70,6 +73,20 @@ def beneficiary_hash(salt: str, beneficiary: str) -> str:
     """The on-chain commitment to a beneficiary: keccak256 of a versioned salt and the name."""
     payload = f"crda-beneficiary-v1\n{salt.lower()}\n{beneficiary}".encode()
     return "0x" + keccak(payload).hex()
+
+
+def beneficiary_aad(certificate_id: str) -> bytes:
+    return f"certificates/{certificate_id}/beneficiary".encode()
+
+
+def beneficiary_of(settings: Settings, certificate: Certificate) -> str:
+    """The beneficiary's name, decrypted (never logged)."""
+    env = envelope(settings)
+    data_key = env.unwrap(certificate.beneficiary_data_key)
+    plain = env.decrypt(
+        data_key, certificate.beneficiary_ciphertext, beneficiary_aad(certificate.id)
+    )
+    return bytes(plain).decode()
 
 
 def sign_forward_request(
@@ -170,11 +187,18 @@ def retire(
         args=[request],
         signer="relayer",
     )
+    certificate_id = str(uuid.uuid4())
+    env = envelope(settings)
+    data_key, wrapped = env.new_data_key()
     certificate = Certificate(
+        id=certificate_id,
         account_id=user.id,
         holder=holder,
         amount=amount,
-        beneficiary=beneficiary,
+        beneficiary_ciphertext=env.encrypt(
+            data_key, beneficiary.encode(), beneficiary_aad(certificate_id)
+        ),
+        beneficiary_data_key=wrapped,
         beneficiary_salt=salt,
         beneficiary_hash=digest,
         publish_beneficiary=publish_beneficiary,
@@ -187,7 +211,15 @@ def retire(
     session.flush()
     body = certificate_json(session, settings, certificate, include_private=True)
     idempotency.remember(session, scope, idempotency_key, params, 202, body)
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError:
+        # A concurrent twin with the same key committed first: nothing of ours was kept.
+        session.rollback()
+        replay = idempotency.lookup(session, scope, idempotency_key, params)
+        if replay is None:
+            raise
+        return replay.status_code, replay.body
     return 202, body
 
 
@@ -223,11 +255,11 @@ class RetirementHandler:
         """The request's nonce is used: executed before (by an earlier send of this row)."""
         if self.gateway is None or error.error_name != "ERC2771ForwarderInvalidSigner":
             return False
-        holder, nonce = row.args[0][0], None
+        requested = _request_nonce(row)
         forwarder = self.gateway.contract("Forwarder")
-        with_nonce = _request_nonce(row)
-        nonce = int(forwarder.functions.nonces(Web3.to_checksum_address(holder)).call())
-        return with_nonce is not None and nonce > with_nonce and self._find_event(row) is not None
+        holder = Web3.to_checksum_address(row.args[0][0])
+        used = int(forwarder.functions.nonces(holder).call())
+        return requested is not None and used > requested and self._find_event(row) is not None
 
     def on_confirmed(
         self, session: Session, row: ChainTransaction, receipt: TxReceipt | None

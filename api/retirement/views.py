@@ -18,7 +18,7 @@ from api.audit.errors import IndexNotStarted
 from api.audit.provenance import retirement_allocation
 from api.chain.gateway import ChainGateway
 from api.retirement.models import Certificate, CertificateStatus
-from api.retirement.service import beneficiary_hash
+from api.retirement.service import beneficiary_hash, beneficiary_of
 from api.settings import Settings
 
 
@@ -52,7 +52,7 @@ def certificate_json(
         "amount": certificate.amount,
         "unit": "gram CO2e",
         "holder": certificate.holder,
-        "beneficiary": certificate.beneficiary if show else None,
+        "beneficiary": beneficiary_of(settings, certificate) if show else None,
         "beneficiary_salt": certificate.beneficiary_salt if show else None,
         "beneficiary_published": certificate.publish_beneficiary,
         "beneficiary_hash": certificate.beneficiary_hash,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -24,6 +24,9 @@ from api.retirement.views import (
     verification_html,
     verify_certificate,
 )
+
+HASH = r"^0x[0-9a-fA-F]{64}$"
+ADDRESS = r"^0x[0-9a-fA-F]{40}$"
 
 router = APIRouter(prefix="/retirements", tags=["retirements"])
 public = APIRouter(prefix="/certificates", tags=["certificates"])
@@ -137,12 +140,12 @@ def verify(
     settings: SettingsDep,
     chain: ChainDep,
     amount: int | None = None,
-    beneficiary_hash: str | None = None,
-    tx_hash: str | None = None,
-    holder: str | None = None,
-    beneficiary: str | None = None,
-    salt: str | None = None,
-    reason: str | None = None,
+    beneficiary_hash: Annotated[str | None, Query(pattern=HASH)] = None,
+    tx_hash: Annotated[str | None, Query(pattern=HASH)] = None,
+    holder: Annotated[str | None, Query(pattern=ADDRESS)] = None,
+    beneficiary: Annotated[str | None, Query(max_length=200)] = None,
+    salt: Annotated[str | None, Query(pattern=HASH)] = None,
+    reason: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Any:
     """Check a certificate against the chain; no login. HTML for a browser, JSON otherwise."""
     result = verify_certificate(
@@ -160,12 +163,12 @@ class CertificateClaim(BaseModel):
 
     serial: int
     amount: int | None = None
-    beneficiary_hash: str | None = None
-    tx_hash: str | None = None
-    holder: str | None = None
-    beneficiary: str | None = None
-    beneficiary_salt: str | None = None
-    reason: str | None = None
+    beneficiary_hash: str | None = Field(default=None, pattern=HASH)
+    tx_hash: str | None = Field(default=None, pattern=HASH)
+    holder: str | None = Field(default=None, pattern=ADDRESS)
+    beneficiary: str | None = Field(default=None, max_length=200)
+    beneficiary_salt: str | None = Field(default=None, pattern=HASH)
+    reason: str | None = Field(default=None, max_length=500)
 
 
 @public.post("/verify")

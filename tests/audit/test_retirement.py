@@ -196,3 +196,25 @@ def test_only_holders_retire_and_only_their_own_certificates_are_theirs(certifie
     assert_problem(retire(aw, user, "zero", amount=0), 422, "validation-error")
     business, _ = aw.holder("business", credits=700)
     assert retire(aw, business, "b-1", amount=700).status_code == 202
+
+
+def test_a_published_beneficiary_is_shown_and_checkable_by_anyone(audit_world: AuditWorld) -> None:
+    aw = audit_world
+    user, _address = aw.holder("business", credits=3_000)
+    response = retire(aw, user, "pub-1", amount=3_000, publish_beneficiary=True)
+    assert response.status_code == 202, response.text
+    aw.worker().drain()
+    public = aw.client.get("/certificates/1").json()
+    assert public["beneficiary"] == BODY["beneficiary"] and public["beneficiary_salt"]
+    # Anyone can recompute the commitment from the published name and salt.
+    result = aw.client.post(
+        "/certificates/verify",
+        json={**{k: public[k] for k in ("serial", "amount", "tx_hash", "beneficiary")},
+              "beneficiary_salt": public["beneficiary_salt"]},
+    ).json()  # fmt: skip
+    assert result["verified"] is True, result
+    assert "beneficiary" in {c["name"] for c in result["checks"] if c["ok"]}
+    # The name is stored encrypted, not as text.
+    with aw.sessions() as session:
+        stored = session.scalars(select(Certificate)).one()
+        assert BODY["beneficiary"].encode() not in stored.beneficiary_ciphertext
