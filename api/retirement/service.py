@@ -224,14 +224,16 @@ def retire(
 
 
 def get_certificate_for(session: Session, user: Account, certificate_id: str) -> Certificate:
-    """The holder's own certificate (auditor and operator read any); 404 for anyone else."""
+    """The holder's own certificate (auditor and operator read any); anyone else gets 403
+    whether or not it exists."""
     from api.auth.deps import READ_ALL_ROLES
 
     certificate = session.get(Certificate, certificate_id)
-    if certificate is None:
+    reads_all = user.role in READ_ALL_ROLES
+    if certificate is None or (certificate.account_id != user.id and not reads_all):
+        if not reads_all:
+            raise Forbidden("not your certificate")
         raise NotFound("no such certificate")
-    if certificate.account_id != user.id and user.role not in READ_ALL_ROLES:
-        raise Forbidden("not your certificate")
     return certificate
 
 

@@ -185,6 +185,8 @@ def test_only_holders_retire_and_only_their_own_certificates_are_theirs(certifie
         aw.client.get(f"/retirements/{body['id']}", headers=stranger.headers), 403, "forbidden"
     )
     assert aw.client.get("/retirements", headers=stranger.headers).json() == []
+    unknown = aw.client.get("/retirements/no-such-id", headers=stranger.headers)
+    assert_problem(unknown, 403, "forbidden")
     auditor = aw.auditor()
     assert aw.client.get(f"/retirements/{body['id']}", headers=auditor.headers).status_code == 200
     assert_problem(retire(aw, auditor, "a-1"), 403, "forbidden")
