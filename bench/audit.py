@@ -174,6 +174,8 @@ def main(
         console.print(f"indexed {stats.events:,} events up to block {stats.checkpoint}")
 
         port = _free_port()
+        # The API's own output goes to a file, so ``--json`` stays one clean line on stdout.
+        api_log = (workdir / "api.log").open("wb")
         env = {
             **os.environ,
             "CRDA_ENVIRONMENT": "test",
@@ -188,7 +190,7 @@ def main(
              "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
              "--log-level", "warning",
              "--no-access-log"],
-            env=env, cwd=PROJECT_ROOT,
+            env=env, cwd=PROJECT_ROOT, stdout=api_log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         base = f"http://127.0.0.1:{port}"
         for _ in range(300):
