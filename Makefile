@@ -18,7 +18,7 @@ up: install
 down:
 	@if [ -x $(BIN)/crda ]; then $(BIN)/crda down; fi
 
-test: install lint
+test: install chromium lint
 	CRDA_TEST_DEVNET=$(DEVNET) $(if $(TEST_DATABASE_URL),CRDA_TEST_DATABASE_URL=$(TEST_DATABASE_URL)) \
 		$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -34,6 +34,13 @@ bench: install
 	$(BIN)/crda bench gas
 
 install: $(VENV)/.installed node_modules/.installed
+
+# A headless browser for the dashboard's page test (make test only): Debian's chromium.
+.PHONY: chromium
+chromium:
+	@command -v chromium >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y chromium; \
+		else sudo apt-get update && sudo apt-get install -y chromium; fi; }
 
 # Python: a venv with the project (editable) and its dev tools, redone when pyproject changes.
 $(VENV)/.installed: pyproject.toml

@@ -19,12 +19,15 @@ from api.market.runner import BackgroundTicker, MarketTicker
 from api.outbox.runner import BackgroundWorker, make_worker
 from api.routes import (
     accounts,
+    audit,
     auth,
     credentials,
+    dashboard,
     earning,
     health,
     identifiers,
     market,
+    retirements,
     verifiers,
 )
 from api.settings import Settings, get_settings
@@ -104,4 +107,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     )
     app.include_router(market.router)
+    app.include_router(audit.router)
+    app.include_router(retirements.router)
+    app.include_router(retirements.public)
+    app.include_router(dashboard.router)
     return app

@@ -13,6 +13,8 @@ crda reconcile                  the market ledger against the chain, every accou
 crda identity create-staff      an operator or auditor account (nobody signs up as one)
 crda identity uniqueness-key    a national ID's uniqueness key (the verifier's desk)
 crda bench gas|identity|indexer|earning|market   benchmarks (bench/), run on demand
+crda bench indexer      events indexed per second (bench/)
+crda bench audit        auditor summary queries' p99 latency at 200 requests/s (bench/)
 """
 
 from __future__ import annotations
@@ -509,6 +511,27 @@ def bench_market(
     from bench.market import main as market_main
 
     market_main(as_json=as_json, kind=kind, trades=trades, transfers=transfers)
+
+
+@bench_app.command("audit")
+def bench_audit(
+    events: Annotated[int, typer.Option(help="Transfer events to generate and index.")] = 100_000,
+    rate: Annotated[float, typer.Option(help="Requests per second, open loop.")] = 200.0,
+    seconds: Annotated[float, typer.Option(help="How long to keep the rate.")] = 20.0,
+    kind: Annotated[str, typer.Option(help="Devnet kind for the run.")] = "hardhat",
+    workers: Annotated[int, typer.Option(help="API worker processes (uvicorn).")] = 2,
+    also: Annotated[
+        str, typer.Option(help="More rates to measure after, comma-separated (e.g. 50,100).")
+    ] = "",
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+) -> None:
+    """p99 latency of the auditor's summary queries at a fixed rate (API in its own process)."""
+    from bench.audit import main as audit_main
+
+    audit_main(
+        events=events, rate=rate, seconds=seconds, kind=kind, workers=workers,
+        also_rates=tuple(float(r) for r in also.split(",") if r.strip()), as_json=as_json,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -109,3 +109,48 @@ def _stored(session: Session, scope: str, key: str) -> IdempotencyKey | None:
     return session.scalar(
         select(IdempotencyKey).where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
     )
+
+
+# -- the same table, driven step by step (for a service that must store its result in a
+# -- transaction it manages itself, e.g. retirement with its outbox row) -----------------------
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status_code: int
+    body: Any
+
+
+def check_key(key: str | None) -> str:
+    """A required Idempotency-Key header: 1 to MAX_KEY_LENGTH printable characters."""
+    if key is None or not 0 < len(key) <= MAX_KEY_LENGTH or not key.isprintable():
+        raise InvalidIdempotencyKey(f"send an Idempotency-Key header of 1-{MAX_KEY_LENGTH} chars")
+    return key
+
+
+def lookup(session: Session, scope: str, key: str, params: Any) -> StoredResponse | None:
+    """The stored response of ``key`` (None: first use); 409 if the parameters differ."""
+    row = session.scalar(
+        select(IdempotencyKey).where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
+    )
+    if row is None:
+        return None
+    if row.request_hash != request_fingerprint(params):
+        raise IdempotencyKeyReused(key=key)
+    stored = row.response or {}
+    return StoredResponse(int(stored.get("status_code", 200)), stored.get("body"))
+
+
+def remember(
+    session: Session, scope: str, key: str, params: Any, status_code: int, body: Any
+) -> None:
+    """Store the first response (the caller commits it with the business change)."""
+    session.add(
+        IdempotencyKey(
+            scope=scope,
+            key=key,
+            request_hash=request_fingerprint(params),
+            response={"status_code": status_code, "body": body},
+        )
+    )
+    session.flush()

@@ -4,30 +4,24 @@ Each domain keeps its models in its own module (``api/<domain>/models.py``) and 
 import line below.
 """
 
+from api.audit import models as audit_models
+from api.auth import models as auth_models
+from api.credentials import models as credential_models
 from api.db import Base
+from api.earning import models as earning_models
 from api.idempotency import IdempotencyKey
-from api.market.models import (
-    LedgerAccount,
-    LedgerEntry,
-    LedgerTransaction,
-    MarketFill,
-    MarketOrder,
-    MarketSettlement,
-    MarketState,
-    WonTransfer,
-)
+from api.market import models as market_models
 from api.outbox.models import ChainTransaction
+from api.retirement import models as retirement_models
 
 __all__ = [
     "Base",
     "ChainTransaction",
     "IdempotencyKey",
-    "LedgerAccount",
-    "LedgerEntry",
-    "LedgerTransaction",
-    "MarketFill",
-    "MarketOrder",
-    "MarketSettlement",
-    "MarketState",
-    "WonTransfer",
+    "audit_models",
+    "auth_models",
+    "credential_models",
+    "earning_models",
+    "market_models",
+    "retirement_models",
 ]

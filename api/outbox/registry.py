@@ -16,12 +16,15 @@ def outbox_handlers(gateway: ChainGateway | None = None) -> dict[str, OutboxHand
     from api.earning.issuance import KIND as ISSUANCE_BATCH
     from api.earning.issuance import IssuanceBatchHandler
     from api.market.settlement import DepositHandler, SettlementHandler, WithdrawalHandler
+    from api.retirement.service import OUTBOX_KIND as RETIREMENT
+    from api.retirement.service import RetirementHandler
 
     return {
         ISSUANCE_BATCH: IssuanceBatchHandler(),
         "market.settlement": SettlementHandler(gateway),
         "market.deposit": DepositHandler(),
         "market.withdrawal": WithdrawalHandler(),
+        RETIREMENT: RetirementHandler(gateway),
     }
 
 

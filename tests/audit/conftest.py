@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -174,4 +175,75 @@ def activity(platform: Platform) -> Activity:
     return act
 
 
-__all__ = ["Activity", "dump_index", "revert", "rpc", "snapshot"]
+# -- the API over an index of its own -----------------------------------------------------------
+
+
+@dataclass
+class AuditWorld:
+    """The app on a fresh database, its identity helpers, and the indexer and outbox worker."""
+
+    world: Any
+    sessions: sessionmaker[Session]
+    settings: Settings
+    platform: Platform
+    indexer: Indexer
+
+    @property
+    def client(self) -> Any:
+        return self.world.client
+
+    def index(self) -> None:
+        self.indexer.run()
+
+    def worker(self) -> Any:
+        from api.outbox.runner import make_worker
+
+        return make_worker(self.settings, self.sessions, self.platform.chain)
+
+    def holder(self, role: str = "citizen", credits: int = 0) -> tuple[Any, str]:
+        """A signed-in holder with a platform wallet (and ``credits`` issued to it)."""
+        user = self.world.sign_up(role)
+        response = self.client.post(
+            f"/accounts/{user.id}/wallet", json={"custody": "platform"}, headers=user.headers
+        )
+        assert response.status_code in (200, 201), response.text
+        address = response.json()["address"]
+        if credits:
+            self.platform.issue({address: credits}, batch=keccak(text=f"batch-{uuid.uuid4()}"))
+        return user, address
+
+    def auditor(self) -> Any:
+        from api.auth.models import Role
+
+        return self.world.staff(Role.auditor)
+
+
+@pytest.fixture
+def audit_world(
+    settings: Settings,
+    deployment: Deployment,
+    chain: ChainGateway,
+    accounts: Accounts,
+    new_database: DatabaseFactory,
+    make_indexer: IndexerFactory,
+    platform: Platform,
+) -> Iterator[AuditWorld]:
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from tests.identity.conftest import World
+
+    sessions = new_database()
+    url = sessions.kw["bind"].url.render_as_string(hide_password=False)
+    app_settings = settings.model_copy(update={"database_url": url})
+    with TestClient(create_app(app_settings)) as client:
+        yield AuditWorld(
+            World(client, app_settings, chain, accounts),
+            sessions,
+            app_settings,
+            platform,
+            make_indexer(sessions),
+        )
+
+
+__all__ = ["Activity", "AuditWorld", "dump_index", "revert", "rpc", "snapshot"]

@@ -1,0 +1,243 @@
+"""Where credits came from, as far as the chain (the audit index) knows, plus an extension point.
+
+On chain a batch mints each recipient's total once and lists its claim ids; which claim paid
+which recipient lives in the off-chain claim records (earning, issue 5). So:
+
+- :func:`claim_provenance` returns the on-chain part of a claim (batch, Merkle root, position,
+  transaction, block, time) and asks a :class:`ClaimRecordSource` for the off-chain record
+  (evidence hash, provider, factor-set version, inputs, amount, Merkle proof, recomputation).
+  Until earning lands the source is :class:`NoClaimRecords`; the lead plugs the real one in with
+  :func:`set_claim_record_source`.
+- :func:`retirement_allocation` says which credits a retirement used, with a stated rule:
+  **first in, first out over the holder's own inflows in chain order** (each mint is a lot of
+  its batch; each transfer in is a lot of its sender and transaction), net of the holder's
+  earlier outflows (transfers out, earlier retirements). A batch lot is split into claims when
+  the claim record source knows the holder's claims in that batch (by batch position).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from api.audit.indexer import ZERO_ADDRESS
+from api.audit.models import BatchClaim, IssuedBatch, Transfer
+from api.audit.queries import find_claim, index_status
+from api.audit.schemas import Amount
+
+
+class ClaimShare(BaseModel):
+    claim_id: str
+    amount: Amount
+
+
+class ClaimRecordSource(Protocol):
+    """The off-chain claim records (earning): what the chain cannot say about a claim."""
+
+    def claim_record(self, session: Session, claim_id: str) -> dict[str, Any] | None:
+        """Evidence hash, provider, factor-set version, inputs, amount, Merkle proof, and a
+        recomputation check, as JSON-ready values; None when the claim is unknown."""
+        ...
+
+    def claims_of(self, session: Session, batch_id: str, beneficiary: str) -> list[ClaimShare]:
+        """The beneficiary's claims in a batch, in batch order (empty: unknown)."""
+        ...
+
+
+class NoClaimRecords:
+    """The default until earning lands: no off-chain records."""
+
+    def claim_record(self, session: Session, claim_id: str) -> dict[str, Any] | None:
+        return None
+
+    def claims_of(self, session: Session, batch_id: str, beneficiary: str) -> list[ClaimShare]:
+        return []
+
+
+_source: ClaimRecordSource = NoClaimRecords()
+
+
+def set_claim_record_source(source: ClaimRecordSource) -> None:
+    global _source
+    _source = source
+
+
+def claim_record_source() -> ClaimRecordSource:
+    return _source
+
+
+# -- a claim ---------------------------------------------------------------------------------
+
+
+class ClaimIssuance(BaseModel):
+    batch_id: str
+    position: int
+    merkle_root: str
+    batch_total: Amount
+    claim_count: int
+    tx_hash: str
+    block_number: int
+    block_time: int
+
+
+class ClaimProvenance(BaseModel):
+    claim_id: str
+    issued: bool
+    issuances: list[ClaimIssuance]
+    # The off-chain record (evidence, methodology, inputs, proof); None until earning plugs in.
+    record: dict[str, Any] | None
+    record_source: str
+
+
+def claim_provenance(session: Session, claim_id: str) -> ClaimProvenance:
+    issuances = []
+    for where in find_claim(session, claim_id):
+        batch = session.scalars(
+            select(IssuedBatch).where(IssuedBatch.batch_id == where.batch_id)
+        ).one()
+        issuances.append(
+            ClaimIssuance(
+                batch_id=batch.batch_id,
+                position=where.position,
+                merkle_root=batch.merkle_root,
+                batch_total=batch.total_amount,
+                claim_count=batch.claim_count,
+                tx_hash=batch.tx_hash,
+                block_number=batch.block_number,
+                block_time=batch.block_time,
+            )
+        )
+    source = claim_record_source()
+    return ClaimProvenance(
+        claim_id=claim_id.lower(),
+        issued=bool(issuances),
+        issuances=issuances,
+        record=source.claim_record(session, claim_id.lower()),
+        record_source=type(source).__name__,
+    )
+
+
+# -- a retirement ----------------------------------------------------------------------------
+
+
+class Lot(BaseModel):
+    """Credits a retirement used, from one inflow of the holder."""
+
+    kind: str  # "issuance" | "transfer"
+    amount: Amount
+    tx_hash: str
+    block_number: int
+    block_time: int
+    batch_id: str | None = None
+    merkle_root: str | None = None
+    # The holder's claims in the batch when the claim records know them, else every claim id
+    # of the batch (``claims_complete`` false: the batch's claims, not only the holder's).
+    claims: list[ClaimShare] = []
+    batch_claim_ids: list[str] = []
+    sender: str | None = None
+
+
+class Allocation(BaseModel):
+    rule: str
+    complete: bool
+    detail: str | None = None
+    lots: list[Lot] = []
+
+
+FIFO_RULE = (
+    "first in, first out over the holder's inflows in chain order (mints by batch, transfers "
+    "in by sender), net of earlier outflows"
+)
+
+
+def retirement_allocation(
+    session: Session, holder: str, tx_hash: str, amount: int, block_number: int
+) -> Allocation:
+    """The lots a retirement (its burn in ``tx_hash``) consumed, first in first out."""
+    holder = holder.lower()
+    status = index_status(session)
+    if status.block_number < block_number:
+        return Allocation(
+            rule=FIFO_RULE,
+            complete=False,
+            detail=f"the index is at block {status.block_number}, the retirement at {block_number}",
+        )
+    rows = session.scalars(
+        select(Transfer)
+        .where(
+            or_(Transfer.sender == holder, Transfer.recipient == holder),
+            Transfer.block_number <= block_number,
+        )
+        .order_by(Transfer.block_number, Transfer.log_index)
+    ).all()
+    queue: deque[list[Any]] = deque()  # [remaining, Transfer]
+    for row in rows:
+        if row.recipient == holder:
+            queue.append([row.amount, row])
+            continue
+        need = row.amount
+        taken: list[tuple[int, Transfer]] = []
+        while need and queue:
+            head = queue[0]
+            used = min(need, head[0])
+            taken.append((used, head[1]))
+            head[0] -= used
+            need -= used
+            if head[0] == 0:
+                queue.popleft()
+        if (
+            row.tx_hash == tx_hash.lower()
+            and row.recipient == ZERO_ADDRESS
+            and row.amount == amount
+        ):
+            lots = [_lot(session, holder, used, source) for used, source in taken]
+            return Allocation(rule=FIFO_RULE, complete=need == 0, lots=lots)
+    return Allocation(
+        rule=FIFO_RULE, complete=False, detail="the retirement's burn is not in the index"
+    )
+
+
+def _lot(session: Session, holder: str, used: int, source: Transfer) -> Lot:
+    if source.sender != ZERO_ADDRESS:
+        return Lot(
+            kind="transfer",
+            amount=used,
+            tx_hash=source.tx_hash,
+            block_number=source.block_number,
+            block_time=source.block_time,
+            sender=source.sender,
+        )
+    batch = session.scalars(
+        select(IssuedBatch).where(IssuedBatch.tx_hash == source.tx_hash)
+    ).first()
+    if batch is None:  # a mint outside the issuance contract (not expected)
+        return Lot(
+            kind="issuance",
+            amount=used,
+            tx_hash=source.tx_hash,
+            block_number=source.block_number,
+            block_time=source.block_time,
+        )
+    claims = claim_record_source().claims_of(session, batch.batch_id, holder)
+    claim_ids = list(
+        session.scalars(
+            select(BatchClaim.claim_id)
+            .where(BatchClaim.batch_id == batch.batch_id)
+            .order_by(BatchClaim.position)
+        )
+    )
+    return Lot(
+        kind="issuance",
+        amount=used,
+        tx_hash=source.tx_hash,
+        block_number=source.block_number,
+        block_time=source.block_time,
+        batch_id=batch.batch_id,
+        merkle_root=batch.merkle_root,
+        claims=claims,
+        batch_claim_ids=[] if claims else claim_ids,
+    )

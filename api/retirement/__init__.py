@@ -1,0 +1,1 @@
+"""Retirement: a holder burns credits through the relayer; certificates and their checks."""

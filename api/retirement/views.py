@@ -1,0 +1,285 @@
+"""Certificates as JSON, as a printable page, and the public verification against the chain."""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from hexbytes import HexBytes
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+from web3.exceptions import TransactionNotFound
+from web3.logs import DISCARD
+
+from api.audit import queries
+from api.audit.errors import IndexNotStarted
+from api.audit.provenance import retirement_allocation
+from api.chain.gateway import ChainGateway
+from api.retirement.models import Certificate, CertificateStatus
+from api.retirement.service import beneficiary_hash, beneficiary_of
+from api.settings import Settings
+
+
+def verification_url(settings: Settings, certificate: Certificate) -> str | None:
+    """The public URL a QR code carries: the serial and what the certificate claims."""
+    if certificate.serial is None:
+        return None
+    query: dict[str, Any] = {
+        "amount": certificate.amount,
+        "beneficiary_hash": certificate.beneficiary_hash,
+        "tx_hash": certificate.tx_hash,
+    }
+    return f"{settings.public_url}/certificates/{certificate.serial}/verify?{urlencode(query)}"
+
+
+def _iso(timestamp: int | None) -> str | None:
+    if timestamp is None:
+        return None
+    return datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z")
+
+
+def certificate_json(
+    session: Session, settings: Settings, certificate: Certificate, *, include_private: bool
+) -> dict[str, Any]:
+    """The certificate; the beneficiary's name only for the holder or when they published it."""
+    show = include_private or certificate.publish_beneficiary
+    body: dict[str, Any] = {
+        "id": certificate.id if include_private else None,
+        "status": certificate.status,
+        "serial": certificate.serial,
+        "amount": certificate.amount,
+        "unit": "gram CO2e",
+        "holder": certificate.holder,
+        "beneficiary": beneficiary_of(settings, certificate) if show else None,
+        "beneficiary_salt": certificate.beneficiary_salt if show else None,
+        "beneficiary_published": certificate.publish_beneficiary,
+        "beneficiary_hash": certificate.beneficiary_hash,
+        "reason": certificate.reason,
+        "retired_at": _iso(certificate.retired_at),
+        "tx_hash": certificate.tx_hash,
+        "block_number": certificate.block_number,
+        "error_name": certificate.error_name,
+        "verification_url": verification_url(settings, certificate),
+        "allocation": None,
+    }
+    if not include_private:
+        body.pop("id")
+    if certificate.status == CertificateStatus.confirmed.value and certificate.tx_hash:
+        try:
+            allocation = retirement_allocation(
+                session,
+                certificate.holder,
+                certificate.tx_hash,
+                certificate.amount,
+                certificate.block_number or 0,
+            )
+            body["allocation"] = allocation.model_dump(mode="json")
+        except IndexNotStarted:
+            body["allocation"] = {"complete": False, "detail": "the index has not started"}
+    return body
+
+
+# -- verification ------------------------------------------------------------------------------
+
+
+class Check(BaseModel):
+    name: str
+    ok: bool
+    detail: str
+
+
+class Verification(BaseModel):
+    verified: bool
+    serial: int
+    reasons: list[str]
+    checks: list[Check]
+    on_chain: dict[str, Any] | None = None
+
+
+def verify_certificate(
+    session: Session,
+    chain: ChainGateway,
+    settings: Settings,
+    serial: int,
+    *,
+    amount: int | None = None,
+    beneficiary_hash_claimed: str | None = None,
+    tx_hash: str | None = None,
+    holder: str | None = None,
+    beneficiary: str | None = None,
+    salt: str | None = None,
+    reason: str | None = None,
+) -> Verification:
+    """Check what a certificate claims against the chain's Retired event (and the index)."""
+    checks: list[Check] = []
+
+    def check(name: str, ok: bool, detail: str) -> None:
+        checks.append(Check(name=name, ok=ok, detail=detail))
+
+    token = chain.contract("CRDAToken")
+    event: dict[str, Any] | None = None
+    receipt = None
+    if tx_hash:
+        try:
+            receipt = chain.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
+        except (TransactionNotFound, ValueError):
+            receipt = None
+        check("transaction", receipt is not None and receipt["status"] == 1,
+              "the transaction is mined and succeeded" if receipt is not None
+              else "no such transaction on this chain")  # fmt: skip
+        if receipt is not None:
+            for found in token.events.Retired().process_receipt(receipt, errors=DISCARD):
+                if int(found["args"]["certificateId"]) == serial:
+                    event = dict(found)
+    else:
+        deployment = chain.deployment
+        start = deployment.contracts["CRDAToken"].block_number if deployment else 0
+        logs = token.events.Retired().get_logs(
+            argument_filters={"certificateId": serial}, from_block=start
+        )
+        event = dict(logs[0]) if logs else None
+    check("retired-event", event is not None,
+          f"a Retired event with certificate id {serial}" + (" in that transaction"
+          if tx_hash else "") + (" exists" if event else " does not exist"))  # fmt: skip
+    on_chain: dict[str, Any] | None = None
+    if event is not None:
+        args = event["args"]
+        on_chain = {
+            "serial": int(args["certificateId"]),
+            "holder": str(args["holder"]).lower(),
+            "amount": int(args["amount"]),
+            "beneficiary_hash": HexBytes(args["beneficiaryHash"]).to_0x_hex(),
+            "reason": args["reason"],
+            "tx_hash": HexBytes(event["transactionHash"]).to_0x_hex(),
+            "block_number": int(event["blockNumber"]),
+        }
+        head = chain.w3.eth.block_number
+        depth = head - on_chain["block_number"]
+        check("confirmations", depth >= settings.confirmations,
+              f"{depth} blocks deep (needs {settings.confirmations})")  # fmt: skip
+        if amount is not None:
+            check("amount", amount == on_chain["amount"],
+                  f"claimed {amount} g, on chain {on_chain['amount']} g")  # fmt: skip
+        if beneficiary_hash_claimed is not None:
+            check("beneficiary-hash",
+                  beneficiary_hash_claimed.lower() == on_chain["beneficiary_hash"],
+                  "the beneficiary commitment matches the chain"
+                  if beneficiary_hash_claimed.lower() == on_chain["beneficiary_hash"]
+                  else "the beneficiary commitment differs from the chain")  # fmt: skip
+        if beneficiary is not None:
+            if salt is None:
+                check("beneficiary", False, "a beneficiary name needs its salt to be checked")
+            else:
+                recomputed = beneficiary_hash(salt, beneficiary)
+                check("beneficiary", recomputed == on_chain["beneficiary_hash"],
+                      "the named beneficiary is the one committed on chain"
+                      if recomputed == on_chain["beneficiary_hash"]
+                      else "the named beneficiary is not the one committed on chain")  # fmt: skip
+        if holder is not None:
+            check("holder", holder.lower() == on_chain["holder"],
+                  f"claimed {holder.lower()}, on chain {on_chain['holder']}")  # fmt: skip
+        if reason is not None:
+            same = reason == on_chain["reason"]
+            check("reason", same, f"the reason {'matches' if same else 'differs from'} the chain")
+        try:
+            indexed = queries.get_retirement(session, serial)
+        except IndexNotStarted:
+            indexed = None
+        if indexed is not None:
+            agrees = (indexed.tx_hash, indexed.amount) == (on_chain["tx_hash"], on_chain["amount"])
+            check("index", agrees, "the audit index agrees with the chain" if agrees
+                  else "the audit index disagrees with the chain")  # fmt: skip
+    reasons = [c.detail for c in checks if not c.ok]
+    return Verification(
+        verified=not reasons, serial=serial, reasons=reasons, checks=checks, on_chain=on_chain
+    )
+
+
+# -- pages -----------------------------------------------------------------------------------
+
+_STYLE = """
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;color:#1b2a24;margin:0;
+background:#eef3f0}
+.sheet{max-width:760px;margin:32px auto;background:#fff;border:1px solid #cfdcd4;
+border-radius:10px;padding:40px 48px;box-shadow:0 2px 10px rgba(0,0,0,.06)}
+h1{font-size:26px;margin:0 0 4px;color:#145c3c}.sub{color:#5a6b63;margin:0 0 28px}
+.amount{font-size:44px;font-weight:700;color:#145c3c;margin:8px 0}
+table{border-collapse:collapse;width:100%;font-size:14px}td{padding:6px 8px;
+border-bottom:1px solid #e4ece7;vertical-align:top}td:first-child{color:#5a6b63;width:34%}
+code{font-size:12px;word-break:break-all}.qr{float:right;width:170px;margin-left:24px}
+.ok{color:#157a3f;font-weight:600}.bad{color:#b3261e;font-weight:600}
+@media print{body{background:#fff}.sheet{box-shadow:none;border:none;margin:0}}
+"""
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}'
+        f'</title><meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<style>{_STYLE}</style></head><body><div class='sheet'>{body}</div></body></html>"
+    )
+
+
+def certificate_html(body: dict[str, Any]) -> str:
+    e = html.escape
+    serial = body.get("serial")
+    beneficiary = body.get("beneficiary") or "withheld at the holder's request"
+    rows = [
+        ("Serial", f"#{serial}" if serial is not None else "pending"),
+        ("Beneficiary", e(str(beneficiary))),
+        ("Beneficiary commitment", f"<code>{e(body['beneficiary_hash'])}</code>"),
+        ("Reason", e(body["reason"])),
+        ("Retired at", e(body.get("retired_at") or "pending")),
+        ("Holder", f"<code>{e(body['holder'])}</code>"),
+        ("Transaction", f"<code>{e(body.get('tx_hash') or 'pending')}</code>"),
+        ("Block", e(str(body.get("block_number") or "pending"))),
+    ]
+    allocation = body.get("allocation") or {}
+    lots = allocation.get("lots") or []
+    if lots:
+        rows.append((
+            "Credits retired (first in, first out)",
+            "<br>".join(
+                f"{lot['amount']} g from "
+                + (f"batch <code>{e(lot['batch_id'][:18])}…</code>" if lot.get("batch_id")
+                   else f"transfer <code>{e(lot['tx_hash'][:18])}…</code>")
+                for lot in lots
+            ),
+        ))  # fmt: skip
+    table = "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in rows)
+    qr = (
+        f'<img class="qr" alt="QR code: verify this certificate" '
+        f'src="/certificates/{serial}/qr?format=svg">'
+        if serial is not None
+        else ""
+    )
+    kg = body["amount"] / 1000
+    verify = body.get("verification_url")
+    link = f'<p>Check it yourself: <a href="{e(verify)}">{e(verify)}</a></p>' if verify else ""
+    return _page(
+        f"CRDA retirement certificate #{serial}",
+        f"{qr}<h1>Retirement certificate</h1><p class='sub'>Carbon Reduction Digital Asset · "
+        f"Incheon</p><div class='amount'>{kg:,.3f} kg CO2e</div>"
+        f"<p>{body['amount']:,} credits (grams of CO2e avoided) were retired on chain and can "
+        f"never be used again.</p><table>{table}</table>{link}",
+    )
+
+
+def verification_html(result: Verification) -> str:
+    e = html.escape
+    verdict = (
+        "<p class='ok'>Verified: this certificate matches the blockchain.</p>"
+        if result.verified
+        else "<p class='bad'>Not verified: " + e("; ".join(result.reasons)) + "</p>"
+    )
+    rows = "".join(
+        f"<tr><td>{e(c.name)}</td><td class='{'ok' if c.ok else 'bad'}'>"
+        f"{'✓' if c.ok else '✗'} {e(c.detail)}</td></tr>"
+        for c in result.checks
+    )
+    return _page(
+        f"Certificate #{result.serial}: verification",
+        f"<h1>Certificate #{result.serial}</h1>{verdict}<table>{rows}</table>",
+    )

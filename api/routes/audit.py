@@ -1,0 +1,363 @@
+"""The auditor's read-only API over the audit index: supply, holders, batches, provenance,
+retirements, integrity, index status, and streamed CSV/JSON exports of every list.
+
+Auditors read everything and change nothing; the operator (who runs the platform and its
+indexer) may read it too. Every other role gets 403.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import StreamingResponse
+from sqlalchemy.orm import Session
+
+from api.audit import dashboard, exports, queries
+from api.audit.integrity import IntegrityReport, check_integrity
+from api.audit.provenance import ClaimProvenance, claim_provenance
+from api.audit.queries import PageParams, Window
+from api.audit.schemas import (
+    AttestationPublic,
+    BatchClaimPublic,
+    BatchPublic,
+    EventPublic,
+    HolderPublic,
+    IdentityPublic,
+    IndexStatus,
+    Page,
+    RetirementPublic,
+    Supply,
+    SupplyPointPublic,
+    TransferPublic,
+)
+from api.auth.deps import CurrentUser
+from api.auth.models import Account, Role
+from api.deps import ChainDep, SessionDep, StateDep
+from api.errors import Forbidden, NotFound
+
+AUDIT_ROLES = frozenset({Role.auditor.value, Role.operator.value})
+
+
+async def auditor_or_operator(user: CurrentUser) -> Account:
+    """The role check, on the event loop (it only compares strings: no thread hop)."""
+    if user.role not in AUDIT_ROLES:
+        raise Forbidden("needs the role auditor or operator")
+    return user
+
+
+router = APIRouter(prefix="/audit", tags=["audit"], dependencies=[Depends(auditor_or_operator)])
+
+ExportFormat = Literal["csv", "json"]
+
+
+async def page_params(
+    limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = queries.DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> PageParams:
+    return PageParams(limit=limit, cursor=cursor)
+
+
+async def window(
+    from_block: Annotated[int | None, Query(ge=0)] = None,
+    to_block: Annotated[int | None, Query(ge=0)] = None,
+    from_time: Annotated[int | None, Query(ge=0, description="unix seconds")] = None,
+    to_time: Annotated[int | None, Query(ge=0, description="unix seconds")] = None,
+) -> Window:
+    return Window(from_block, to_block, from_time, to_time)
+
+
+PageDep = Annotated[PageParams, Depends(page_params)]
+WindowDep = Annotated[Window, Depends(window)]
+
+
+def _export(
+    state: Any,
+    session: Session,
+    name: str,
+    fmt: ExportFormat,
+    list_fn: Callable[..., Page[Any]],
+    *args: Any,
+    **filters: Any,
+) -> StreamingResponse:
+    """Stream a whole list page by page (each page its own short session)."""
+    queries.index_status(session)  # fail as a problem before the first byte, not mid-stream
+    session.close()
+    if fmt == "csv":
+        chunks: Iterator[str] = exports.export_csv(state.sessions, list_fn, *args, **filters)
+        media = exports.CSV_MEDIA_TYPE
+    else:
+        chunks = exports.export_json(state.sessions, list_fn, *args, **filters)
+        media = exports.JSON_MEDIA_TYPE
+    return StreamingResponse(
+        chunks,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="crda-{name}.{fmt}"'},
+    )
+
+
+_EXPORT: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {}, "application/json": {}}}
+}
+
+# -- status, summary, supply -------------------------------------------------------------------
+
+
+@router.get("/status")
+def status(session: SessionDep) -> IndexStatus:
+    """How far the index has read (block, hash, reorganisations seen)."""
+    return queries.index_status(session)
+
+
+@router.get("/summary")
+def summary(session: SessionDep) -> dashboard.Summary:
+    """Supply now, holders, batches, retirements, pause state: the dashboard's headline."""
+    return dashboard.summary(session)
+
+
+@router.get("/supply")
+def supply(
+    session: SessionDep,
+    block: Annotated[int | None, Query(ge=0)] = None,
+    time: Annotated[int | None, Query(ge=0, description="unix seconds")] = None,
+) -> Supply:
+    """Issued, burnt, retired and circulating credits at a block or a time (default: now)."""
+    if time is not None and block is None:
+        return queries.supply_at_time(session, time)
+    return queries.supply_at(session, block)
+
+
+@router.get("/supply/series")
+def supply_series(session: SessionDep, page: PageDep, win: WindowDep) -> Page[SupplyPointPublic]:
+    """Supply after every block that changed it."""
+    return queries.list_supply(session, window=win, page=page)
+
+
+@router.get("/supply/series/export", response_class=StreamingResponse, responses=_EXPORT)
+def supply_series_export(
+    state: StateDep, session: SessionDep, win: WindowDep, format: ExportFormat = "csv"
+) -> StreamingResponse:
+    return _export(state, session, "supply", format, queries.list_supply, window=win)
+
+
+@router.get("/issuance/daily")
+def issuance_daily(session: SessionDep, win: WindowDep) -> list[dashboard.Day]:
+    """Credits issued per UTC day, by batch (by activity type once earning lands)."""
+    return dashboard.issuance_per_day(session, win)
+
+
+@router.get("/retirements/daily")
+def retirements_daily(session: SessionDep, win: WindowDep) -> list[dashboard.Day]:
+    return dashboard.retirements_per_day(session, win)
+
+
+# -- holders and transfers ---------------------------------------------------------------------
+
+
+@router.get("/holders")
+def holders(session: SessionDep, page: PageDep, include_empty: bool = False) -> Page[HolderPublic]:
+    """Holders by balance, largest first."""
+    return queries.list_holders(session, include_empty=include_empty, page=page)
+
+
+@router.get("/holders/export", response_class=StreamingResponse, responses=_EXPORT)
+def holders_export(
+    state: StateDep, session: SessionDep, include_empty: bool = False, format: ExportFormat = "csv"
+) -> StreamingResponse:
+    return _export(
+        state, session, "holders", format, queries.list_holders, include_empty=include_empty
+    )
+
+
+@router.get("/holders/{address}")
+def holder(address: str, session: SessionDep) -> HolderPublic:
+    return queries.get_holder(session, address)
+
+
+@router.get("/transfers")
+def transfers(
+    session: SessionDep, page: PageDep, win: WindowDep, address: str | None = None
+) -> Page[TransferPublic]:
+    """Transfers, mints (sender zero) and burns (recipient zero) in chain order."""
+    return queries.list_transfers(session, address=address, window=win, page=page)
+
+
+@router.get("/transfers/export", response_class=StreamingResponse, responses=_EXPORT)
+def transfers_export(
+    state: StateDep,
+    session: SessionDep,
+    win: WindowDep,
+    address: str | None = None,
+    format: ExportFormat = "csv",
+) -> StreamingResponse:
+    return _export(
+        state, session, "transfers", format, queries.list_transfers, address=address, window=win
+    )
+
+
+# -- batches and claims ------------------------------------------------------------------------
+
+
+@router.get("/batches")
+def batches(session: SessionDep, page: PageDep, win: WindowDep) -> Page[BatchPublic]:
+    """Issuance batches with their Merkle roots, in chain order."""
+    return queries.list_batches(session, window=win, page=page)
+
+
+@router.get("/batches/export", response_class=StreamingResponse, responses=_EXPORT)
+def batches_export(
+    state: StateDep, session: SessionDep, win: WindowDep, format: ExportFormat = "csv"
+) -> StreamingResponse:
+    return _export(state, session, "batches", format, queries.list_batches, window=win)
+
+
+@router.get("/batches/{batch_id}")
+def batch(batch_id: str, session: SessionDep) -> BatchPublic:
+    found = queries.get_batch(session, batch_id)
+    if found is None:
+        raise NotFound("no such batch in the index")
+    return found
+
+
+@router.get("/batches/{batch_id}/claims")
+def batch_claims(batch_id: str, session: SessionDep, page: PageDep) -> Page[BatchClaimPublic]:
+    """The claim ids of one batch, in the batch's order."""
+    return queries.list_batch_claims(session, batch_id, page=page)
+
+
+@router.get("/batches/{batch_id}/claims/export", response_class=StreamingResponse,
+            responses=_EXPORT)  # fmt: skip
+def batch_claims_export(
+    batch_id: str, state: StateDep, session: SessionDep, format: ExportFormat = "csv"
+) -> StreamingResponse:
+    return _export(
+        state, session, "batch-claims", format, queries.list_batch_claims, batch_id.lower()
+    )
+
+
+@router.get("/claims/{claim_id}/provenance")
+def provenance(claim_id: str, session: SessionDep) -> ClaimProvenance:
+    """Where a claim was issued (batch, Merkle root, transaction) and its off-chain record."""
+    result = claim_provenance(session, claim_id)
+    if not result.issued and result.record is None:
+        raise NotFound("the claim is not in any indexed batch")
+    return result
+
+
+# -- retirements -------------------------------------------------------------------------------
+
+
+@router.get("/retirements")
+def retirements(
+    session: SessionDep, page: PageDep, win: WindowDep, holder: str | None = None
+) -> Page[RetirementPublic]:
+    """Retirements (certificates) in chain order."""
+    return queries.list_retirements(session, holder=holder, window=win, page=page)
+
+
+@router.get("/retirements/export", response_class=StreamingResponse, responses=_EXPORT)
+def retirements_export(
+    state: StateDep,
+    session: SessionDep,
+    win: WindowDep,
+    holder: str | None = None,
+    format: ExportFormat = "csv",
+) -> StreamingResponse:
+    return _export(
+        state, session, "retirements", format, queries.list_retirements, holder=holder, window=win
+    )
+
+
+@router.get("/retirements/{certificate_id}")
+def retirement(certificate_id: int, session: SessionDep) -> RetirementPublic:
+    found = queries.get_retirement(session, certificate_id)
+    if found is None:
+        raise NotFound("no such certificate in the index")
+    return found
+
+
+# -- identities and events ---------------------------------------------------------------------
+
+
+@router.get("/attestations")
+def attestations(
+    session: SessionDep, page: PageDep, win: WindowDep, account: str | None = None
+) -> Page[AttestationPublic]:
+    return queries.list_attestations(session, account=account, window=win, page=page)
+
+
+@router.get("/attestations/export", response_class=StreamingResponse, responses=_EXPORT)
+def attestations_export(
+    state: StateDep,
+    session: SessionDep,
+    win: WindowDep,
+    account: str | None = None,
+    format: ExportFormat = "csv",
+) -> StreamingResponse:
+    return _export(
+        state, session, "attestations", format, queries.list_attestations, account=account,
+        window=win,
+    )  # fmt: skip
+
+
+@router.get("/identities")
+def identities(session: SessionDep, page: PageDep) -> Page[IdentityPublic]:
+    return queries.list_identities(session, page=page)
+
+
+@router.get("/identities/export", response_class=StreamingResponse, responses=_EXPORT)
+def identities_export(
+    state: StateDep, session: SessionDep, format: ExportFormat = "csv"
+) -> StreamingResponse:
+    return _export(state, session, "identities", format, queries.list_identities)
+
+
+@router.get("/events")
+def events(
+    session: SessionDep,
+    page: PageDep,
+    win: WindowDep,
+    contract: str | None = None,
+    event: str | None = None,
+) -> Page[EventPublic]:
+    """Every indexed event in chain order."""
+    return queries.list_events(session, contract=contract, event=event, window=win, page=page)
+
+
+@router.get("/events/export", response_class=StreamingResponse, responses=_EXPORT)
+def events_export(
+    state: StateDep,
+    session: SessionDep,
+    win: WindowDep,
+    contract: str | None = None,
+    event: str | None = None,
+    format: ExportFormat = "csv",
+) -> StreamingResponse:
+    return _export(
+        state, session, "events", format, queries.list_events, contract=contract, event=event,
+        window=win,
+    )  # fmt: skip
+
+
+# -- checks ----------------------------------------------------------------------------------
+
+
+@router.get("/integrity")
+def integrity(
+    session: SessionDep, chain: ChainDep, on_chain_balances: bool = False
+) -> IntegrityReport:
+    """Re-derive supply from the events and compare with the chain at the index's block."""
+    return check_integrity(session, chain, on_chain_balances=on_chain_balances)
+
+
+@router.get("/market")
+def market() -> dashboard.NotYetAvailable:
+    """Market volume and price: no market data until the market (issue 6) lands."""
+    return dashboard.NotYetAvailable(detail="no market data")
+
+
+@router.get("/reconciliation")
+def reconciliation() -> dashboard.NotYetAvailable:
+    """Database ledger against chain, per account: until the market ledger (issue 6) lands."""
+    return dashboard.NotYetAvailable(detail="no reconciliation data: the ledger is not there yet")

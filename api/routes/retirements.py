@@ -1,0 +1,184 @@
+"""A holder retires credits; certificates (public by serial, verification needs no login)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from api import idempotency
+from api.auth.deps import CurrentUser, require_roles
+from api.auth.models import Account, Role
+from api.deps import ChainDep, SessionDep, SettingsDep
+from api.errors import NotFound
+from api.qr import QrFormat, qr_response
+from api.retirement import service
+from api.retirement.models import Certificate
+from api.retirement.views import (
+    Verification,
+    certificate_html,
+    certificate_json,
+    verification_html,
+    verify_certificate,
+)
+
+HASH = r"^0x[0-9a-fA-F]{64}$"
+ADDRESS = r"^0x[0-9a-fA-F]{40}$"
+
+router = APIRouter(prefix="/retirements", tags=["retirements"])
+public = APIRouter(prefix="/certificates", tags=["certificates"])
+
+# Holders retire their own credits: citizens and businesses.
+HolderUser = Annotated[Account, Depends(require_roles(Role.citizen, Role.business))]
+
+
+class RetirementCreate(BaseModel):
+    amount: int = Field(gt=0, lt=2**63, description="grams of CO2e (credits)")
+    beneficiary: str = Field(min_length=1, max_length=200)
+    reason: str = Field(min_length=1, max_length=500)
+    publish_beneficiary: bool = Field(
+        default=False, description="show the beneficiary's name on the public certificate"
+    )
+
+
+@router.post("", status_code=202, responses={202: {}, 409: {}, 422: {}})
+def create_retirement(
+    body: RetirementCreate,
+    user: HolderUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    chain: ChainDep,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> JSONResponse:
+    """Retire credits from the caller's platform wallet; the relayer pays the gas.
+
+    Answers 202 with the pending certificate; it is confirmed once the chain has it.
+    """
+    key = idempotency.check_key(idempotency_key)
+    status_code, payload = service.retire(
+        session,
+        settings,
+        chain,
+        user,
+        idempotency_key=key,
+        amount=body.amount,
+        beneficiary=body.beneficiary,
+        reason=body.reason,
+        publish_beneficiary=body.publish_beneficiary,
+    )
+    return JSONResponse(payload, status_code=status_code)
+
+
+@router.get("")
+def list_my_retirements(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> list[Any]:
+    """The caller's own certificates, newest first."""
+    rows = session.scalars(
+        select(Certificate)
+        .where(Certificate.account_id == user.id)
+        .order_by(Certificate.created_at.desc())
+        .limit(200)
+    )
+    return [certificate_json(session, settings, c, include_private=True) for c in rows]
+
+
+@router.get("/{certificate_id}")
+def get_my_retirement(
+    certificate_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> dict[str, Any]:
+    """One certificate with its private fields: the holder's own (auditor, operator: any)."""
+    certificate = service.get_certificate_for(session, user, certificate_id)
+    return certificate_json(session, settings, certificate, include_private=True)
+
+
+# -- public --------------------------------------------------------------------------------
+
+
+def _by_serial(session: SessionDep, serial: int) -> Certificate:
+    certificate = service.certificate_by_serial(session, serial)
+    if certificate is None:
+        raise NotFound("no certificate with that serial")
+    return certificate
+
+
+@public.get("/{serial}")
+def get_certificate(serial: int, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
+    """The public certificate (the beneficiary only if the holder published it)."""
+    return certificate_json(session, settings, _by_serial(session, serial), include_private=False)
+
+
+@public.get("/{serial}/page", response_class=HTMLResponse)
+def certificate_page(serial: int, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+    """The printable certificate."""
+    body = certificate_json(session, settings, _by_serial(session, serial), include_private=False)
+    return HTMLResponse(certificate_html(body))
+
+
+@public.get(
+    "/{serial}/qr",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}, "image/svg+xml": {}}}},
+)
+def certificate_qr(
+    serial: int, session: SessionDep, settings: SettingsDep, format: QrFormat = "png"
+) -> Response:
+    """A QR code of the public verification URL."""
+    from api.retirement.views import verification_url
+
+    url = verification_url(settings, _by_serial(session, serial))
+    assert url is not None
+    return qr_response(url, format)
+
+
+@public.get("/{serial}/verify", response_model=Verification)
+def verify(
+    serial: int,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    chain: ChainDep,
+    amount: int | None = None,
+    beneficiary_hash: Annotated[str | None, Query(pattern=HASH)] = None,
+    tx_hash: Annotated[str | None, Query(pattern=HASH)] = None,
+    holder: Annotated[str | None, Query(pattern=ADDRESS)] = None,
+    beneficiary: Annotated[str | None, Query(max_length=200)] = None,
+    salt: Annotated[str | None, Query(pattern=HASH)] = None,
+    reason: Annotated[str | None, Query(max_length=500)] = None,
+) -> Any:
+    """Check a certificate against the chain; no login. HTML for a browser, JSON otherwise."""
+    result = verify_certificate(
+        session, chain, settings, serial, amount=amount,
+        beneficiary_hash_claimed=beneficiary_hash, tx_hash=tx_hash, holder=holder,
+        beneficiary=beneficiary, salt=salt, reason=reason,
+    )  # fmt: skip
+    if "text/html" in request.headers.get("accept", ""):
+        return HTMLResponse(verification_html(result))
+    return result
+
+
+class CertificateClaim(BaseModel):
+    """A certificate as the holder shows it (the JSON this API serves), to check."""
+
+    serial: int
+    amount: int | None = None
+    beneficiary_hash: str | None = Field(default=None, pattern=HASH)
+    tx_hash: str | None = Field(default=None, pattern=HASH)
+    holder: str | None = Field(default=None, pattern=ADDRESS)
+    beneficiary: str | None = Field(default=None, max_length=200)
+    beneficiary_salt: str | None = Field(default=None, pattern=HASH)
+    reason: str | None = Field(default=None, max_length=500)
+
+
+@public.post("/verify")
+def verify_document(
+    body: CertificateClaim, session: SessionDep, settings: SettingsDep, chain: ChainDep
+) -> Verification:
+    """Check every field of a certificate document against the chain; no login."""
+    return verify_certificate(
+        session, chain, settings, body.serial, amount=body.amount,
+        beneficiary_hash_claimed=body.beneficiary_hash, tx_hash=body.tx_hash,
+        holder=body.holder, beneficiary=body.beneficiary, salt=body.beneficiary_salt,
+        reason=body.reason,
+    )  # fmt: skip

@@ -1,0 +1,123 @@
+"""The auditor's dashboard in a real headless browser (Debian's chromium) against a live app."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from api.app import create_app
+from api.settings import PROJECT_ROOT
+from tests.audit.conftest import Activity, AuditWorld
+from tests.conftest import increase_time
+
+pytestmark = [pytest.mark.chain, pytest.mark.database]
+
+ARTIFACTS = PROJECT_ROOT / "build" / "test-artifacts"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--window-size=1400,1720",
+    "--virtual-time-budget=20000",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def live(audit_world: AuditWorld) -> Iterator[str]:
+    """The app served by uvicorn on a free loopback port, on the audit world's database."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(audit_world.settings), host="127.0.0.1", port=port, log_level="warning"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.05)
+    yield base
+    server.should_exit = True
+    thread.join(10)
+
+
+def chromium(tmp_path: Path, *args: str) -> str:
+    binary = shutil.which("chromium")
+    if binary is None:
+        pytest.skip("Debian's chromium is not installed (make install installs it)")
+    result = subprocess.run(
+        [binary, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+def test_the_dashboard_draws_live_data_in_a_headless_browser(
+    audit_world: AuditWorld, activity: Activity, live: str, tmp_path: Path
+) -> None:
+    aw = audit_world
+    a = aw.platform.accounts
+    # A week of activity: a batch or two a day, transfers and retirements.
+    for day in range(6):
+        activity.issue(a.alice.address, a.bob.address, amount=2_000 + 700 * day)
+        if day % 2:
+            activity.issue(a.carol.address, amount=1_500)
+        activity.transfer(a.alice, a.bob.address, 300 + day)
+        activity.retire(a.bob, 400 + 150 * day, reason=f"Commute offset, week {day + 1}")
+        increase_time(aw.platform.chain, 86_400)
+    aw.index()
+    auditor = aw.auditor()
+
+    url = f"{live}/dashboard#token={auditor.access}"
+    dom = chromium(tmp_path, "--dump-dom", url)
+    assert 'data-loaded="true"' in dom, dom[-3000:]
+    supply = re.search(r'id="supply-chart"[^>]*data-points="(\d+)"', dom)
+    assert supply and int(supply.group(1)) >= 10
+    assert len(re.findall(r'class="series"', dom)) == 3
+    bars = re.search(r'id="issuance-chart"[^>]*data-bars="(\d+)"', dom)
+    assert bars and int(bars.group(1)) >= 6
+    assert len(re.findall(r'class="bar"', dom)) >= 6 + 9
+    assert "all checks pass" in dom
+    assert "No market data" in dom and "No reconciliation data" in dom
+    assert "Commute offset, week 6" in dom
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    screenshot = ARTIFACTS / "dashboard.png"
+    screenshot.unlink(missing_ok=True)
+    chromium(tmp_path, f"--screenshot={screenshot}", url)
+    assert screenshot.stat().st_size > 20_000
+
+
+def test_the_dashboard_without_a_token_asks_to_sign_in(live: str, tmp_path: Path) -> None:
+    dom = chromium(tmp_path, "--dump-dom", f"{live}/dashboard")
+    assert "Auditor sign-in" in dom
+    assert 'id="app" hidden' in dom

@@ -1,0 +1,222 @@
+"""Retirement through the API: once on chain whatever repeats or crashes; certificates."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from api.outbox.models import ChainTransaction, OutboxStatus
+from api.retirement.models import Certificate
+from tests.audit.conftest import AuditWorld
+from tests.identity.conftest import assert_problem
+
+pytestmark = [pytest.mark.chain, pytest.mark.database]
+
+BODY = {"amount": 1_250, "beneficiary": "Songdo Primary School", "reason": "School trip 2026"}
+
+
+def retire(aw: AuditWorld, user, key: str, **overrides):
+    return aw.client.post(
+        "/retirements",
+        json={**BODY, **overrides},
+        headers={**user.headers, "Idempotency-Key": key},
+    )
+
+
+def test_a_retirement_burns_once_with_a_repeated_key_and_a_crash_between_steps(
+    audit_world: AuditWorld,
+) -> None:
+    aw = audit_world
+    user, address = aw.holder(credits=5_000)
+    token = aw.platform.token
+    first = retire(aw, user, "k-1")
+    assert first.status_code == 202, first.text
+    assert first.json()["status"] == "pending"
+    # The same key again (a client retry): the stored answer, no second outbox row.
+    again = retire(aw, user, "k-1")
+    assert again.status_code == 202 and again.json() == first.json()
+    assert_problem(retire(aw, user, "k-1", amount=999), 409, "idempotency-key-reused")
+    # A second retirement while the first is in flight is refused (sequential forwarder nonces).
+    assert_problem(retire(aw, user, "k-2"), 409, "retirement-in-progress")
+
+    worker = aw.worker()
+    # Crash after signing and storing the relayer's transaction, before broadcasting it.
+    with aw.sessions() as session, session.begin():
+        row = session.scalars(select(ChainTransaction)).one()
+        assert (row.kind, row.signer, row.contract) == ("retirement", "relayer", "Forwarder")
+        assert worker.outbox._sign(session, row) is not None
+    # The process died here. The next worker finds the stored transaction and finishes it.
+    aw.worker().drain()
+    # Even a fresh copy of the row's forward request executed again cannot retire twice.
+    with aw.sessions() as session:
+        row = session.scalars(select(ChainTransaction)).one()
+        assert row.status == OutboxStatus.confirmed
+        request = row.args[0]
+    from api.chain.errors import ChainRevert
+
+    forwarder = aw.platform.chain.contract("Forwarder")
+    with pytest.raises(ChainRevert) as caught:
+        aw.platform.chain.transact(
+            forwarder.functions.execute(request), aw.platform.accounts.relayer
+        )
+    assert caught.value.error_name == "ERC2771ForwarderInvalidSigner"
+
+    assert token.functions.balanceOf(address).call() == 5_000 - 1_250
+    assert token.functions.retiredOf(address).call() == 1_250
+    assert token.functions.lastCertificateId().call() == 1
+    with aw.sessions() as session:
+        certificate = session.scalars(select(Certificate)).one()
+        assert certificate.status == "confirmed" and certificate.serial == 1
+    mine = aw.client.get(f"/retirements/{first.json()['id']}", headers=user.headers).json()
+    assert mine["serial"] == 1 and mine["beneficiary"] == BODY["beneficiary"]
+    # The relayer paid: the holder's address never had any ETH.
+    assert aw.platform.chain.w3.eth.get_balance(address) == 0
+    # Now a second retirement goes through.
+    assert retire(aw, user, "k-2").status_code == 202
+    aw.worker().drain()
+    assert token.functions.lastCertificateId().call() == 2
+
+
+@pytest.fixture
+def certified(audit_world: AuditWorld):
+    """A citizen who received two batches and retired across both, confirmed and indexed."""
+    aw = audit_world
+    user, address = aw.holder(credits=1_000)
+    aw.platform.issue({address: 2_000}, batch=b"\x02" * 32)
+    response = retire(aw, user, "cert-1", amount=1_500, publish_beneficiary=False)
+    assert response.status_code == 202, response.text
+    aw.worker().drain()
+    aw.index()
+    body = aw.client.get(f"/retirements/{response.json()['id']}", headers=user.headers).json()
+    return aw, user, address, body
+
+
+def test_the_certificate_names_serial_transaction_and_the_batches_it_retires_first_in_first_out(
+    certified,
+) -> None:
+    aw, _user, _address, body = certified
+    assert body["status"] == "confirmed" and body["serial"] == 1
+    assert body["tx_hash"].startswith("0x") and body["retired_at"].endswith("Z")
+    allocation = body["allocation"]
+    assert allocation["complete"] is True
+    lots = allocation["lots"]
+    # FIFO: all 1,000 of the first batch, then 500 of the second.
+    assert [(lot["kind"], lot["amount"]) for lot in lots] == [
+        ("issuance", "1000"),
+        ("issuance", "500"),
+    ]
+    assert lots[1]["batch_id"] == "0x" + "02" * 32
+    assert all(lot["merkle_root"] and lot["batch_claim_ids"] for lot in lots)
+    # Public: the beneficiary stays private (only its salted hash is on chain).
+    public = aw.client.get("/certificates/1").json()
+    assert public["beneficiary"] is None and public["beneficiary_salt"] is None
+    assert public["beneficiary_hash"] == body["beneficiary_hash"]
+    assert "id" not in public
+    page = aw.client.get("/certificates/1/page")
+    assert page.status_code == 200 and "Retirement certificate" in page.text
+    assert BODY["beneficiary"] not in page.text and "1.500 kg" in page.text
+
+
+def test_the_qr_code_carries_the_public_verification_url(certified) -> None:
+    aw, _user, _address, body = certified
+    svg = aw.client.get("/certificates/1/qr", params={"format": "svg"})
+    assert svg.status_code == 200 and svg.headers["content-type"] == "image/svg+xml"
+    png = aw.client.get("/certificates/1/qr")
+    assert png.headers["content-type"] == "image/png"
+    zxingcpp = pytest.importorskip("zxingcpp")
+    import io
+
+    from PIL import Image
+
+    (decoded,) = zxingcpp.read_barcodes(Image.open(io.BytesIO(png.content)))
+    assert decoded.text == body["verification_url"]
+    assert decoded.text.startswith(aw.settings.public_url + "/certificates/1/verify?")
+    # Scanning it: the URL's own query is what gets checked (no login).
+    path = decoded.text.removeprefix(aw.settings.public_url)
+    result = aw.client.get(path).json()
+    assert result["verified"] is True, result
+    assert {c["name"] for c in result["checks"]} >= {
+        "transaction",
+        "retired-event",
+        "amount",
+        "beneficiary-hash",
+        "index",
+    }
+    html = aw.client.get(path, headers={"Accept": "text/html"})
+    assert "Verified" in html.text
+
+
+def test_a_forged_certificate_fails_public_verification(certified) -> None:
+    aw, _user, _address, body = certified
+    document = {
+        "serial": body["serial"],
+        "amount": body["amount"],
+        "beneficiary_hash": body["beneficiary_hash"],
+        "tx_hash": body["tx_hash"],
+        "holder": body["holder"],
+        "beneficiary": body["beneficiary"],
+        "beneficiary_salt": body["beneficiary_salt"],
+        "reason": body["reason"],
+    }
+    genuine = aw.client.post("/certificates/verify", json=document).json()
+    assert genuine["verified"] is True, genuine
+    forgeries = {
+        "amount": {"amount": body["amount"] * 10},
+        "beneficiary": {"beneficiary": "Someone Else Ltd"},
+        "beneficiary-hash": {"beneficiary_hash": "0x" + "ab" * 32},
+        "retired-event": {"serial": body["serial"] + 1},
+        "reason": {"reason": "Carbon neutral forever"},
+        "holder": {"holder": "0x" + "11" * 20},
+        "transaction": {"tx_hash": "0x" + "cd" * 32},
+    }
+    for failing, change in forgeries.items():
+        result = aw.client.post("/certificates/verify", json={**document, **change}).json()
+        assert result["verified"] is False, (failing, result)
+        assert failing in {c["name"] for c in result["checks"] if not c["ok"]}, (failing, result)
+        assert result["reasons"]
+    # A serial that was never issued, checked by URL alone.
+    assert aw.client.get("/certificates/99/verify").json()["verified"] is False
+
+
+def test_only_holders_retire_and_only_their_own_certificates_are_theirs(certified) -> None:
+    aw, user, _address, body = certified
+    stranger, _ = aw.holder()
+    assert_problem(
+        aw.client.get(f"/retirements/{body['id']}", headers=stranger.headers), 403, "forbidden"
+    )
+    assert aw.client.get("/retirements", headers=stranger.headers).json() == []
+    unknown = aw.client.get("/retirements/no-such-id", headers=stranger.headers)
+    assert_problem(unknown, 403, "forbidden")
+    auditor = aw.auditor()
+    assert aw.client.get(f"/retirements/{body['id']}", headers=auditor.headers).status_code == 200
+    assert_problem(retire(aw, auditor, "a-1"), 403, "forbidden")
+    assert_problem(aw.client.post("/retirements", json=BODY), 401, "invalid-token")
+    response = aw.client.post("/retirements", json=BODY, headers=user.headers)
+    assert_problem(response, 422, "invalid-idempotency-key")
+    # More than the holder has: refused before anything is signed or queued.
+    assert_problem(retire(aw, user, "big", amount=10**9), 409, "insufficient-balance")
+    assert_problem(retire(aw, user, "zero", amount=0), 422, "validation-error")
+    business, _ = aw.holder("business", credits=700)
+    assert retire(aw, business, "b-1", amount=700).status_code == 202
+
+
+def test_a_published_beneficiary_is_shown_and_checkable_by_anyone(audit_world: AuditWorld) -> None:
+    aw = audit_world
+    user, _address = aw.holder("business", credits=3_000)
+    response = retire(aw, user, "pub-1", amount=3_000, publish_beneficiary=True)
+    assert response.status_code == 202, response.text
+    aw.worker().drain()
+    public = aw.client.get("/certificates/1").json()
+    assert public["beneficiary"] == BODY["beneficiary"] and public["beneficiary_salt"]
+    # Anyone can recompute the commitment from the published name and salt.
+    result = aw.client.post(
+        "/certificates/verify",
+        json={**{k: public[k] for k in ("serial", "amount", "tx_hash", "beneficiary")},
+              "beneficiary_salt": public["beneficiary_salt"]},
+    ).json()  # fmt: skip
+    assert result["verified"] is True, result
+    assert "beneficiary" in {c["name"] for c in result["checks"] if c["ok"]}
+    # The name is stored encrypted, not as text.
+    with aw.sessions() as session:
+        stored = session.scalars(select(Certificate)).one()
+        assert BODY["beneficiary"].encode() not in stored.beneficiary_ciphertext
