@@ -23,9 +23,9 @@ test: install chromium lint
 		$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check api bench identity tests
-	$(BIN)/ruff format --check api bench identity tests
-	$(BIN)/mypy api bench identity
+	$(BIN)/ruff check api bench crda_client identity tests
+	$(BIN)/ruff format --check api bench crda_client identity tests
+	$(BIN)/mypy api bench crda_client identity
 
 compile: install
 	$(BIN)/crda compile

@@ -16,6 +16,7 @@ from api.db import make_engine, make_session_factory
 from api.errors import Problem, install_problem_handlers
 from api.logging import RequestIdMiddleware
 from api.market.runner import BackgroundTicker, MarketTicker
+from api.openapi import install_openapi
 from api.outbox.runner import BackgroundWorker, make_worker
 from api.routes import (
     accounts,
@@ -111,4 +112,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(retirements.router)
     app.include_router(retirements.public)
     app.include_router(dashboard.router)
+    install_openapi(app)
     return app

@@ -12,9 +12,10 @@ crda integrity                  re-derive supply from the index and compare it w
 crda reconcile                  the market ledger against the chain, every account
 crda identity create-staff      an operator or auditor account (nobody signs up as one)
 crda identity uniqueness-key    a national ID's uniqueness key (the verifier's desk)
-crda bench gas|identity|indexer|earning|market   benchmarks (bench/), run on demand
-crda bench indexer      events indexed per second (bench/)
-crda bench audit        auditor summary queries' p99 latency at 200 requests/s (bench/)
+crda export-openapi             the OpenAPI document to mobile_api_docs/openapi.json
+crda export-errors              the error catalogue to mobile_api_docs/errors.md
+crda fuzz                       every operation under fuzzing (schemathesis; the long run)
+crda bench gas|identity|indexer|earning|market|audit   benchmarks (bench/), run on demand
 """
 
 from __future__ import annotations
@@ -532,6 +533,73 @@ def bench_audit(
         events=events, rate=rate, seconds=seconds, kind=kind, workers=workers,
         also_rates=tuple(float(r) for r in also.split(",") if r.strip()), as_json=as_json,
     )  # fmt: skip
+
+
+DOCS_DIR = PROJECT_ROOT / "mobile_api_docs"
+CLIENT_GENERATED = PROJECT_ROOT / "crda_client" / "_generated.py"
+
+
+@app.command("export-openapi")
+def export_openapi(
+    out: Annotated[str, typer.Option(help="Where to write.")] = str(DOCS_DIR / "openapi.json"),
+) -> None:
+    """Write the app's OpenAPI document (sorted keys, stable) and the Python client's table."""
+    from api.openapi import client_text, export_text
+
+    document = export_text()
+    path = _write_text(out, document)
+    console.print(f"wrote {path}")
+    generated = _write_text(str(CLIENT_GENERATED), client_text(document))
+    console.print(f"wrote {generated}")
+
+
+@app.command("export-errors")
+def export_errors(
+    out: Annotated[str, typer.Option(help="Where to write.")] = str(DOCS_DIR / "errors.md"),
+) -> None:
+    """Write the error catalogue (every problem type, its status, when, what to show)."""
+    from api.catalogue import missing_hints, render_markdown
+    from api.openapi import export_text
+
+    export_text()  # builds the app, so every module's problem types are registered
+    path = _write_text(out, render_markdown())
+    console.print(f"wrote {path}")
+    missing = missing_hints()
+    if missing:
+        console.print(
+            "[yellow]undocumented problem types[/] (add them to api/catalogue.py HINTS): "
+            + ", ".join(missing)
+        )
+
+
+def _write_text(out: str, text: str) -> str:
+    from pathlib import Path
+
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+@app.command()
+def fuzz(
+    examples: Annotated[int, typer.Option(help="Generated requests per operation and role.")] = 200,
+    seed: Annotated[int | None, typer.Option(help="Hypothesis seed (default: random).")] = None,
+) -> None:
+    """Fuzz every operation (schemathesis) as each role, on a throwaway devnet and database."""
+    env = {**os.environ, "CRDA_FUZZ_EXAMPLES": str(examples)}
+    args = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "tests/api/test_fuzz.py",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+    ]
+    if seed is not None:
+        args.append(f"--hypothesis-seed={seed}")
+    raise typer.Exit(subprocess.call(args, cwd=PROJECT_ROOT, env=env))  # noqa: S603
 
 
 if __name__ == "__main__":

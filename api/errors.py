@@ -32,6 +32,9 @@ class Problem(Exception):
     status: int = 400
     slug: str = "bad-request"
     title: str = "Bad request"
+    # For the error catalogue (mobile_api_docs/errors.md): when it happens, what the app shows.
+    when: str = ""
+    show: str = ""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -57,12 +60,16 @@ class Problem(Exception):
         return body
 
 
-def problem(status: int, slug: str, title: str) -> type[Problem]:
-    """One-line problem class: ``NotFound = problem(404, "not-found", "Not found")``."""
+def problem(status: int, slug: str, title: str, *, when: str = "", show: str = "") -> type[Problem]:
+    """One-line problem class: ``NotFound = problem(404, "not-found", "Not found")``.
+
+    ``when`` and ``show`` (when it happens, what the app should show) document the type in
+    the error catalogue; without them, api/catalogue.py's table must have the slug.
+    """
     return type(
         "".join(part.capitalize() for part in slug.split("-")),
         (Problem,),
-        {"status": status, "slug": slug, "title": title},
+        {"status": status, "slug": slug, "title": title, "when": when, "show": show},
     )
 
 
@@ -79,6 +86,13 @@ DeploymentMismatch = problem(
     503, "deployment-mismatch", "The chain is not the one the contracts were deployed to"
 )
 InternalError = problem(500, "internal-error", "Internal error")
+
+HttpError = problem(400, "bad-request", "Bad request")
+
+
+def _slug(phrase: str) -> str:
+    return phrase.lower().replace(" ", "-").replace("'", "")
+
 
 _HTTP_STATUS_PROBLEMS: dict[int, type[Problem]] = {
     401: Unauthorized,
@@ -115,16 +129,16 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        cls = _HTTP_STATUS_PROBLEMS.get(exc.status_code)
-        if cls is None:
+        cls = _HTTP_STATUS_PROBLEMS.get(exc.status_code, HttpError)
+        error = cls()
+        if cls is HttpError:
+            # A status no domain error names (e.g. 415 from the framework): a problem of its
+            # own, built on the instance so the catalogue of declared types stays fixed.
             phrase = HTTPStatus(exc.status_code).phrase
-            cls = problem(exc.status_code, phrase.lower().replace(" ", "-"), phrase)
-        detail = (
-            exc.detail
-            if isinstance(exc.detail, str) and exc.detail.lower() != cls.title.lower()
-            else None
-        )
-        return problem_response(cls(detail), request)
+            error.status, error.slug, error.title = exc.status_code, _slug(phrase), phrase
+        if isinstance(exc.detail, str) and exc.detail.lower() != error.title.lower():
+            error.detail = exc.detail
+        return problem_response(error, request)
 
     async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
         log.error("database_unavailable", path=request.url.path, error=type(exc).__name__)

@@ -88,10 +88,19 @@ def decode_cursor(name: str, cursor: str, size: int) -> list[Any]:
         tag != name
         or not isinstance(values, list)
         or len(values) != size
-        or not all(isinstance(v, int | str) and not isinstance(v, bool) for v in values)
+        or not all(_cursor_value(v) for v in values)
     ):
         raise InvalidCursor(f"the cursor is not one of the {name} list")
     return values
+
+
+def _cursor_value(value: Any) -> bool:
+    """A key a cursor may carry: a string, or an integer a database column can hold."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**63  # beyond it SQLite raises OverflowError (a 500)
+    return isinstance(value, str)
 
 
 def _after(keys: Sequence[InstrumentedAttribute[Any]], values: Sequence[Any], desc: bool) -> Any:

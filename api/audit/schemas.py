@@ -6,10 +6,11 @@ JavaScript number); times are unix seconds of the block that recorded the event.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, PlainSerializer
+
+from api.timeutil import UtcDateTime
 
 Amount = Annotated[int, PlainSerializer(str, return_type=str, when_used="json")]
 
@@ -41,7 +42,7 @@ class IndexStatus(_Row):
     block_number: int
     block_hash: str
     reorgs: int
-    updated_at: datetime
+    updated_at: UtcDateTime
 
 
 class Supply(_Row):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, SecretStr, model_validator
+
+from api.timeutil import UtcDateTime
 
 
 class PersonalDataIn(BaseModel):
@@ -22,21 +24,62 @@ class PersonalDataPublic(BaseModel):
 
 
 class SignUp(PersonalDataIn):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": "minji@example.org",
+                    "password": "correct horse battery",
+                    "role": "citizen",
+                    "name": "Kim Minji",
+                    "phone": "+82 10 1234 5678",
+                    "birth_date": "1990-01-01",
+                }
+            ]
+        }
+    )
+
     email: EmailStr
     password: SecretStr = Field(min_length=10, max_length=256)
     role: Literal["citizen", "business"] = "citizen"
 
 
 class SignIn(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"email": "minji@example.org", "password": "correct horse battery"}]
+        }
+    )
+
     email: str = Field(max_length=254)
     password: SecretStr = Field(max_length=256)
 
 
 class RefreshIn(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"refresh_token": "k3JzQ2x0cGVyZnJlc2h0b2tlbg"}]}
+    )
+
     refresh_token: str = Field(min_length=10, max_length=200)
 
 
 class TokenPair(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "access_token": (
+                        "eyJhbGciOiJFUzI1NiIsImtpZCI6ImRldi0xIn0.eyJzdWIiOiIzZjBjIn0.c2ln"
+                    ),
+                    "token_type": "Bearer",
+                    "expires_in": 600,
+                    "refresh_token": "k3JzQ2x0cGVyZnJlc2h0b2tlbg",
+                    "account_id": "3f0c2a9e-5b1d-4c6e-9a7f-2d8e1b4c6a10",
+                }
+            ]
+        }
+    )
+
     access_token: str
     token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 (a scheme name, not a secret)
     expires_in: int
@@ -46,7 +89,7 @@ class TokenPair(BaseModel):
 
 class SiweNonceOut(BaseModel):
     nonce: str
-    expires_at: datetime
+    expires_at: UtcDateTime
     domain: str
     chain_id: int
 
@@ -57,18 +100,34 @@ class SiweIn(BaseModel):
 
 
 class AccountPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "3f0c2a9e-5b1d-4c6e-9a7f-2d8e1b4c6a10",
+                    "email": "minji@example.org",
+                    "role": "citizen",
+                    "verifier_id": None,
+                    "created_at": "2026-11-23T11:40:00Z",
+                    "erased_at": None,
+                }
+            ]
+        },
+    )
 
     id: str
     email: str | None
     role: str
     verifier_id: str | None
-    created_at: datetime
-    erased_at: datetime | None
+    created_at: UtcDateTime
+    erased_at: UtcDateTime | None
 
 
 class WalletCreate(BaseModel):
     """``platform``: the platform makes and keeps the key. ``self``: prove the address (SIWE)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"custody": "platform"}]})
 
     custody: Literal["platform", "self"]
     message: str | None = Field(default=None, max_length=4000)
@@ -82,12 +141,23 @@ class WalletCreate(BaseModel):
 
 
 class WalletPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "address": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+                    "custody": "platform",
+                    "created_at": "2026-11-23T11:41:00Z",
+                }
+            ]
+        },
+    )
 
     address: str
     custody: str
-    created_at: datetime
+    created_at: UtcDateTime
 
 
 class ErasureOut(BaseModel):
-    erased_at: datetime
+    erased_at: UtcDateTime

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.timeutil import UtcDateTime
 from identity.uniqueness import UNIQUENESS_KEY_PATTERN
 
 
 class VerifierCreate(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"name": "Yeonsu-gu Community Centre"}]}
+    )
+
     name: str = Field(min_length=2, max_length=200)
 
 
@@ -29,6 +33,20 @@ class MemberAdd(BaseModel):
 
 
 class IssueRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "account_id": "3f0c2a9e-5b1d-4c6e-9a7f-2d8e1b4c6a10",
+                    "assurance_level": 2,
+                    "uniqueness_key": (
+                        "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+                    ),
+                }
+            ]
+        }
+    )
+
     account_id: str = Field(min_length=1, max_length=36)
     assurance_level: int = Field(ge=1, le=3)
     # HMAC-SHA256 (platform pepper) of the national identifier, computed at the verifier's desk.
@@ -43,8 +61,8 @@ class CredentialPublic(BaseModel):
     assurance_level: int
     subject_did: str
     status: Literal["active", "revoked", "expired"]
-    valid_from: datetime
-    valid_until: datetime
+    valid_from: UtcDateTime
+    valid_until: UtcDateTime
     credential_hash: str
     attest_tx_hash: str | None
     revoke_tx_hash: str | None
@@ -58,6 +76,18 @@ class RevokeRequest(BaseModel):
 
 
 class VerifyRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "verifiableCredential": (
+                        "eyJhbGciOiJFUzI1NksiLCJ0eXAiOiJ2Yytqd3QifQ.eyJpc3MiOiJkaWQ6d2ViIn0.c2ln"
+                    )
+                }
+            ]
+        }
+    )
+
     verifiableCredential: str = Field(min_length=1, max_length=20_000)
 
 

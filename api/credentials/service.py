@@ -59,6 +59,7 @@ IdentityMismatch = problem(
 NotVerifiable = problem(409, "not-verifiable", "This account cannot be verified")
 AlreadyRevoked = problem(409, "already-revoked", "The credential is already revoked")
 VerifierInactive = problem(403, "verifier-inactive", "The verifier organisation is not active")
+StatusListFull = problem(503, "status-list-full", "The verifier's status list is full")
 
 
 # -- verifiers -------------------------------------------------------------------------------
@@ -220,7 +221,7 @@ def _free_status_index(session: Session, verifier_id: str) -> int:
         )
         if taken is None:
             return index
-    raise problem(503, "status-list-full", "The verifier's status list is full")()
+    raise StatusListFull()
 
 
 def issue_credential(

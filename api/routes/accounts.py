@@ -134,7 +134,7 @@ def list_credentials(
     user: CurrentUser,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
 ) -> list[CredentialPublic]:
     ensure_may_read_account(user, account_id)
     return [

@@ -44,7 +44,12 @@ def sign_up(body: SignUp, session: SessionDep, settings: SettingsDep) -> Account
     return AccountPublic.model_validate(account)
 
 
-@router.post("/sign-in")
+@router.post(
+    "/sign-in",
+    responses={
+        429: {"description": "Too many failed sign-ins for this email; wait `retry_after`."}
+    },
+)
 def sign_in(body: SignIn, session: SessionDep, settings: SettingsDep) -> TokenPair:
     """Email and password; a short-lived access token and a rotating refresh token."""
     return _pair(service.sign_in(session, settings, body.email, body.password.get_secret_value()))
