@@ -358,6 +358,22 @@ OPERATIONS: dict[str, dict[str, Any]] = {'accounts-create_wallet': {'body': True
                                                  'to_time'],
                                 'secured': True,
                                 'status': 200},
+ 'audit-trades': {'body': False,
+                  'media_types': ['application/json'],
+                  'method': 'GET',
+                  'path': '/audit/trades',
+                  'path_params': [],
+                  'query_params': ['status', 'address', 'limit', 'cursor'],
+                  'secured': True,
+                  'status': 200},
+ 'audit-trades_export': {'body': False,
+                         'media_types': ['application/json', 'text/csv'],
+                         'method': 'GET',
+                         'path': '/audit/trades/export',
+                         'path_params': [],
+                         'query_params': ['status', 'address', 'format'],
+                         'secured': True,
+                         'status': 200},
  'audit-transfers': {'body': False,
                      'media_types': ['application/json'],
                      'method': 'GET',
@@ -1042,6 +1058,25 @@ class LineItem(TypedDict):
     quantity: int
 
 
+class MarketDay(TypedDict):
+    day: str
+    high: int
+    low: int
+    quantity: str
+    trades: int
+    vwap: int
+    won: str
+
+
+class MarketReport(TypedDict):
+    available: NotRequired[bool]
+    days: list[MarketDay]
+    last_price: int | None
+    quantity: str
+    trades: int
+    won: str
+
+
 class MemberAdd(TypedDict):
     account_id: str
 
@@ -1067,13 +1102,6 @@ class MoneyMovementPublic(TypedDict):
     kind: str
     reference: str
     status: str
-
-
-class NotYetAvailable(TypedDict):
-    """A section whose data another part of the platform will provide."""
-
-    available: NotRequired[bool]
-    detail: str
 
 
 class OrderBookPublic(TypedDict):
@@ -1144,6 +1172,11 @@ class Page_RetirementPublic_(TypedDict):
 
 class Page_SupplyPointPublic_(TypedDict):
     items: list[SupplyPointPublic]
+    next_cursor: NotRequired[str | None]
+
+
+class Page_TradeAudit_(TypedDict):
+    items: list[TradeAudit]
     next_cursor: NotRequired[str | None]
 
 
@@ -1343,6 +1376,22 @@ class TokenPair(TypedDict):
     expires_in: int
     refresh_token: str
     token_type: NotRequired[Literal['Bearer']]
+
+
+class TradeAudit(TypedDict):
+    """A matched fill as the auditor sees it: both sides, the terms, and its settlement."""
+
+    buyer: str
+    created_at: str
+    fill_id: str
+    price: int
+    quantity: str
+    reject_reason: str | None
+    seller: str
+    settled_at: str | None
+    settlement_tx_hash: str | None
+    status: str
+    won: str
 
 
 class TradePublic(TypedDict):
