@@ -655,6 +655,14 @@ OPERATIONS: dict[str, dict[str, Any]] = {'accounts-create_wallet': {'body': True
                     'query_params': [],
                     'secured': True,
                     'status': 201},
+ 'market-my_balances': {'body': False,
+                        'media_types': ['application/json'],
+                        'method': 'GET',
+                        'path': '/market/balances',
+                        'path_params': [],
+                        'query_params': [],
+                        'secured': True,
+                        'status': 200},
  'market-my_orders': {'body': False,
                       'media_types': ['application/json'],
                       'method': 'GET',
@@ -687,6 +695,14 @@ OPERATIONS: dict[str, dict[str, Any]] = {'accounts-create_wallet': {'body': True
                        'query_params': [],
                        'secured': False,
                        'status': 200},
+ 'market-order_domain': {'body': False,
+                         'media_types': ['application/json'],
+                         'method': 'GET',
+                         'path': '/market/order-domain',
+                         'path_params': [],
+                         'query_params': [],
+                         'secured': False,
+                         'status': 200},
  'market-place_order': {'body': True,
                         'media_types': ['application/json'],
                         'method': 'POST',
@@ -849,6 +865,16 @@ class AttestationPublic(TypedDict):
     level: int | None
     log_index: int
     tx_hash: str
+
+
+class BalancePublic(TypedDict):
+    """What the holder has of one asset: free to trade, retire or withdraw (``available``),"""
+
+    asset: Asset
+    available: int
+    escrow: int
+    total: int
+    withdrawing: int
 
 
 class BatchClaimPublic(TypedDict):
@@ -1119,6 +1145,14 @@ class OrderCreate(TypedDict):
     quantity: int
     side: Literal['buy', 'sell']
     signature: NotRequired[str | None]
+
+
+class OrderDomainPublic(TypedDict):
+    """The EIP-712 domain and types a self-custody wallet signs orders with."""
+
+    domain: dict[str, Any]
+    primary_type: str
+    types: dict[str, list[dict[str, str]]]
 
 
 class OrderPublic(TypedDict):
