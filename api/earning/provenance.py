@@ -17,6 +17,7 @@ from api.audit.provenance import ClaimShare
 from api.earning.methodology import recompute
 from api.earning.models import Claim, DataProvider, IssuanceBatch, Submission
 from api.errors import Problem
+from api.timeutil import aware
 
 
 class EarningClaimRecords:
@@ -35,8 +36,8 @@ class EarningClaimRecords:
             "beneficiary": claim.beneficiary,
             "kind": claim.kind,
             "mode": claim.mode,
-            "activity_start": claim.activity_start.isoformat(),
-            "activity_end": claim.activity_end.isoformat(),
+            "activity_start": aware(claim.activity_start).isoformat(),
+            "activity_end": aware(claim.activity_end).isoformat(),
             "evidence_hash": claim.evidence_hash,
             "evidence": submission.evidence if submission else None,
             "evidence_signature": submission.signature if submission else None,
