@@ -208,7 +208,7 @@ def test_operation_keeps_its_contract(
         derandomize=not LONG_RUN,
         database=None,
         # The bounded run reports the first failing request as found (no slow shrinking).
-        phases=None if LONG_RUN else [Phase.explicit, Phase.generate, Phase.target],
+        phases=list(Phase) if LONG_RUN else [Phase.explicit, Phase.generate, Phase.target],
         suppress_health_check=list(HealthCheck),
     )
     @given(drawn=st.one_of([cases_as(who) for who in roles]))
