@@ -10,9 +10,11 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from api.audit.indexer import IndexerThread
+from api.audit.provenance import set_claim_record_source
 from api.auth.deps import current_holder, require_roles
 from api.auth.models import Role
 from api.db import make_engine, make_session_factory
+from api.earning.provenance import EarningClaimRecords
 from api.errors import Problem, install_problem_handlers
 from api.logging import RequestIdMiddleware
 from api.market.runner import BackgroundTicker, MarketTicker
@@ -45,6 +47,8 @@ def _operation_id(route: APIRoute) -> str:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    # The auditor's claim provenance reads earning's off-chain records (evidence, inputs, proof).
+    set_claim_record_source(EarningClaimRecords())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

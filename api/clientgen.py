@@ -59,6 +59,8 @@ def _py_type(schema: dict[str, Any]) -> str:
 
 
 def _typed_dict(name: str, schema: dict[str, Any]) -> str:
+    if "properties" not in schema and schema.get("type") != "object":
+        return f"{name} = {_py_type(schema)}\n"  # an enum or a scalar: a type alias
     properties: dict[str, Any] = schema.get("properties", {})
     required = set(schema.get("required", []))
     fields = []

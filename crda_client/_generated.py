@@ -819,7 +819,7 @@ class AccountPublic(TypedDict):
     verifier_id: str | None
 
 
-Asset = TypedDict('Asset', {})
+Asset = Literal['CRDA', 'KRW']
 
 
 class AttestationPublic(TypedDict):
@@ -924,7 +924,7 @@ class ClaimPublic(TypedDict):
     tx_hash: NotRequired[str | None]
 
 
-ClaimStatus = TypedDict('ClaimStatus', {})
+ClaimStatus = Literal['accepted', 'batched', 'issued', 'held']
 
 
 class CredentialPublic(TypedDict):
@@ -1193,7 +1193,7 @@ class ProviderCreate(TypedDict):
     signer_address: str
 
 
-ProviderKind = TypedDict('ProviderKind', {})
+ProviderKind = Literal['merchant', 'mobility']
 
 
 class ProviderPublic(TypedDict):
@@ -1207,7 +1207,7 @@ class ProviderPublic(TypedDict):
     suspension_reason: str | None
 
 
-ProviderStatus = TypedDict('ProviderStatus', {})
+ProviderStatus = Literal['active', 'suspended']
 
 
 class ProviderSuspend(TypedDict):

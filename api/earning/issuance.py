@@ -22,7 +22,7 @@ import structlog
 from eth_abi import encode as abi_encode
 from eth_utils import keccak
 from hexbytes import HexBytes
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from web3.types import TxReceipt
 
@@ -32,6 +32,7 @@ from api.chain.merkle import MerkleTree, claim_leaf
 from api.earning.models import BatchStatus, Claim, ClaimStatus, IssuanceBatch
 from api.earning.service import get_claim, utc
 from api.errors import problem
+from api.market.service import record_credits_issued
 from api.outbox.models import ChainTransaction
 from api.outbox.service import enqueue
 from api.settings import Settings
@@ -187,12 +188,23 @@ class IssuanceBatchHandler:
             batch.tx_hash = row.tx_hash
             batch.block_number = row.block_number
         # else: an earlier transaction issued it; claim_proof finds it from the chain.
+        minted = session.execute(
+            select(Claim.beneficiary, func.sum(Claim.amount))
+            .where(Claim.batch_id == batch.id, Claim.status == ClaimStatus.batched)
+            .group_by(Claim.beneficiary)
+            .order_by(Claim.beneficiary)
+        ).all()
         session.execute(
             update(Claim)
             .where(Claim.batch_id == batch.id, Claim.status == ClaimStatus.batched)
             .values(status=ClaimStatus.issued, issued_at=now)
             .execution_options(synchronize_session=False)
         )
+        # The trading ledger mirrors the chain: the minted credits become the holders' to sell.
+        for beneficiary, grams in minted:
+            record_credits_issued(
+                session, beneficiary, int(grams), f"issuance:{batch.batch_id}:{beneficiary}"
+            )
 
     def on_failed(self, session: Session, row: ChainTransaction, error: ChainRevert) -> None:
         batch = session.scalar(select(IssuanceBatch).where(IssuanceBatch.outbox_key == row.key))

@@ -326,15 +326,42 @@ def record_credits_issued(session: Session, address: str, grams: int, reference:
     )  # fmt: skip
 
 
+def hold_for_retirement(session: Session, address: str, grams: int, reference: str) -> None:
+    """Set ``grams`` of the holder's free credits aside for a retirement on its way to the
+    chain (credits reserved by open sell orders cannot be retired: ``insufficient-balance``)."""
+    lock_market(session)
+    address = checksum(address)
+    ledger.post(
+        session,
+        "retirement.hold",
+        reference,
+        [Move(Asset.credits, (address, AccountKind.available),
+              (address, AccountKind.withdrawing), grams)],
+    )  # fmt: skip
+
+
 def record_retirement(session: Session, address: str, grams: int, reference: str) -> None:
-    """Credits burnt by their holder's retirement (the retirement domain calls this)."""
+    """The held credits were burnt on chain: they leave the ledger."""
     lock_market(session)
     ledger.post(
         session,
         "retirement",
         reference,
-        [Move(Asset.credits, (checksum(address), AccountKind.available),
+        [Move(Asset.credits, (checksum(address), AccountKind.withdrawing),
               (PLATFORM, AccountKind.external), grams)],
+    )  # fmt: skip
+
+
+def release_retirement(session: Session, address: str, grams: int, reference: str) -> None:
+    """The retirement failed on chain: the held credits are free again."""
+    lock_market(session)
+    address = checksum(address)
+    ledger.post(
+        session,
+        "retirement.release",
+        reference,
+        [Move(Asset.credits, (address, AccountKind.withdrawing),
+              (address, AccountKind.available), grams)],
     )  # fmt: skip
 
 

@@ -39,6 +39,7 @@ from api.auth.secrets import envelope
 from api.chain.errors import ChainRevert
 from api.chain.gateway import ChainGateway
 from api.errors import Forbidden, NotFound, problem
+from api.market import service as market
 from api.outbox.models import ChainTransaction
 from api.outbox.service import enqueue
 from api.retirement.models import Certificate, CertificateStatus
@@ -209,6 +210,9 @@ def retire(
     )
     session.add(certificate)
     session.flush()
+    # The trading ledger holds the credits until the burn lands (none of them may be reserved
+    # by an open sell order, or the order's settlement would fail).
+    market.hold_for_retirement(session, holder, amount, f"retirement:{certificate_id}")
     body = certificate_json(session, settings, certificate, include_private=True)
     idempotency.remember(session, scope, idempotency_key, params, 202, body)
     try:
@@ -280,11 +284,13 @@ class RetirementHandler:
         else:
             found = self._find_event(row)
         if found is None:
-            certificate.status = CertificateStatus.failed.value
-            certificate.error_name = "RetiredEventMissing"
+            self._fail(session, certificate, "RetiredEventMissing")
             return
         block = self.gateway.w3.eth.get_block(found["blockNumber"])
         certificate.status = CertificateStatus.confirmed.value
+        market.record_retirement(
+            session, certificate.holder, certificate.amount, f"retirement:{certificate.id}"
+        )
         certificate.serial = int(found["args"]["certificateId"])
         certificate.tx_hash = HexBytes(found["transactionHash"]).to_0x_hex()
         certificate.block_number = int(found["blockNumber"])
@@ -294,8 +300,15 @@ class RetirementHandler:
     def on_failed(self, session: Session, row: ChainTransaction, error: ChainRevert) -> None:
         certificate = self._certificate(session, row)
         if certificate is not None:
-            certificate.status = CertificateStatus.failed.value
-            certificate.error_name = error.error_name
+            self._fail(session, certificate, error.error_name)
+
+    @staticmethod
+    def _fail(session: Session, certificate: Certificate, error_name: str | None) -> None:
+        certificate.status = CertificateStatus.failed.value
+        certificate.error_name = error_name
+        market.release_retirement(
+            session, certificate.holder, certificate.amount, f"retirement:{certificate.id}"
+        )
 
     def _find_event(self, row: ChainTransaction) -> dict[str, Any] | None:
         """The Retired event of this row's request, searched on chain by holder and hash."""

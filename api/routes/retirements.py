@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -26,6 +26,8 @@ from api.retirement.views import (
 )
 
 HASH = r"^0x[0-9a-fA-F]{64}$"
+# Certificate serials count from 1 on chain (uint256); the database keeps them in 64 bits.
+Serial = Annotated[int, Path(ge=1, le=2**63 - 1, description="the certificate's serial")]
 ADDRESS = r"^0x[0-9a-fA-F]{40}$"
 
 router = APIRouter(prefix="/retirements", tags=["retirements"])
@@ -104,13 +106,13 @@ def _by_serial(session: SessionDep, serial: int) -> Certificate:
 
 
 @public.get("/{serial}")
-def get_certificate(serial: int, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
+def get_certificate(serial: Serial, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
     """The public certificate (the beneficiary only if the holder published it)."""
     return certificate_json(session, settings, _by_serial(session, serial), include_private=False)
 
 
 @public.get("/{serial}/page", response_class=HTMLResponse)
-def certificate_page(serial: int, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+def certificate_page(serial: Serial, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
     """The printable certificate."""
     body = certificate_json(session, settings, _by_serial(session, serial), include_private=False)
     return HTMLResponse(certificate_html(body))
@@ -122,7 +124,7 @@ def certificate_page(serial: int, session: SessionDep, settings: SettingsDep) ->
     responses={200: {"content": {"image/png": {}, "image/svg+xml": {}}}},
 )
 def certificate_qr(
-    serial: int, session: SessionDep, settings: SettingsDep, format: QrFormat = "png"
+    serial: Serial, session: SessionDep, settings: SettingsDep, format: QrFormat = "png"
 ) -> Response:
     """A QR code of the public verification URL."""
     from api.retirement.views import verification_url
@@ -134,12 +136,12 @@ def certificate_qr(
 
 @public.get("/{serial}/verify", response_model=Verification)
 def verify(
-    serial: int,
+    serial: Serial,
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
     chain: ChainDep,
-    amount: int | None = None,
+    amount: Annotated[int | None, Query(ge=0, lt=2**255)] = None,
     beneficiary_hash: Annotated[str | None, Query(pattern=HASH)] = None,
     tx_hash: Annotated[str | None, Query(pattern=HASH)] = None,
     holder: Annotated[str | None, Query(pattern=ADDRESS)] = None,
@@ -161,8 +163,8 @@ def verify(
 class CertificateClaim(BaseModel):
     """A certificate as the holder shows it (the JSON this API serves), to check."""
 
-    serial: int
-    amount: int | None = None
+    serial: int = Field(ge=1, le=2**63 - 1)
+    amount: int | None = Field(default=None, ge=0, lt=2**255)
     beneficiary_hash: str | None = Field(default=None, pattern=HASH)
     tx_hash: str | None = Field(default=None, pattern=HASH)
     holder: str | None = Field(default=None, pattern=ADDRESS)

@@ -209,8 +209,19 @@ class AuditWorld:
         assert response.status_code in (200, 201), response.text
         address = response.json()["address"]
         if credits:
-            self.platform.issue({address: credits}, batch=keccak(text=f"batch-{uuid.uuid4()}"))
+            self.issue(address, credits)
         return user, address
+
+    def issue(self, address: str, credits: int, batch: bytes | None = None) -> None:
+        """Mint ``credits`` to ``address`` in a batch and, as earning's issuance does on
+        confirmation, record them in the trading ledger (which mirrors the chain)."""
+        from api.market.service import record_credits_issued
+
+        batch = batch or keccak(text=f"batch-{uuid.uuid4()}")
+        self.platform.issue({address: credits}, batch=batch)
+        with self.sessions() as session:
+            record_credits_issued(session, address, credits, f"issuance:{batch.hex()}")
+            session.commit()
 
     def auditor(self) -> Any:
         from api.auth.models import Role

@@ -82,7 +82,7 @@ def certified(audit_world: AuditWorld):
     """A citizen who received two batches and retired across both, confirmed and indexed."""
     aw = audit_world
     user, address = aw.holder(credits=1_000)
-    aw.platform.issue({address: 2_000}, batch=b"\x02" * 32)
+    aw.issue(address, 2_000, batch=b"\x02" * 32)
     response = retire(aw, user, "cert-1", amount=1_500, publish_beneficiary=False)
     assert response.status_code == 202, response.text
     aw.worker().drain()
@@ -220,3 +220,55 @@ def test_a_published_beneficiary_is_shown_and_checkable_by_anyone(audit_world: A
     with aw.sessions() as session:
         stored = session.scalars(select(Certificate)).one()
         assert BODY["beneficiary"].encode() not in stored.beneficiary_ciphertext
+
+
+def test_credits_reserved_by_a_sell_order_cannot_be_retired_and_the_ledger_follows_the_burn(
+    audit_world: AuditWorld,
+) -> None:
+    aw = audit_world
+    user, address = aw.holder(credits=5_000)
+    aw.platform.attest(address)  # trading needs a live identity attestation
+    expiry = aw.platform.chain.w3.eth.get_block("latest")["timestamp"] + 3600
+    order = aw.client.post(
+        "/market/orders",
+        json={"maker": address, "side": "sell", "price": 1_000, "quantity": 4_000,
+              "expiry": expiry, "nonce": 1},
+        headers=user.headers,
+    )  # fmt: skip
+    assert order.status_code == 201, order.text
+    # 4 kg wait in the order's escrow: only 1 kg is free to retire.
+    assert_problem(retire(aw, user, "too-much", amount=1_001), 409, "insufficient-balance")
+    assert retire(aw, user, "fits", amount=1_000).status_code == 202
+    aw.worker().drain()
+    assert aw.platform.token.functions.balanceOf(address).call() == 4_000
+    operator = aw.world.operator()
+    report = aw.client.get("/market/reconciliation", headers=operator.headers).json()
+    assert report["ok"], report
+    statement = aw.client.get(
+        "/market/statement", params={"asset": "CRDA"}, headers=user.headers
+    ).json()
+    assert statement[-1]["balance"] == 4_000, statement
+
+
+def test_a_retirement_the_chain_refuses_gives_the_held_credits_back(
+    audit_world: AuditWorld,
+) -> None:
+    aw = audit_world
+    user, address = aw.holder(credits=5_000)
+    first = retire(aw, user, "refused", amount=2_000)
+    assert first.status_code == 202, first.text
+    operator = aw.platform.accounts.operator
+    aw.platform.send(aw.platform.token.functions.pause(), operator)
+    try:
+        aw.worker().drain()
+    finally:
+        aw.platform.send(aw.platform.token.functions.unpause(), operator)
+    mine = aw.client.get(f"/retirements/{first.json()['id']}", headers=user.headers).json()
+    assert mine["status"] == "failed", mine
+    assert aw.platform.token.functions.balanceOf(address).call() == 5_000
+    # All 5 kg are free again: a retirement of all of them is accepted.
+    assert retire(aw, user, "all", amount=5_000).status_code == 202
+    aw.worker().drain()
+    assert aw.platform.token.functions.balanceOf(address).call() == 0
+    report = aw.client.get("/market/reconciliation", headers=aw.world.operator().headers).json()
+    assert report["ok"], report

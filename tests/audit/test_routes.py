@@ -137,7 +137,8 @@ def test_supply_batches_claims_provenance_and_filters(indexed: AuditWorld, activ
     assert (issuance["batch_id"], issuance["merkle_root"], issuance["tx_hash"]) == (
         first["batch_id"], first["merkle_root"], first["tx_hash"],
     )  # fmt: skip
-    assert provenance["record"] is None and provenance["record_source"] == "NoClaimRecords"
+    # Minted straight on chain, not earned through the API: no off-chain record to show.
+    assert provenance["record"] is None and provenance["record_source"] == "EarningClaimRecords"
     unknown = aw.client.get(f"/audit/claims/0x{'00' * 32}/provenance", headers=headers)
     assert_problem(unknown, 404, "not-found")
     # Windows by block: only what lies inside.

@@ -22,6 +22,8 @@ from api.earning.issuance import (
 from api.earning.models import BatchStatus, Claim, ClaimStatus, IssuanceBatch
 from api.earning.service import EarningContext
 from api.errors import Problem
+from api.market import ledger
+from api.market.models import AccountKind, Asset
 from api.outbox.models import ChainTransaction, OutboxStatus
 from api.outbox.runner import PlatformWorker, make_worker
 from api.settings import Settings
@@ -102,6 +104,12 @@ def test_accepted_claims_are_minted_in_one_batch_and_marked_issued(
         chain.contract("Issuance").functions.batchOf(bytes.fromhex(batch.batch_id[2:])).call()
     )
     assert on_chain[2] == 4 and on_chain[3] == batch.total_amount
+    # The trading ledger mirrors the mint: each holder's credits are theirs to sell, to the gram.
+    with sessions() as session:
+        for holder in (verified.alice.address, verified.bob.address):
+            mine = sum(c.amount for c in claims if c.beneficiary == holder)
+            assert ledger.balance(session, holder, Asset.credits, AccountKind.available) == mine
+            assert ledger.holdings(session, holder, Asset.credits) == balance(chain, holder)
 
 
 def test_every_claims_merkle_proof_verifies_on_chain_and_forgeries_do_not(

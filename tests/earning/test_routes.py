@@ -14,6 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.audit.indexer import Indexer
+from api.auth.models import Role
 from api.chain.gateway import ChainGateway, NonceManager
 from api.settings import Settings
 from tests.conftest import Accounts
@@ -93,6 +95,25 @@ def test_a_citizen_earns_through_the_api_and_proves_it_on_chain(
     version = rode.json()["methodology_version"]
     factors = client.get(f"/earning/methodologies/{version}").json()
     assert factors["hash"] == rode.json()["methodology_hash"]
+
+    # An auditor follows the credit back to the signed evidence it came from.
+    sessions = client.app.state.crda.sessions  # type: ignore[attr-defined]
+    Indexer.from_settings(client.app.state.crda.settings, sessions).run()  # type: ignore[attr-defined]
+    auditor = people.staff(Role.auditor)
+    claim = rode.json()
+    provenance = client.get(f"/audit/claims/{claim['claim_id']}/provenance", headers=auditor).json()
+    assert provenance["issued"] is True
+    record = provenance["record"]
+    assert provenance["record_source"] == "EarningClaimRecords"
+    assert record["evidence_hash"] == claim["evidence_hash"]
+    assert record["provider"]["signer_address"] == partners.transit.address
+    assert record["evidence_signature"] and record["inputs"] == claim["inputs"]
+    assert record["recomputation"] == {
+        "ok": True, "expected": claim["amount_grams"], "stored": claim["amount_grams"]
+    }  # fmt: skip
+    proof = client.get(f"/earning/claims/{claim['claim_id']}/proof", headers=me).json()
+    assert record["merkle_proof"] == proof["proof"] and record["batch_id"] == proof["batch_id"]
+    assert provenance["issuances"][0]["tx_hash"] == record["tx_hash"]
 
 
 def test_refusals_are_problem_details_and_recorded_for_auditors(

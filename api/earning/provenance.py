@@ -1,0 +1,81 @@
+"""Earning's side of a claim's provenance, for the auditor (plugged into ``api.audit``).
+
+The chain knows a claim's batch and position; this adds what only the off-chain record holds:
+the signed evidence (hash, signature, provider), the methodology (factor-set version and
+hash), the inputs, the amount, the Merkle proof, and a recomputation of the amount from the
+inputs under that factor set, so an auditor sees whether the stored amount follows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from api.audit.provenance import ClaimShare
+from api.earning.methodology import recompute
+from api.earning.models import Claim, DataProvider, IssuanceBatch, Submission
+from api.errors import Problem
+
+
+class EarningClaimRecords:
+    """:class:`api.audit.provenance.ClaimRecordSource` over earning's tables."""
+
+    def claim_record(self, session: Session, claim_id: str) -> dict[str, Any] | None:
+        claim = session.scalar(select(Claim).where(Claim.claim_id == claim_id.lower()))
+        if claim is None:
+            return None
+        provider = session.get(DataProvider, claim.provider_id)
+        submission = session.get(Submission, claim.submission_id)
+        batch = session.get(IssuanceBatch, claim.batch_id) if claim.batch_id else None
+        return {
+            "claim_id": claim.claim_id,
+            "status": str(claim.status),
+            "beneficiary": claim.beneficiary,
+            "kind": claim.kind,
+            "mode": claim.mode,
+            "activity_start": claim.activity_start.isoformat(),
+            "activity_end": claim.activity_end.isoformat(),
+            "evidence_hash": claim.evidence_hash,
+            "evidence": submission.evidence if submission else None,
+            "evidence_signature": submission.signature if submission else None,
+            "provider": {
+                "code": provider.code,
+                "name": provider.name,
+                "kind": str(provider.kind),
+                "signer_address": provider.signer_address,
+            }
+            if provider
+            else None,
+            "methodology_version": claim.methodology_version,
+            "methodology_hash": claim.methodology_hash,
+            "inputs": claim.inputs,
+            "amount": int(claim.amount),
+            "batch_id": batch.batch_id if batch else None,
+            "merkle_root": batch.merkle_root if batch else None,
+            "merkle_proof": list(claim.merkle_proof or []),
+            "tx_hash": batch.tx_hash if batch else None,
+            "recomputation": _recomputation(claim),
+        }
+
+    def claims_of(self, session: Session, batch_id: str, beneficiary: str) -> list[ClaimShare]:
+        rows = session.execute(
+            select(Claim.claim_id, Claim.amount)
+            .join(IssuanceBatch, IssuanceBatch.id == Claim.batch_id)
+            .where(
+                IssuanceBatch.batch_id == batch_id.lower(),
+                func.lower(Claim.beneficiary) == beneficiary.lower(),
+            )
+            .order_by(Claim.id)  # the batch's order (form_batch takes claims by id)
+        ).all()
+        return [ClaimShare(claim_id=c, amount=int(a)) for c, a in rows]
+
+
+def _recomputation(claim: Claim) -> dict[str, Any]:
+    """The amount the stored inputs give under the claim's own factor set."""
+    try:
+        expected = recompute(claim.methodology_version, claim.methodology_hash, claim.inputs)
+    except Problem as exc:  # the factor set is not on file, or its file changed since
+        return {"ok": False, "expected": None, "stored": int(claim.amount), "error": exc.detail}
+    return {"ok": expected == int(claim.amount), "expected": expected, "stored": int(claim.amount)}
