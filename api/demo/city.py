@@ -110,14 +110,14 @@ MOBILITY = (
 
 # Relative weights of a citizen's activities, and the plausible distances and speeds per mode.
 MODE_WEIGHTS = {"subway": 30, "bus": 25, "bike": 12, "scooter": 8, "ev_carshare": 5}
-RECEIPT_WEIGHT = 35
+RECEIPT_WEIGHT = 45
 # mode -> (shortest, longest distance in metres, average speed in km/h incl. waits)
 MODE_PROFILE = {
-    "subway": (3_000, 18_000, 32),
+    "subway": (3_000, 15_000, 32),
     "bus": (1_500, 12_000, 18),
     "bike": (1_000, 7_000, 14),
     "scooter": (600, 4_000, 16),
-    "ev_carshare": (5_000, 40_000, 38),
+    "ev_carshare": (4_000, 25_000, 38),
 }
 
 # Products on the shelves: (category, product name, label grams as % of the category baseline).

@@ -121,6 +121,7 @@ class Certificate:
     qr_url: str
     page_url: str
     verified: bool
+    business: bool = False
 
 
 @dataclass
@@ -156,6 +157,10 @@ class Report:
     supply: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+
+    def featured(self) -> Certificate | None:
+        """The certificate the summary shows: a business's, the largest."""
+        return max(self.certificates, key=lambda c: (c.business, c.amount), default=None)
 
 
 def ensure_staff(settings: Settings, email: str, role: Literal["operator", "auditor"]) -> None:
@@ -507,7 +512,7 @@ class Demo:
             Counter(
                 self.rng.choices(
                     range(len(self.citizens)),
-                    weights=[self.rng.randint(1, 6) for _ in self.citizens],
+                    weights=[self.rng.randint(2, 5) for _ in self.citizens],
                     k=s.activities,
                 )
             )
@@ -732,7 +737,8 @@ class Demo:
         shares = [self.rng.randint(20, 35) for _ in self.businesses]
         bids: list[tuple[Person, int]] = []
         for business, share in zip(self.businesses, shares, strict=True):
-            kg = offered_kg * share // 100
+            # Each business bids for its share of what is offered (at least a kilogram).
+            kg = max(1, offered_kg * share // 100) if offered_kg else 0
             budget = self.deposits[business.account_id] // 135
             kg = min(kg, budget)
             if kg > 0:
@@ -835,10 +841,11 @@ class Demo:
                 qr_url=f"{self.base_url}/certificates/{serial}/qr",
                 page_url=f"{self.base_url}/certificates/{serial}/page",
                 verified=bool(check["verified"]),
+                business=any(holder is b for b in self.businesses),
             )
             with self._report_lock:
                 self.report.retirements += 1
-                self.report.business_retirements += any(holder is b for b in self.businesses)
+                self.report.business_retirements += certificate.business
                 self.report.retired_g += grams
                 self.report.certificates.append(certificate)
 
@@ -846,9 +853,19 @@ class Demo:
         self.report.certificates.sort(key=lambda c: c.serial)
 
     def _read_supply(self) -> None:
-        """The auditor's view of the supply, as indexed from the chain."""
+        """The auditor's view of the supply, once the index has caught up with the day."""
+        summary: dict[str, Any] = {}
+
+        def caught_up() -> bool:
+            summary.update(self.auditor.call(Client.audit_summary))
+            supply = summary["supply"]
+            return (
+                int(supply["issued"]) >= self.report.credits_issued_g
+                and int(supply["retired"]) >= self.report.retired_g
+            )
+
         try:
-            summary = self.auditor.call(Client.audit_summary)
+            self._wait("the auditor's index", caught_up, 30)
             self.report.supply = dict(summary["supply"])
         except ProblemError as exc:
             self.report.notes.append(f"the auditor's summary was not available ({exc.slug})")
@@ -916,8 +933,8 @@ def print_report(report: Report, console: Console) -> None:
     console.print(
         f"  auditor dashboard   {base}/dashboard  (sign in: {AUDITOR_EMAIL} / {PASSWORD})"
     )
-    if report.certificates:
-        best = max(report.certificates, key=lambda c: c.amount)
+    best = report.featured()
+    if best is not None:
         mark = "verified on chain" if best.verified else "[red]NOT verified[/]"
         console.print(
             f"  certificate #{best.serial}     {_kg(best.amount)} retired for "
