@@ -220,14 +220,26 @@ class DayPlanner:
         self._n += 1
         return f"{prefix}-{self.tag}-{self._n:06d}"
 
-    def day(self, citizen: str, count: int) -> list[Activity]:
+    def days(self, citizen: str, count: int, per_day: int = 5) -> list[Activity]:
+        """``count`` activities of one citizen: the day's, and the days before it that the app
+        syncs with them (at most ``per_day`` a day, as a real week of commuting and shopping)."""
+        out: list[Activity] = []
+        back = 0
+        while len(out) < count and back < 25:  # well inside the 30-day claim window
+            start = self.day_start - back * 86_400
+            out = self.day(citizen, min(per_day, count - len(out)), start) + out
+            back += 1
+        return out
+
+    def day(self, citizen: str, count: int, day_start: int | None = None) -> list[Activity]:
         """``count`` genuine activities of one citizen, in time order, trips never overlapping."""
+        day_start = self.day_start if day_start is None else day_start
         weights = {m: w for m, w in MODE_WEIGHTS.items() if m in self.by_mode}
         if self.merchants:
             weights["purchase"] = RECEIPT_WEIGHT
         kinds = self.rng.choices(list(weights), weights=list(weights.values()), k=count)
-        clock = self.day_start + 6 * 3600 + 1800 + self.rng.randrange(0, 3600)
-        latest = self.day_start + 23 * 3600
+        clock = day_start + 6 * 3600 + 1800 + self.rng.randrange(0, 3600)
+        latest = day_start + 23 * 3600
         out: list[Activity] = []
         for kind in kinds:
             if clock >= latest:

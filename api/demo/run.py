@@ -8,10 +8,11 @@ partners' signing keys and the desks' uniqueness keys are computed here, on the 
 desks' side, never by the API.
 
 The day: the operator accredits verifiers and registers merchants and mobility operators; a few
-hundred citizens sign up and are verified at a desk; they ride, cycle, shop and submit the
-signed records; a few try to cheat and are refused; the chain issues the credits in batches;
-some citizens sell on the market and businesses buy; businesses retire what they bought and
-show a certificate anyone can check.
+hundred citizens sign up and are verified at a desk; they ride, cycle, shop and their apps
+submit the signed records (yesterday's, and the days before for the busiest: at most five
+activities a day, as a real week of commuting and shopping); a few try to cheat and are
+refused; the chain issues the credits in batches; some citizens sell on the market and
+businesses buy; businesses retire what they bought and show a certificate anyone can check.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ PASSWORD = "a-day-in-the-city-2026"  # noqa: S105  (every demo account; devnet o
 OPERATOR_EMAIL = "demo-operator@city.example"
 AUDITOR_EMAIL = "demo-auditor@city.example"
 KG = 1000
-# Local time of the city (Korea, UTC+9): the demo plays yesterday, so every record is in the past.
+# Local time of the city (Korea, UTC+9): the activities end by yesterday, so none is in the future.
 CITY_UTC_OFFSET = timedelta(hours=9)
 
 FRAUDS = (
@@ -519,7 +520,7 @@ class Demo:
             if self.citizens
             else Counter()
         )
-        plans = [(c, planner.day(c.address, counts[i])) for i, c in enumerate(self.citizens)]
+        plans = [(c, planner.days(c.address, counts[i])) for i, c in enumerate(self.citizens)]
         if not plans:
             return plans
         frauds = max(len(FRAUDS), s.activities * s.fraud_per_mille // 1000)
