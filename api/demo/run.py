@@ -37,6 +37,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from api.demo import city
 from api.demo.city import Activity, DayPlanner, Partner
@@ -183,6 +184,11 @@ def ensure_staff(settings: Settings, email: str, role: Literal["operator", "audi
             )
             if found is None:
                 create_account(session, settings, email=email, password=PASSWORD, role=Role(role))
+    except SQLAlchemyError as exc:
+        raise DemoError(
+            f"cannot make the {role} account in {settings.database_url}: {exc.__class__.__name__}"
+            " (run the demo with the API's CRDA_DATABASE_URL, after `make up`)"
+        ) from exc
     finally:
         engine.dispose()
 
