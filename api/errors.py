@@ -56,8 +56,8 @@ class Problem(Exception):
             body["detail"] = self.detail
         if instance:
             body["instance"] = instance
-        body.update(self.extensions)
-        return body
+        # RFC 9457's own members win: an extension never changes the type, title or status.
+        return {**self.extensions, **body}
 
 
 def problem(status: int, slug: str, title: str, *, when: str = "", show: str = "") -> type[Problem]:

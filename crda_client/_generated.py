@@ -358,6 +358,22 @@ OPERATIONS: dict[str, dict[str, Any]] = {'accounts-create_wallet': {'body': True
                                                  'to_time'],
                                 'secured': True,
                                 'status': 200},
+ 'audit-trades': {'body': False,
+                  'media_types': ['application/json'],
+                  'method': 'GET',
+                  'path': '/audit/trades',
+                  'path_params': [],
+                  'query_params': ['status', 'address', 'limit', 'cursor'],
+                  'secured': True,
+                  'status': 200},
+ 'audit-trades_export': {'body': False,
+                         'media_types': ['application/json', 'text/csv'],
+                         'method': 'GET',
+                         'path': '/audit/trades/export',
+                         'path_params': [],
+                         'query_params': ['status', 'address', 'format'],
+                         'secured': True,
+                         'status': 200},
  'audit-transfers': {'body': False,
                      'media_types': ['application/json'],
                      'method': 'GET',
@@ -639,6 +655,14 @@ OPERATIONS: dict[str, dict[str, Any]] = {'accounts-create_wallet': {'body': True
                     'query_params': [],
                     'secured': True,
                     'status': 201},
+ 'market-my_balances': {'body': False,
+                        'media_types': ['application/json'],
+                        'method': 'GET',
+                        'path': '/market/balances',
+                        'path_params': [],
+                        'query_params': [],
+                        'secured': True,
+                        'status': 200},
  'market-my_orders': {'body': False,
                       'media_types': ['application/json'],
                       'method': 'GET',
@@ -671,6 +695,14 @@ OPERATIONS: dict[str, dict[str, Any]] = {'accounts-create_wallet': {'body': True
                        'query_params': [],
                        'secured': False,
                        'status': 200},
+ 'market-order_domain': {'body': False,
+                         'media_types': ['application/json'],
+                         'method': 'GET',
+                         'path': '/market/order-domain',
+                         'path_params': [],
+                         'query_params': [],
+                         'secured': False,
+                         'status': 200},
  'market-place_order': {'body': True,
                         'media_types': ['application/json'],
                         'method': 'POST',
@@ -833,6 +865,16 @@ class AttestationPublic(TypedDict):
     level: int | None
     log_index: int
     tx_hash: str
+
+
+class BalancePublic(TypedDict):
+    """What the holder has of one asset: free to trade, retire or withdraw (``available``),"""
+
+    asset: Asset
+    available: int
+    escrow: int
+    total: int
+    withdrawing: int
 
 
 class BatchClaimPublic(TypedDict):
@@ -1042,6 +1084,25 @@ class LineItem(TypedDict):
     quantity: int
 
 
+class MarketDay(TypedDict):
+    day: str
+    high: int
+    low: int
+    quantity: str
+    trades: int
+    vwap: int
+    won: str
+
+
+class MarketReport(TypedDict):
+    available: NotRequired[bool]
+    days: list[MarketDay]
+    last_price: int | None
+    quantity: str
+    trades: int
+    won: str
+
+
 class MemberAdd(TypedDict):
     account_id: str
 
@@ -1069,13 +1130,6 @@ class MoneyMovementPublic(TypedDict):
     status: str
 
 
-class NotYetAvailable(TypedDict):
-    """A section whose data another part of the platform will provide."""
-
-    available: NotRequired[bool]
-    detail: str
-
-
 class OrderBookPublic(TypedDict):
     buy: list[BookLevelPublic]
     sell: list[BookLevelPublic]
@@ -1091,6 +1145,14 @@ class OrderCreate(TypedDict):
     quantity: int
     side: Literal['buy', 'sell']
     signature: NotRequired[str | None]
+
+
+class OrderDomainPublic(TypedDict):
+    """The EIP-712 domain and types a self-custody wallet signs orders with."""
+
+    domain: dict[str, Any]
+    primary_type: str
+    types: dict[str, list[dict[str, str]]]
 
 
 class OrderPublic(TypedDict):
@@ -1144,6 +1206,11 @@ class Page_RetirementPublic_(TypedDict):
 
 class Page_SupplyPointPublic_(TypedDict):
     items: list[SupplyPointPublic]
+    next_cursor: NotRequired[str | None]
+
+
+class Page_TradeAudit_(TypedDict):
+    items: list[TradeAudit]
     next_cursor: NotRequired[str | None]
 
 
@@ -1343,6 +1410,22 @@ class TokenPair(TypedDict):
     expires_in: int
     refresh_token: str
     token_type: NotRequired[Literal['Bearer']]
+
+
+class TradeAudit(TypedDict):
+    """A matched fill as the auditor sees it: both sides, the terms, and its settlement."""
+
+    buyer: str
+    created_at: str
+    fill_id: str
+    price: int
+    quantity: str
+    reject_reason: str | None
+    seller: str
+    settled_at: str | None
+    settlement_tx_hash: str | None
+    status: str
+    won: str
 
 
 class TradePublic(TypedDict):

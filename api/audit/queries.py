@@ -49,8 +49,10 @@ from api.audit.schemas import (
     RetirementPublic,
     Supply,
     SupplyPointPublic,
+    TradeAudit,
     TransferPublic,
 )
+from api.market.models import MarketFill, MarketSettlement
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -386,6 +388,39 @@ def list_retirements(
         page,
         RetirementPublic.model_validate,
     )
+
+
+def list_trades(
+    session: Session,
+    *,
+    status: str | None = None,
+    address: str | None = None,
+    page: PageParams = PageParams(),
+) -> Page[TradeAudit]:
+    """Every matched fill of the market (the database's record), oldest first, with the
+    transaction that settled it."""
+    stmt = select(MarketFill)
+    if status:
+        stmt = stmt.where(MarketFill.status == status)
+    if address:
+        who = _address(address)
+        stmt = stmt.where(
+            or_(func.lower(MarketFill.buyer) == who, func.lower(MarketFill.seller) == who)
+        )
+
+    def item(fill: MarketFill) -> TradeAudit:
+        settlement = (
+            session.get(MarketSettlement, fill.settlement_id) if fill.settlement_id else None
+        )
+        return TradeAudit(
+            fill_id=fill.fill_id, buyer=fill.buyer, seller=fill.seller, price=fill.price,
+            quantity=fill.quantity, won=fill.won, status=str(fill.status),
+            reject_reason=fill.reject_reason,
+            settlement_tx_hash=settlement.tx_hash if settlement else None,
+            created_at=fill.created_at, settled_at=fill.settled_at,
+        )  # fmt: skip
+
+    return keyset_page(session, "trades", stmt, [MarketFill.id], page, item)
 
 
 def get_retirement(session: Session, certificate_id: int) -> RetirementPublic | None:

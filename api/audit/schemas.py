@@ -98,6 +98,22 @@ class RetirementPublic(OnChain):
     reason: str
 
 
+class TradeAudit(BaseModel):
+    """A matched fill as the auditor sees it: both sides, the terms, and its settlement."""
+
+    fill_id: str
+    buyer: str
+    seller: str
+    price: int  # won per kilogram
+    quantity: Amount  # grams
+    won: Amount
+    status: str  # matched | settling | settled | failed
+    reject_reason: str | None
+    settlement_tx_hash: str | None
+    created_at: UtcDateTime
+    settled_at: UtcDateTime | None
+
+
 class AttestationPublic(OnChain):
     kind: str
     account: str

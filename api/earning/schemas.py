@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
@@ -20,6 +19,7 @@ from api.earning.models import (
     Submission,
 )
 from api.earning.service import explain
+from api.timeutil import UtcDateTime
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,8 @@ class ProviderPublic(BaseModel):
     kind: ProviderKind
     signer_address: str
     status: ProviderStatus
-    created_at: datetime
-    suspended_at: datetime | None
+    created_at: UtcDateTime
+    suspended_at: UtcDateTime | None
     suspension_reason: str | None
 
     @classmethod
@@ -90,8 +90,8 @@ class ClaimPublic(BaseModel):
     mode: str | None
     amount_grams: int
     beneficiary: str
-    activity_start: datetime
-    activity_end: datetime
+    activity_start: UtcDateTime
+    activity_end: UtcDateTime
     methodology_version: str
     methodology_hash: str
     evidence_hash: str
@@ -99,8 +99,8 @@ class ClaimPublic(BaseModel):
     explanation: list[str]
     batch_id: str | None = None
     tx_hash: str | None = None
-    created_at: datetime
-    issued_at: datetime | None
+    created_at: UtcDateTime
+    issued_at: UtcDateTime | None
 
     @classmethod
     def of(cls, claim: Claim, batch: IssuanceBatch | None = None) -> ClaimPublic:
@@ -160,7 +160,7 @@ class SubmissionPublic(BaseModel):
     reason: str | None
     reason_detail: str | None
     nullifier: str | None
-    created_at: datetime
+    created_at: UtcDateTime
 
     @classmethod
     def of(cls, s: Submission) -> SubmissionPublic:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from api.market.eip712 import Order, Side
-from api.market.models import MarketOrder
+from api.market.models import Asset, MarketOrder
 
 HexSignature = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{130}$")]
 Uint256Text = Annotated[str, Field(pattern=r"^[0-9]{1,78}$")]
@@ -92,6 +92,26 @@ class BookLevelPublic(BaseModel):
 class OrderBookPublic(BaseModel):
     buy: list[BookLevelPublic]
     sell: list[BookLevelPublic]
+
+
+class BalancePublic(BaseModel):
+    """What the holder has of one asset: free to trade, retire or withdraw (``available``),
+    reserved by open orders and unsettled fills (``escrow``), on its way out (``withdrawing``:
+    a payout or retirement not yet confirmed). ``total`` equals the on-chain balance."""
+
+    asset: Asset
+    available: int
+    escrow: int
+    withdrawing: int
+    total: int
+
+
+class OrderDomainPublic(BaseModel):
+    """The EIP-712 domain and types a self-custody wallet signs orders with."""
+
+    domain: dict[str, Any]
+    types: dict[str, list[dict[str, str]]]
+    primary_type: str
 
 
 class TradePublic(BaseModel):

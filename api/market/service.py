@@ -38,6 +38,7 @@ from api.market.models import (
     WonTransfer,
 )
 from api.outbox.service import enqueue
+from api.timeutil import aware
 
 InvalidOrder = problem(422, "invalid-order", "The order is not valid")
 InvalidSignature = problem(422, "invalid-signature", "The signature is not the maker's")
@@ -196,7 +197,7 @@ def cancel_order(
     if row.maker != checksum(requester):
         raise NotOrderMaker()
     if row.status != OrderStatus.open:
-        raise OrderClosed(f"order {order_id} is {row.status}", status=str(row.status))
+        raise OrderClosed(f"order {order_id} is {row.status}", order_status=str(row.status))
     row.status = OrderStatus.cancelled
     row.cancel_reason = reason
     release_if_closed(session, row)
@@ -469,7 +470,7 @@ def statement(session: Session, address: str, asset: Asset) -> list[dict[str, An
         running += int(amount)
         lines.append(
             {"transaction_id": tx_id, "kind": kind, "reference": reference,
-             "created_at": created_at.isoformat() if created_at else None,
+             "created_at": aware(created_at).isoformat() if created_at else None,
              "amount": int(amount), "balance": running}
         )  # fmt: skip
     return lines

@@ -30,12 +30,14 @@ from api.audit.schemas import (
     RetirementPublic,
     Supply,
     SupplyPointPublic,
+    TradeAudit,
     TransferPublic,
 )
 from api.auth.deps import CurrentUser
 from api.auth.models import Account, Role
 from api.deps import ChainDep, SessionDep, StateDep
 from api.errors import Forbidden, NotFound
+from api.market.reconcile import reconcile
 
 AUDIT_ROLES = frozenset({Role.auditor.value, Role.operator.value})
 
@@ -352,12 +354,37 @@ def integrity(
 
 
 @router.get("/market")
-def market() -> dashboard.NotYetAvailable:
-    """Market volume and price: no market data until the market (issue 6) lands."""
-    return dashboard.NotYetAvailable(detail="no market data")
+def market(session: SessionDep) -> dashboard.MarketReport:
+    """Settled market volume, won and volume-weighted price per day (UTC)."""
+    return dashboard.market_per_day(session)
+
+
+@router.get("/trades")
+def trades(
+    session: SessionDep,
+    page: PageDep,
+    status: Literal["matched", "settling", "settled", "failed"] | None = None,
+    address: Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$")] = None,
+) -> Page[TradeAudit]:
+    """Every matched fill (both sides, terms, status) with the transaction that settled it."""
+    return queries.list_trades(session, status=status, address=address, page=page)
+
+
+@router.get("/trades/export", response_class=StreamingResponse, responses=_EXPORT)
+def trades_export(
+    state: StateDep,
+    session: SessionDep,
+    status: Literal["matched", "settling", "settled", "failed"] | None = None,
+    address: Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$")] = None,
+    format: ExportFormat = "csv",
+) -> StreamingResponse:
+    return _export(
+        state, session, "trades", format, queries.list_trades, status=status, address=address
+    )
 
 
 @router.get("/reconciliation")
-def reconciliation() -> dashboard.NotYetAvailable:
-    """Database ledger against chain, per account: until the market ledger (issue 6) lands."""
-    return dashboard.NotYetAvailable(detail="no reconciliation data: the ledger is not there yet")
+def reconciliation(session: SessionDep, chain: ChainDep) -> dict[str, Any]:
+    """The trading ledger against the chain, per account and asset (``ok`` when all agree),
+    the ledger's per-asset totals (double entry: zero) and won supply against deposits."""
+    return reconcile(session, chain).to_json()

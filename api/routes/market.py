@@ -21,20 +21,26 @@ from api.auth.service import wallet_signer
 from api.deps import SessionDep, StateDep
 from api.errors import NotFound, problem
 from api.idempotency import run_idempotent
-from api.market import service
+from api.market import ledger, service
 from api.market.context import MarketContext
-from api.market.models import Asset
+from api.market.eip712 import Order, Side
+from api.market.models import AccountKind, Asset
 from api.market.reconcile import reconcile
 from api.market.schemas import (
+    BalancePublic,
     BookLevelPublic,
     MoneyMovementCreate,
     MoneyMovementPublic,
     OrderBookPublic,
     OrderCreate,
+    OrderDomainPublic,
     OrderPublic,
     StatementLine,
     TradePublic,
 )
+from api.timeutil import aware
+
+ZERO_ADDRESS = "0x" + "00" * 20
 
 router = APIRouter(prefix="/market", tags=["market"])
 
@@ -128,7 +134,7 @@ def my_trades(
             price=fill.price,
             quantity=fill.quantity,
             won=fill.won,
-            settled_at=fill.settled_at.isoformat() if fill.settled_at else None,
+            settled_at=aware(fill.settled_at).isoformat() if fill.settled_at else None,
         )
         for fill in service.list_trades(session, holder.address, limit=limit, offset=offset)
     ]
@@ -142,6 +148,37 @@ def my_statement(
 ) -> list[StatementLine]:
     """Every movement of your credits or won, with a running balance."""
     return [StatementLine(**line) for line in service.statement(session, holder.address, asset)]
+
+
+@router.get("/balances")
+def my_balances(holder: CurrentHolder, session: SessionDep) -> list[BalancePublic]:
+    """Your credits (grams) and won: available, reserved by open orders, on their way out."""
+    address = service.checksum(holder.address)
+    out = []
+    for asset in (Asset.credits, Asset.won):
+        parts = {
+            kind: ledger.balance(session, address, asset, kind)
+            for kind in (AccountKind.available, AccountKind.escrow, AccountKind.withdrawing)
+        }
+        out.append(
+            BalancePublic(
+                asset=asset,
+                available=parts[AccountKind.available],
+                escrow=parts[AccountKind.escrow],
+                withdrawing=parts[AccountKind.withdrawing],
+                total=sum(parts.values()),
+            )
+        )
+    return out
+
+
+@router.get("/order-domain")
+def order_domain(market: MarketDep) -> OrderDomainPublic:
+    """The EIP-712 domain (chain id, exchange address) and ``Order`` type wallets sign."""
+    typed = market.domain.typed_data(Order(ZERO_ADDRESS, Side.buy, 0, 0, 0, 0))
+    return OrderDomainPublic(
+        domain=typed["domain"], types=typed["types"], primary_type=typed["primaryType"]
+    )
 
 
 @router.get("/book")

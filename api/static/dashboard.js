@@ -122,7 +122,7 @@
         base -= h;
         const rect = el("rect", { x, y: base, width: bar, height: Math.max(h, 0.5), rx: 2,
           fill: colorOf(part.key), class: "bar" }, f.svg);
-        el("title", {}, rect).textContent = `${d.day} · ${part.key.slice(0, 12)} · ${fmtKg(part.amount)}`;
+        el("title", {}, rect).textContent = `${d.day} · ${part.key.slice(0, 24)} · ${fmtKg(part.amount)}`;
       });
       if (days.length <= 16 || i % Math.ceil(days.length / 12) === 0) {
         el("text", { x: x + bar / 2, y: f.height - 8, "text-anchor": "middle" }, f.svg)
@@ -158,9 +158,37 @@
     $("where").textContent = `chain ${summary.index.chain_id} · block ${summary.index.block_number}`;
   }
 
-  function placeholder(id, body) {
-    const text = body && body.available === false ? body.detail : "no data";
-    empty($(id), text.charAt(0).toUpperCase() + text.slice(1));
+  const won = (v) => "\u20a9" + Number(v).toLocaleString("en");
+
+  function marketCard(report) {
+    if (!report.days.length) return empty($("market"), "No trades settled yet");
+    // Volume per day as bars; the day's volume-weighted price and range in the table below.
+    const days = report.days.map((d) => ({ day: d.day, total: d.quantity,
+      parts: [{ key: "volume", amount: d.quantity }] }));
+    const chart = document.createElement("div");
+    chart.id = "market-chart";
+    const table = document.createElement("table");
+    $("market").replaceChildren(chart, table);
+    barChart(chart, days, () => "#2a7fa8", "No trades settled yet");
+    table.innerHTML = "<tr><th>day</th><th class='num'>trades</th><th class='num'>volume</th>" +
+      "<th class='num'>price (VWAP/kg)</th><th class='num'>low–high</th></tr>" +
+      report.days.slice(-6).reverse().map((d) =>
+        `<tr><td>${d.day}</td><td class="num">${d.trades}</td><td class="num">${fmtKg(d.quantity)}</td>` +
+        `<td class="num">${won(d.vwap)}</td><td class="num">${won(d.low)}–${won(d.high)}</td></tr>`).join("") +
+      `<tr><td>all</td><td class="num">${report.trades}</td><td class="num">${fmtKg(report.quantity)}</td>` +
+      `<td class="num" colspan="2">${won(report.won)} traded</td></tr>`;
+  }
+
+  function reconciliationCard(report) {
+    const ok = report.ok;
+    const rows = report.differences.slice(0, 8).map((d) =>
+      `<tr><td><code>${String(d.owner).slice(0, 12)}</code></td><td>${d.asset}</td>` +
+      `<td class="num">${d.ledger}</td><td class="num">${d.chain}</td></tr>`).join("");
+    $("reconciliation").innerHTML =
+      `<p><span class="badge ${ok ? "ok" : "bad"}">${ok ? "ledger and chain agree" : "differences found"}</span> ` +
+      `${report.accounts_checked} account balances checked against the chain</p>` +
+      (rows ? `<table><tr><th>account</th><th>asset</th><th class="num">ledger</th>` +
+        `<th class="num">chain</th></tr>${rows}</table>` : "");
   }
 
   // The certificate check compares counts, every other check amounts.
@@ -206,13 +234,19 @@
       { key: "issued", color: "#2a7fa8" }, { key: "circulating", color: "#1f8a5b" },
       { key: "retired", color: "#d98e04" },
     ]);
-    const batches = [...new Set(issuance.flatMap((d) => d.parts.map((p) => p.key)))];
-    barChart($("issuance-chart"), issuance, (k) => COLORS[batches.indexOf(k) % COLORS.length],
+    const kinds = [...new Set(issuance.flatMap((d) => d.parts.map((p) => p.key)))].sort();
+    barChart($("issuance-chart"), issuance, (k) => COLORS[kinds.indexOf(k) % COLORS.length],
       "no batches issued yet");
+    $("issuance-legend").replaceChildren(...kinds.map((k) => {
+      const span = document.createElement("span");
+      span.innerHTML = `<i style="background:${COLORS[kinds.indexOf(k) % COLORS.length]}"></i>`;
+      span.appendChild(document.createTextNode(k));
+      return span;
+    }));
     barChart($("retirement-chart"), retired, () => "#d98e04", "no retirements yet");
     latestRetirements(retirements);
-    placeholder("market", market);
-    placeholder("reconciliation", recon);
+    marketCard(market);
+    reconciliationCard(recon);
     try {
       integrity(await api("/audit/integrity"));
     } catch (e) {

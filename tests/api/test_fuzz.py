@@ -10,7 +10,7 @@ parameters that name real things (the caller's own account, a real verifier, a r
 credential, a DID that resolves), so the fuzzer reaches past the 404s.
 
 Bounded in the normal suite: one test per operation, each example drawn as a random role
-(``CRDA_FUZZ_EXAMPLES``, default 12 per operation, derandomized). The long run
+(``CRDA_FUZZ_EXAMPLES``, default 25 per operation, derandomized). The long run
 (``crda fuzz --examples 500``, which sets ``CRDA_FUZZ_EXAMPLES``) tests every operation as
 every role separately, that many examples each.
 """
@@ -44,7 +44,7 @@ from api.settings import PROJECT_ROOT, Settings
 from tests.conftest import Accounts
 from tests.identity.conftest import PASSWORD, User, World
 
-EXAMPLES = int(os.environ.get("CRDA_FUZZ_EXAMPLES", "12"))
+EXAMPLES = int(os.environ.get("CRDA_FUZZ_EXAMPLES", "25"))
 LONG_RUN = "CRDA_FUZZ_EXAMPLES" in os.environ
 ROLES = ("anonymous", *(r.value for r in Role))
 METHODS = ("get", "put", "post", "delete", "patch")

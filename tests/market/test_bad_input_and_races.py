@@ -259,6 +259,10 @@ def test_placing_and_cancelling_over_http(
     assert (refused.status_code, refused.json()["type"]) == (403, "/problems/not-order-maker")
     cancelled = client.post(f"/market/orders/{order['id']}/cancel", headers=alice)
     assert cancelled.json()["status"] == "cancelled"
+    again = client.post(f"/market/orders/{order['id']}/cancel", headers=alice)
+    assert again.status_code == 409
+    assert (again.json()["type"], again.json()["status"]) == ("/problems/order-closed", 409)
+    assert again.json()["order_status"] == "cancelled"
     assert client.get("/market/reconciliation", headers=alice).status_code == 403
     report = client.get("/market/reconciliation", headers=people.staff(Role.auditor))
     assert report.json()["ok"] is True
@@ -285,6 +289,30 @@ def test_a_trade_over_http_shows_in_both_statements(
     assert credits[-1]["balance"] == 3 * KG
     report = client.get("/market/reconciliation", headers=people.operator()).json()
     assert report["ok"] is True
+
+
+def test_a_wallet_signs_with_the_served_domain_and_balances_show_what_is_reserved(
+    client: TestClient, traders: Harness, people: People
+) -> None:
+    a = traders.accounts
+    served = client.get("/market/order-domain").json()
+    assert served["domain"]["chainId"] == traders.chain.chain_id
+    assert served["domain"]["verifyingContract"] == traders.chain.contract("Exchange").address
+    # What a self-custody app does: eth_signTypedData_v4 over the served domain and types.
+    message = {"maker": a.alice.address, "side": int(Side.sell), "price": 1100,
+               "quantity": 2 * KG, "expiry": traders.ctx.now() + 3600, "nonce": 777}  # fmt: skip
+    signed = a.alice.sign_typed_data(served["domain"], {"Order": served["types"]["Order"]}, message)
+    body = {**message, "side": "sell", "signature": "0x" + signed.signature.hex()}
+    alice = people.holder(a.alice.address)
+    placed = client.post("/market/orders", json=body, headers=alice)
+    assert placed.status_code == 201, placed.text
+    balances = {b["asset"]: b for b in client.get("/market/balances", headers=alice).json()}
+    # alice holds 5 kg (the traders fixture): 2 kg wait in the order's escrow.
+    assert balances["CRDA"] == {
+        "asset": "CRDA", "available": 3 * KG, "escrow": 2 * KG, "withdrawing": 0, "total": 5 * KG
+    }  # fmt: skip
+    assert balances["CRDA"]["total"] == traders.credits(a.alice.address)
+    assert client.get("/market/balances").status_code == 401
 
 
 def test_a_platform_custody_holder_trades_without_handling_keys(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from api.audit import dashboard, queries
+from api.audit.queries import PageParams
 from api.market import service
 from api.market.eip712 import Side
 from api.market.models import Asset, FillStatus, MarketFill, MarketOrder, OrderStatus
@@ -45,6 +47,23 @@ def test_citizens_and_a_business_trade_and_ledger_statement_and_chain_agree(
     assert {f.status for f in fills} == {FillStatus.settled}
     assert [(lvl.price, lvl.quantity) for lvl in book["sell"]] == [(1200, 2 * KG)]
     assert book["buy"] == []
+
+    # What the auditor sees: both fills with their settlement, and the day's volume and price.
+    with harness.sessions() as session:
+        trades = queries.list_trades(session, page=PageParams(10, None)).items
+        market = dashboard.market_per_day(session)
+        mine = queries.list_trades(session, address=bob.address.lower(), page=PageParams(10, None))
+    assert [(t.seller, t.price, t.quantity, t.won) for t in trades] == [
+        (bob.address, 1100, 4 * KG, 4 * 1100), (alice.address, 1200, 4 * KG, 4 * 1200),
+    ]  # fmt: skip
+    assert all(t.status == "settled" and t.settlement_tx_hash for t in trades)
+    receipt = harness.chain.w3.eth.get_transaction_receipt(trades[0].settlement_tx_hash)
+    assert receipt["status"] == 1
+    assert [t.fill_id for t in mine.items] == [trades[0].fill_id]
+    (day,) = market.days
+    assert (day.trades, day.quantity, day.won) == (2, 8 * KG, 9_200)
+    assert (day.vwap, day.low, day.high) == (1150, 1100, 1200)
+    assert market.last_price == 1200
 
 
 def test_the_market_ticker_batches_matched_fills_and_expires_orders(harness: Harness) -> None:
