@@ -1,5 +1,6 @@
 # CRDA: two commands from a fresh clone.
 #   make up     devnet + contracts + migrated database + API on 127.0.0.1:8000 (background)
+#   make demo   a day in the city, seeded through the API (after make up)
 #   make test   every test (contracts on a throwaway devnet, API, database), lint and types
 # Options: DEVNET=anvil (instead of Hardhat), TEST_DATABASE_URL=postgresql+psycopg://...
 
@@ -10,10 +11,13 @@ DEVNET ?= hardhat
 PYTEST_ARGS ?=
 export HARDHAT_DISABLE_TELEMETRY_PROMPT := true
 
-.PHONY: up down test lint install compile bench clean
+.PHONY: up down demo test lint install compile bench clean
 
 up: install
 	$(BIN)/crda up --kind $(DEVNET)
+
+demo: install
+	$(BIN)/crda demo
 
 down:
 	@if [ -x $(BIN)/crda ]; then $(BIN)/crda down; fi

@@ -10,6 +10,7 @@ crda worker                     outbox, issuance batcher and market ticker as th
 crda index                      contract events into the database (``--once``: catch up, exit)
 crda integrity                  re-derive supply from the index and compare it with the chain
 crda reconcile                  the market ledger against the chain, every account
+crda demo                       a day in the city, seeded through the HTTP API (after `up`)
 crda identity create-staff      an operator or auditor account (nobody signs up as one)
 crda identity uniqueness-key    a national ID's uniqueness key (the verifier's desk)
 crda export-openapi             the OpenAPI document to mobile_api_docs/openapi.json
@@ -395,6 +396,37 @@ def _wait_ready(url: str, timeout: float) -> bool:
             pass
         time.sleep(0.3)
     return False
+
+
+@app.command()
+def demo(
+    base_url: Annotated[
+        str | None, typer.Option(help="The running API (default: CRDA_API_HOST:CRDA_API_PORT).")
+    ] = None,
+    citizens: Annotated[int, typer.Option(help="Citizens to sign up and verify.")] = 300,
+    activities: Annotated[int, typer.Option(help="Trips and receipts, in all.")] = 3000,
+    verifiers: Annotated[int, typer.Option(help="Verifier organisations.")] = 2,
+    merchants: Annotated[int, typer.Option(help="Merchants (1-4).")] = 3,
+    mobility: Annotated[int, typer.Option(help="Mobility operators (1-4).")] = 4,
+    businesses: Annotated[int, typer.Option(help="Businesses that buy and retire.")] = 3,
+    seed: Annotated[int, typer.Option(help="Seed of the day (same seed, same day).")] = 2026,
+    workers: Annotated[int, typer.Option(help="Parallel HTTP clients.")] = 8,
+) -> None:
+    """Seed a believable day against the running platform, over HTTP only (run `up` first)."""
+    from api.demo import DemoError, Sizes, print_report, run_demo
+
+    settings = get_settings()
+    base = (base_url or f"http://{settings.api_host}:{settings.api_port}").rstrip("/")
+    sizes = Sizes(
+        citizens=citizens, activities=activities, verifiers=max(1, verifiers),
+        merchants=merchants, mobility=mobility, businesses=businesses,
+    )  # fmt: skip
+    out = Console()
+    try:
+        report = run_demo(settings, base, sizes, seed=seed, workers=workers, console=out)
+    except DemoError as exc:
+        raise _fail(str(exc)) from exc
+    print_report(report, out)
 
 
 @bench_app.command("gas")

@@ -20,14 +20,27 @@ import httpx
 from crda_client._generated import (
     OPERATIONS,
     AccountPublic,
+    ClaimPage,
+    ClaimPublic,
     CredentialPublic,
     ErasureOut,
+    EvidenceDomainPublic,
     Health,
+    MethodologyPublic,
+    MoneyMovementPublic,
+    OrderBookPublic,
+    OrderPublic,
     PersonalDataPublic,
     ProblemDetails,
+    ProviderPublic,
     Readiness,
     SiweNonceOut,
+    StatementLine,
+    SubmissionPublic,
+    Summary,
     TokenPair,
+    TradePublic,
+    Verification,
     VerifierPublic,
     VerifyResponse,
     WalletPublic,
@@ -315,3 +328,149 @@ class Client:
 
     def jwks(self) -> dict[str, Any]:
         return cast(dict[str, Any], self.call("identifiers-jwks"))
+
+    # -- earning: partners and evidence ----------------------------------------------------
+    def evidence_domain(self) -> EvidenceDomainPublic:
+        """The EIP-712 domain and types a partner signs receipts and trips with."""
+        return cast(EvidenceDomainPublic, self.call("evidence-evidence_domain"))
+
+    def methodology(self, version: str) -> MethodologyPublic:
+        path = {"version": version}
+        return cast(MethodologyPublic, self.call("evidence-methodology", path=path))
+
+    def register_provider(
+        self,
+        code: str,
+        name: str,
+        kind: Literal["merchant", "mobility"],
+        signer_address: str,
+    ) -> ProviderPublic:
+        body = {"code": code, "name": name, "kind": kind, "signer_address": signer_address}
+        return cast(ProviderPublic, self.call("providers-register", json=body))
+
+    def list_providers(self) -> list[ProviderPublic]:
+        return cast(list[ProviderPublic], self.call("providers-providers"))
+
+    def rejections(
+        self, reason: str | None = None, *, limit: int = 100, offset: int = 0
+    ) -> list[SubmissionPublic]:
+        """Refused submissions with their reasons (operator and auditor)."""
+        query = {"reason": reason, "limit": limit, "offset": offset}
+        return cast(list[SubmissionPublic], self.call("providers-rejections", query=query))
+
+    # -- earning: claims -------------------------------------------------------------------
+    def submit_purchase(self, evidence: dict[str, Any], signature: str) -> ClaimPublic:
+        """A merchant-signed e-receipt; a refusal raises :class:`ProblemError` with its reason."""
+        body = {"evidence": evidence, "signature": signature}
+        return cast(ClaimPublic, self.call("claims-submit_purchase", json=body))
+
+    def submit_trip(
+        self, evidence: dict[str, Any], signature: str, gps_legs_m: list[int] | None = None
+    ) -> ClaimPublic:
+        """An operator-signed trip, with the app's GPS walking legs (metres) if any."""
+        body = {"evidence": evidence, "signature": signature, "gps_legs_m": gps_legs_m or []}
+        return cast(ClaimPublic, self.call("claims-submit_trip", json=body))
+
+    def claims(self, *, limit: int = 50, offset: int = 0) -> ClaimPage:
+        query = {"limit": limit, "offset": offset}
+        return cast(ClaimPage, self.call("claims-claims", query=query))
+
+    def claim(self, claim_id: str) -> ClaimPublic:
+        return cast(ClaimPublic, self.call("claims-claim", path={"claim_id": claim_id}))
+
+    # -- market ----------------------------------------------------------------------------
+    def place_order(
+        self,
+        maker: str,
+        side: Literal["buy", "sell"],
+        *,
+        price: int,
+        quantity: int,
+        expiry: int,
+        nonce: int,
+        signature: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> OrderPublic:
+        """A limit order as yourself (price: won per kg; quantity: grams, whole kilograms).
+
+        Without ``signature`` the platform signs for a platform-custody wallet.
+        """
+        body = {
+            "maker": maker, "side": side, "price": price, "quantity": quantity,
+            "expiry": expiry, "nonce": str(nonce), "signature": signature,
+        }  # fmt: skip
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        return cast(OrderPublic, self.call("market-place_order", json=body, headers=headers))
+
+    def cancel_order(self, order_id: int) -> OrderPublic:
+        path = {"order_id": str(order_id)}
+        return cast(OrderPublic, self.call("market-cancel_order", path=path))
+
+    def my_orders(self, *, limit: int = 50, offset: int = 0) -> list[OrderPublic]:
+        query = {"limit": limit, "offset": offset}
+        return cast(list[OrderPublic], self.call("market-my_orders", query=query))
+
+    def my_trades(self, *, limit: int = 50, offset: int = 0) -> list[TradePublic]:
+        query = {"limit": limit, "offset": offset}
+        return cast(list[TradePublic], self.call("market-my_trades", query=query))
+
+    def statement(self, asset: Literal["CRDA", "KRW"] = "CRDA") -> list[StatementLine]:
+        """Every movement of your credits (grams) or won, with a running balance."""
+        return cast(list[StatementLine], self.call("market-my_statement", query={"asset": asset}))
+
+    def order_book(self) -> OrderBookPublic:
+        return cast(OrderBookPublic, self.call("market-order_book"))
+
+    def deposit(
+        self, account_id: str, amount: int, reference: str, *, idempotency_key: str
+    ) -> MoneyMovementPublic:
+        """Operator: credit whole won for a confirmed bank deposit (minted through the outbox)."""
+        body = {"account_id": account_id, "amount": amount, "reference": reference}
+        headers = {"Idempotency-Key": idempotency_key}
+        return cast(MoneyMovementPublic, self.call("market-deposit", json=body, headers=headers))
+
+    # -- retirements and certificates ------------------------------------------------------
+    def retire(
+        self,
+        amount: int,
+        beneficiary: str,
+        reason: str,
+        *,
+        idempotency_key: str,
+        publish_beneficiary: bool = False,
+    ) -> dict[str, Any]:
+        """Retire credits from your platform wallet; answers the pending certificate (202)."""
+        body = {
+            "amount": amount, "beneficiary": beneficiary, "reason": reason,
+            "publish_beneficiary": publish_beneficiary,
+        }  # fmt: skip
+        headers = {"Idempotency-Key": idempotency_key}
+        return cast(
+            dict[str, Any], self.call("retirements-create_retirement", json=body, headers=headers)
+        )
+
+    def my_retirement(self, certificate_id: str) -> dict[str, Any]:
+        path = {"certificate_id": certificate_id}
+        return cast(dict[str, Any], self.call("retirements-get_my_retirement", path=path))
+
+    def my_retirements(self) -> list[dict[str, Any]]:
+        return cast(list[dict[str, Any]], self.call("retirements-list_my_retirements"))
+
+    def certificate(self, serial: int) -> dict[str, Any]:
+        """The public certificate (no sign-in)."""
+        path = {"serial": str(serial)}
+        return cast(dict[str, Any], self.call("certificates-get_certificate", path=path))
+
+    def verify_certificate(self, serial: int, **claimed: Any) -> Verification:
+        """Check a certificate (and what it claims: amount, tx_hash, ...) against the chain."""
+        path = {"serial": str(serial)}
+        return cast(Verification, self.call("certificates-verify", path=path, query=claimed))
+
+    def certificate_qr(self, serial: int, fmt: Literal["png", "svg"] = "png") -> bytes:
+        path, query = {"serial": str(serial)}, {"format": fmt}
+        return self.request("certificates-certificate_qr", path=path, query=query).content
+
+    # -- audit -----------------------------------------------------------------------------
+    def audit_summary(self) -> Summary:
+        """Supply, holders, batches and retirements as indexed from the chain (auditor)."""
+        return cast(Summary, self.call("audit-summary"))
