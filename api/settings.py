@@ -137,6 +137,17 @@ class Settings(BaseSettings):
     market_settlement_batch_size: int = Field(default=100, ge=1, le=200)
 
     @model_validator(mode="after")
+    def _local_urls_follow_the_port(self) -> Settings:
+        """Unset, the public URL and SIWE domain name the API's own host and port (a local
+        run on another port gets QR codes and sign-in messages that point at itself)."""
+        local = f"{self.api_host}:{self.api_port}"
+        if "public_url" not in self.model_fields_set:
+            self.public_url = f"http://{local}"
+        if "siwe_domain" not in self.model_fields_set:
+            self.siwe_domain = local
+        return self
+
+    @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
         if self.environment is Environment.production:
             for name in ("operator_key", "issuer_key", "relayer_key"):

@@ -36,3 +36,16 @@ def test_production_accepts_real_secrets(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("CRDA_MASTER_KEY", "A" * 43)
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     assert "5a5a" not in repr(settings)  # secrets never print
+
+
+def test_local_public_url_and_siwe_domain_follow_the_api_port(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CRDA_API_PORT", "8300")
+    settings = Settings()
+    assert (settings.public_url, settings.siwe_domain) == (
+        "http://127.0.0.1:8300",
+        "127.0.0.1:8300",
+    )
+    monkeypatch.setenv("CRDA_PUBLIC_URL", "https://crda.incheon.example")
+    assert Settings().public_url == "https://crda.incheon.example"
