@@ -30,7 +30,6 @@ from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
 import httpx
 from eth_account import Account
-from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from rich.console import Console
@@ -201,21 +200,10 @@ def sign_typed(
     key: LocalAccount,
 ) -> str:
     """A partner's EIP-712 signature over a record, from the domain and types the API serves."""
-    document = {
-        "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
-            **{name: types[name] for name in _types_of(primary)},
-        },
-        "primaryType": primary,
-        "domain": domain,
-        "message": message,
-    }
-    signed = key.sign_message(encode_typed_data(full_message=document))
+    # eth_account derives the EIP712Domain type from the domain's own fields.
+    signed = key.sign_typed_data(
+        domain, {name: types[name] for name in _types_of(primary)}, message
+    )
     return "0x" + bytes(signed.signature).hex()
 
 
