@@ -13,6 +13,10 @@ from api.db import session_scope
 from api.settings import Settings
 from api.state import AppState
 
+# The largest integer a database column holds (BIGINT, SQLite INTEGER): every integer query
+# parameter that reaches SQL is bounded by it, so an absurd one is a 422, not a crash.
+MAX_SQL_INT = 2**63 - 1
+
 
 def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.crda

@@ -35,7 +35,7 @@ from api.audit.schemas import (
 )
 from api.auth.deps import CurrentUser
 from api.auth.models import Account, Role
-from api.deps import ChainDep, SessionDep, StateDep
+from api.deps import MAX_SQL_INT, ChainDep, SessionDep, StateDep
 from api.errors import Forbidden, NotFound
 from api.market.reconcile import reconcile
 
@@ -61,11 +61,14 @@ async def page_params(
     return PageParams(limit=limit, cursor=cursor)
 
 
+UnixTime = Query(ge=0, le=MAX_SQL_INT, description="unix seconds")
+
+
 async def window(
-    from_block: Annotated[int | None, Query(ge=0)] = None,
-    to_block: Annotated[int | None, Query(ge=0)] = None,
-    from_time: Annotated[int | None, Query(ge=0, description="unix seconds")] = None,
-    to_time: Annotated[int | None, Query(ge=0, description="unix seconds")] = None,
+    from_block: Annotated[int | None, Query(ge=0, le=MAX_SQL_INT)] = None,
+    to_block: Annotated[int | None, Query(ge=0, le=MAX_SQL_INT)] = None,
+    from_time: Annotated[int | None, UnixTime] = None,
+    to_time: Annotated[int | None, UnixTime] = None,
 ) -> Window:
     return Window(from_block, to_block, from_time, to_time)
 
@@ -121,8 +124,8 @@ def summary(session: SessionDep) -> dashboard.Summary:
 @router.get("/supply")
 def supply(
     session: SessionDep,
-    block: Annotated[int | None, Query(ge=0)] = None,
-    time: Annotated[int | None, Query(ge=0, description="unix seconds")] = None,
+    block: Annotated[int | None, Query(ge=0, le=MAX_SQL_INT)] = None,
+    time: Annotated[int | None, UnixTime] = None,
 ) -> Supply:
     """Issued, burnt, retired and circulating credits at a block or a time (default: now)."""
     if time is not None and block is None:

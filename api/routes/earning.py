@@ -22,7 +22,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, status
 
-from api.deps import SessionDep, StateDep
+from api.deps import MAX_SQL_INT, SessionDep, StateDep
 from api.earning import issuance, service
 from api.earning.evidence import RECEIPT_TYPES, TRIP_TYPES
 from api.earning.methodology import factor_set
@@ -136,7 +136,7 @@ def earning_router(
         session: SessionDep,
         reason: str | None = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_SQL_INT)] = 0,
     ) -> list[SubmissionPublic]:
         """Refused submissions with their reasons (for auditors)."""
         found = service.rejected_submissions(session, reason=reason, limit=limit, offset=offset)
@@ -189,7 +189,7 @@ def earning_router(
         citizen: CitizenDep,
         session: SessionDep,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_SQL_INT)] = 0,
     ) -> ClaimPage:
         """The citizen's claims, newest first."""
         rows, total = service.list_claims(session, citizen.address, limit=limit, offset=offset)

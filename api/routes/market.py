@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, Header, Query, Response, status
 from api.auth.deps import CurrentHolder, require_roles
 from api.auth.models import Account, Role, Wallet
 from api.auth.service import wallet_signer
-from api.deps import SessionDep, StateDep
+from api.deps import MAX_SQL_INT, SessionDep, StateDep
 from api.errors import NotFound, problem
 from api.idempotency import run_idempotent
 from api.market import ledger, service
@@ -100,7 +100,7 @@ def my_orders(
     holder: CurrentHolder,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_SQL_INT)] = 0,
 ) -> list[OrderPublic]:
     """Your own orders, newest first."""
     rows = service.list_orders(session, holder.address, limit=limit, offset=offset)
@@ -123,7 +123,7 @@ def my_trades(
     holder: CurrentHolder,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_SQL_INT)] = 0,
 ) -> list[TradePublic]:
     """Your settled trades, newest first."""
     me = service.checksum(holder.address)

@@ -154,3 +154,18 @@ def test_supply_batches_claims_provenance_and_filters(indexed: AuditWorld, activ
     assert sum(int(d["total"]) for d in daily) == int(supply["issued"])
     summary = aw.client.get("/audit/summary", headers=headers).json()
     assert summary["batches"] == len(batches)
+
+
+def test_numbers_beyond_a_database_integer_are_refused_before_any_query(
+    indexed: AuditWorld,
+) -> None:
+    aw = indexed
+    headers = aw.auditor().headers
+    huge = str(2**64)  # found by the long fuzzing run: a crash in the middle of an export
+    for path, param in [
+        ("/audit/batches/export", "from_block"),
+        ("/audit/transfers", "to_time"),
+        ("/audit/supply", "block"),
+    ]:
+        assert_problem(aw.client.get(path, params={param: huge}, headers=headers), 422,
+                       "validation-error")  # fmt: skip
