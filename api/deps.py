@@ -16,6 +16,8 @@ from api.state import AppState
 # The largest integer a database column holds (BIGINT, SQLite INTEGER): every integer query
 # parameter that reaches SQL is bounded by it, so an absurd one is a 422, not a crash.
 MAX_SQL_INT = 2**63 - 1
+# Integer primary keys are 32-bit on PostgreSQL.
+MAX_ROW_ID = 2**31 - 1
 
 
 def get_state(request: Request) -> AppState:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
@@ -275,7 +275,9 @@ def retirements_export(
 
 
 @router.get("/retirements/{certificate_id}")
-def retirement(certificate_id: int, session: SessionDep) -> RetirementPublic:
+def retirement(
+    certificate_id: Annotated[int, Path(ge=0, le=MAX_SQL_INT)], session: SessionDep
+) -> RetirementPublic:
     found = queries.get_retirement(session, certificate_id)
     if found is None:
         raise NotFound("no such certificate in the index")

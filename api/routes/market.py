@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
 
 from api.auth.deps import CurrentHolder, require_roles
 from api.auth.models import Account, Role, Wallet
 from api.auth.service import wallet_signer
-from api.deps import MAX_SQL_INT, SessionDep, StateDep
+from api.deps import MAX_ROW_ID, MAX_SQL_INT, SessionDep, StateDep
 from api.errors import NotFound, problem
 from api.idempotency import run_idempotent
 from api.market import ledger, service
@@ -109,7 +109,10 @@ def my_orders(
 
 @router.post("/orders/{order_id}/cancel")
 def cancel_order(
-    order_id: int, holder: CurrentHolder, session: SessionDep, market: MarketDep
+    order_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)],
+    holder: CurrentHolder,
+    session: SessionDep,
+    market: MarketDep,
 ) -> OrderPublic:
     """Cancel one of your open orders (someone else's: 403)."""
     row = service.cancel_order(session, market, order_id, requester=holder.address)

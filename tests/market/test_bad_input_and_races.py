@@ -259,6 +259,8 @@ def test_placing_and_cancelling_over_http(
     assert (refused.status_code, refused.json()["type"]) == (403, "/problems/not-order-maker")
     cancelled = client.post(f"/market/orders/{order['id']}/cancel", headers=alice)
     assert cancelled.json()["status"] == "cancelled"
+    for bad in ("-109867719005", "0", str(2**40)):  # ids beyond PostgreSQL's integer: 422
+        assert client.post(f"/market/orders/{bad}/cancel", headers=alice).status_code == 422
     again = client.post(f"/market/orders/{order['id']}/cancel", headers=alice)
     assert again.status_code == 409
     assert (again.json()["type"], again.json()["status"]) == ("/problems/order-closed", 409)
