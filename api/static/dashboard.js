@@ -4,7 +4,10 @@
   let token = null;
   const $ = (id) => document.getElementById(id);
   const NS = "http://www.w3.org/2000/svg";
-  const COLORS = ["#1f8a5b", "#2a7fa8", "#d98e04", "#7b5ea7", "#c0392b", "#3aa7a3", "#8a6d3b"];
+  // Distinct enough for a legend of trip modes and product categories (about a dozen).
+  const COLORS = ["#1f8a5b", "#2a7fa8", "#d98e04", "#7b5ea7", "#c0392b", "#3aa7a3", "#8a6d3b",
+    "#e377c2", "#17becf", "#bcbd22", "#1a4f8b", "#ff7f0e", "#6b6b6b", "#9edae5", "#98df8a",
+    "#c5b0d5"];
 
   async function api(path) {
     const response = await fetch(path, { headers: { Authorization: "Bearer " + token } });
