@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
 
 from api.audit.indexer import IndexerThread
@@ -14,6 +14,7 @@ from api.audit.provenance import set_claim_record_source
 from api.auth.deps import current_holder, require_roles
 from api.auth.models import Role
 from api.db import make_engine, make_session_factory
+from api.deps import refuse_nul_characters
 from api.earning.provenance import EarningClaimRecords
 from api.errors import Problem, install_problem_handlers
 from api.logging import RequestIdMiddleware
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Carbon Reduction Digital Asset platform: the city app's backend.",
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        dependencies=[Depends(refuse_nul_characters)],
     )
     app.add_middleware(RequestIdMiddleware)
     install_problem_handlers(app)

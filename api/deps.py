@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from api.chain.gateway import ChainGateway
 from api.db import session_scope
+from api.errors import ValidationFailed
 from api.settings import Settings
 from api.state import AppState
 
@@ -43,3 +44,12 @@ def get_settings_dep(state: StateDep) -> Settings:
 SessionDep = Annotated[Session, Depends(get_session)]
 ChainDep = Annotated[ChainGateway, Depends(get_chain)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+
+def refuse_nul_characters(request: Request) -> None:
+    """No text a client sends in a path or query may hold a NUL character: PostgreSQL cannot
+    store or compare one, and no identifier, address or name of ours contains it. Checked for
+    every route before its handler, so a streamed export never fails after its first byte."""
+    values = [*request.path_params.values(), *request.query_params.values()]
+    if any("\x00" in str(value) for value in values):
+        raise ValidationFailed("a path or query parameter contains a NUL character")

@@ -13,7 +13,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -144,6 +144,15 @@ def install_problem_handlers(app: FastAPI) -> None:
         log.error("database_unavailable", path=request.url.path, error=type(exc).__name__)
         return problem_response(DatabaseUnavailable(), request)
 
+    async def on_data_error(request: Request, exc: Exception) -> JSONResponse:
+        # The database refused a value the client sent (a number beyond a column, text it
+        # cannot hold): the request is at fault, not the server.
+        log.warning("database_refused_value", path=request.url.path, error=str(exc)[:200])
+        return problem_response(
+            ValidationFailed("a value in the request does not fit what the platform stores"),
+            request,
+        )
+
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled_error", path=request.url.path)
         return problem_response(InternalError(), request)
@@ -153,4 +162,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(OperationalError, on_database_error)
     app.add_exception_handler(PoolTimeoutError, on_database_error)
+    app.add_exception_handler(DataError, on_data_error)
     app.add_exception_handler(Exception, on_unexpected)

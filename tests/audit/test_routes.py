@@ -169,3 +169,7 @@ def test_numbers_beyond_a_database_integer_are_refused_before_any_query(
     ]:
         assert_problem(aw.client.get(path, params={param: huge}, headers=headers), 422,
                        "validation-error")  # fmt: skip
+    # A NUL character, which PostgreSQL cannot hold (also found by fuzzing), in any parameter.
+    for path in ("/audit/retirements", "/audit/retirements/export"):
+        refused = aw.client.get(path, params={"holder": "\x00"}, headers=headers)
+        assert_problem(refused, 422, "validation-error")
