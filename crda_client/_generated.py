@@ -914,6 +914,27 @@ class CertificateClaim(TypedDict):
     tx_hash: NotRequired[str | None]
 
 
+class CertificatePublic(TypedDict):
+    """A retirement certificate as anyone may see it (the beneficiary's name and salt only"""
+
+    allocation: dict[str, Any] | None
+    amount: int
+    beneficiary: str | None
+    beneficiary_hash: str
+    beneficiary_published: bool
+    beneficiary_salt: str | None
+    block_number: int | None
+    error_name: str | None
+    holder: str
+    reason: str
+    retired_at: str | None
+    serial: int | None
+    status: str
+    tx_hash: str | None
+    unit: str
+    verification_url: str | None
+
+
 class Check(TypedDict):
     detail: str
     name: str
@@ -1128,6 +1149,28 @@ class MoneyMovementPublic(TypedDict):
     kind: str
     reference: str
     status: str
+
+
+class MyCertificate(TypedDict):
+    """The holder's own view: with the certificate's id and private fields."""
+
+    allocation: dict[str, Any] | None
+    amount: int
+    beneficiary: str | None
+    beneficiary_hash: str
+    beneficiary_published: bool
+    beneficiary_salt: str | None
+    block_number: int | None
+    error_name: str | None
+    holder: str
+    id: str
+    reason: str
+    retired_at: str | None
+    serial: int | None
+    status: str
+    tx_hash: str | None
+    unit: str
+    verification_url: str | None
 
 
 class OrderBookPublic(TypedDict):

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from hexbytes import HexBytes
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 from web3.exceptions import TransactionNotFound
 from web3.logs import DISCARD
@@ -38,6 +38,36 @@ def _iso(timestamp: int | None) -> str | None:
     if timestamp is None:
         return None
     return datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z")
+
+
+class CertificatePublic(BaseModel):
+    """A retirement certificate as anyone may see it (the beneficiary's name and salt only
+    when the holder published them)."""
+
+    status: str = Field(description="pending, confirmed or failed (nothing was burnt)")
+    serial: int | None = Field(description="the chain's certificate id, once confirmed")
+    amount: int = Field(description="grams of CO2e retired")
+    unit: str
+    holder: str
+    beneficiary: str | None
+    beneficiary_salt: str | None
+    beneficiary_published: bool
+    beneficiary_hash: str = Field(description="keccak256(salt, name), as on chain")
+    reason: str
+    retired_at: str | None = Field(description="block time, RFC 3339 UTC")
+    tx_hash: str | None
+    block_number: int | None
+    error_name: str | None = Field(description="why the chain refused it, when failed")
+    verification_url: str | None = Field(description="what the QR code carries")
+    allocation: dict[str, Any] | None = Field(
+        description="the credits retired, first in first out: lots, batches and claims"
+    )
+
+
+class MyCertificate(CertificatePublic):
+    """The holder's own view: with the certificate's id and private fields."""
+
+    id: str
 
 
 def certificate_json(

@@ -18,6 +18,8 @@ from api.qr import QrFormat, qr_response
 from api.retirement import service
 from api.retirement.models import Certificate
 from api.retirement.views import (
+    CertificatePublic,
+    MyCertificate,
     Verification,
     certificate_html,
     certificate_json,
@@ -46,7 +48,7 @@ class RetirementCreate(BaseModel):
     )
 
 
-@router.post("", status_code=202, responses={202: {}, 409: {}, 422: {}})
+@router.post("", status_code=202, responses={202: {"model": MyCertificate}, 409: {}, 422: {}})
 def create_retirement(
     body: RetirementCreate,
     user: HolderUser,
@@ -75,7 +77,9 @@ def create_retirement(
 
 
 @router.get("")
-def list_my_retirements(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> list[Any]:
+def list_my_retirements(
+    user: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> list[MyCertificate]:
     """The caller's own certificates, newest first."""
     rows = session.scalars(
         select(Certificate)
@@ -83,16 +87,21 @@ def list_my_retirements(user: CurrentUser, session: SessionDep, settings: Settin
         .order_by(Certificate.created_at.desc())
         .limit(200)
     )
-    return [certificate_json(session, settings, c, include_private=True) for c in rows]
+    return [
+        MyCertificate.model_validate(certificate_json(session, settings, c, include_private=True))
+        for c in rows
+    ]
 
 
 @router.get("/{certificate_id}")
 def get_my_retirement(
     certificate_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep
-) -> dict[str, Any]:
+) -> MyCertificate:
     """One certificate with its private fields: the holder's own (auditor, operator: any)."""
     certificate = service.get_certificate_for(session, user, certificate_id)
-    return certificate_json(session, settings, certificate, include_private=True)
+    return MyCertificate.model_validate(
+        certificate_json(session, settings, certificate, include_private=True)
+    )
 
 
 # -- public --------------------------------------------------------------------------------
@@ -106,9 +115,13 @@ def _by_serial(session: SessionDep, serial: int) -> Certificate:
 
 
 @public.get("/{serial}")
-def get_certificate(serial: Serial, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
+def get_certificate(
+    serial: Serial, session: SessionDep, settings: SettingsDep
+) -> CertificatePublic:
     """The public certificate (the beneficiary only if the holder published it)."""
-    return certificate_json(session, settings, _by_serial(session, serial), include_private=False)
+    return CertificatePublic.model_validate(
+        certificate_json(session, settings, _by_serial(session, serial), include_private=False)
+    )
 
 
 @public.get("/{serial}/page", response_class=HTMLResponse)
