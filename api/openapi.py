@@ -138,15 +138,32 @@ def _nullable(schema: dict[str, Any]) -> bool:
     )
 
 
-def _restore_nulls(component: dict[str, Any]) -> None:
-    """FastAPI drops every ``None`` from the document, nulls in examples too: put them back."""
-    properties = component.get("properties", {})
+def _restore_nulls(component: dict[str, Any], schemas: dict[str, Any]) -> None:
+    """FastAPI drops every ``None`` from the document, nulls in examples too: put them back
+    (a required nullable member, at any depth the schemas describe)."""
     for example in component.get("examples", []):
-        if not isinstance(example, dict):
-            continue
-        for name in component.get("required", []):
-            if name not in example and _nullable(properties.get(name, {})):
-                example[name] = None
+        _restore_example_nulls(example, component, schemas)
+
+
+def _restore_example_nulls(example: Any, schema: dict[str, Any], schemas: dict[str, Any]) -> None:
+    ref = schema.get("$ref", "")
+    if ref.startswith("#/components/schemas/"):
+        schema = schemas.get(ref.rsplit("/", 1)[-1], {})
+    for option in schema.get("anyOf", []):
+        if option.get("type") != "null":
+            _restore_example_nulls(example, option, schemas)
+    if isinstance(example, list):
+        for item in example:
+            _restore_example_nulls(item, schema.get("items", {}), schemas)
+    if not isinstance(example, dict):
+        return
+    properties = schema.get("properties", {})
+    for name in schema.get("required", []):
+        if name not in example and _nullable(properties.get(name, {})):
+            example[name] = None
+    for name, value in example.items():
+        if name in properties:
+            _restore_example_nulls(value, properties[name], schemas)
 
 
 def postprocess(schema: dict[str, Any]) -> dict[str, Any]:
@@ -154,7 +171,7 @@ def postprocess(schema: dict[str, Any]) -> dict[str, Any]:
     components = schema.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     for component in schemas.values():
-        _restore_nulls(component)
+        _restore_nulls(component, schemas)
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
     schemas[PROBLEM_SCHEMA] = _PROBLEM_COMPONENT

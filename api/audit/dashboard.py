@@ -7,10 +7,11 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from api import examples as ex
 from api.audit.models import Balance, IssuedBatch, Retirement
 from api.audit.queries import ALL, Window, index_status, is_paused, supply_at
 from api.audit.schemas import Amount, IndexStatus, Supply
@@ -20,6 +21,21 @@ from api.market.models import FillStatus, MarketFill
 
 
 class Summary(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "index": ex.INDEX_STATUS,
+                    "supply": ex.SUPPLY,
+                    "holders": 2,
+                    "batches": 1,
+                    "retirements": 1,
+                    "paused": False,
+                }
+            ]
+        }
+    )
+
     index: IndexStatus
     supply: Supply
     holders: int
@@ -63,12 +79,33 @@ def _summary(session: Session, status: IndexStatus) -> Summary:
 
 
 class DayAmount(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"key": "subway", "amount": "750", "count": 1}]}
+    )
+
     key: str  # what the amount is split by: a batch id for issuance, "retired" for retirements
     amount: Amount
     count: int
 
 
 class Day(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "day": "2026-11-23",
+                    "total": "4550",
+                    "count": 2,
+                    "parts": [
+                        {"key": "subway", "amount": "750", "count": 1},
+                        {"key": "dairy", "amount": "3000", "count": 1},
+                        {"key": "beverage", "amount": "800", "count": 1},
+                    ],
+                }
+            ]
+        }
+    )
+
     day: str  # YYYY-MM-DD (UTC)
     total: Amount
     count: int
@@ -115,6 +152,22 @@ def issuance_per_day(session: Session, window: Window = ALL) -> list[Day]:
 
 
 class MarketDay(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "day": "2026-11-23",
+                    "trades": 1,
+                    "quantity": "2000",
+                    "won": "2400",
+                    "vwap": 1200,
+                    "low": 1200,
+                    "high": 1200,
+                }
+            ]
+        }
+    )
+
     day: str  # YYYY-MM-DD (UTC) of settlement
     trades: int
     quantity: Amount  # grams of credits
@@ -125,6 +178,31 @@ class MarketDay(BaseModel):
 
 
 class MarketReport(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "available": True,
+                    "trades": 1,
+                    "quantity": "2000",
+                    "won": "2400",
+                    "last_price": 1200,
+                    "days": [
+                        {
+                            "day": "2026-11-23",
+                            "trades": 1,
+                            "quantity": "2000",
+                            "won": "2400",
+                            "vwap": 1200,
+                            "low": 1200,
+                            "high": 1200,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
     available: bool = True
     trades: int
     quantity: Amount

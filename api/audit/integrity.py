@@ -15,12 +15,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from eth_abi import decode as abi_decode
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from requests.exceptions import ConnectionError as RequestsConnectionError
 from requests.exceptions import Timeout as RequestsTimeout
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api import examples as ex
 from api.audit.indexer import ZERO_ADDRESS
 from api.audit.models import Balance, IssuedBatch, Retirement, Transfer
 from api.audit.queries import index_status, supply_at
@@ -32,6 +33,21 @@ _STREAM = 5000
 
 
 class IntegrityCheck(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "total-supply",
+                    "description": "minted - burnt in the events vs totalSupply()",
+                    "indexed": "3300",
+                    "expected": "3300",
+                    "source": "chain",
+                    "ok": True,
+                }
+            ]
+        }
+    )
+
     name: str
     description: str
     indexed: Amount
@@ -50,6 +66,31 @@ class AccountDifference(BaseModel):
 
 
 class IntegrityReport(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "ok": True,
+                    "chain_id": ex.CHAIN_ID,
+                    "block_number": ex.RETIREMENT_BLOCK,
+                    "checks": [
+                        {
+                            "name": "total-supply",
+                            "description": "minted - burnt in the events vs totalSupply()",
+                            "indexed": "3300",
+                            "expected": "3300",
+                            "source": "chain",
+                            "ok": True,
+                        }
+                    ],
+                    "accounts_checked": 2,
+                    "account_differences": [],
+                    "more_differences": 0,
+                }
+            ]
+        }
+    )
+
     ok: bool
     chain_id: int
     block_number: int

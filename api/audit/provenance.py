@@ -20,10 +20,11 @@ from __future__ import annotations
 from collections import deque
 from typing import Any, Protocol
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from api import examples as ex
 from api.audit.indexer import ZERO_ADDRESS
 from api.audit.models import BatchClaim, IssuedBatch, Transfer
 from api.audit.queries import find_claim, index_status
@@ -74,6 +75,23 @@ def claim_record_source() -> ClaimRecordSource:
 
 
 class ClaimIssuance(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "batch_id": ex.BATCH_ID,
+                    "position": 0,
+                    "merkle_root": ex.MERKLE_ROOT,
+                    "batch_total": "4550",
+                    "claim_count": 2,
+                    "tx_hash": ex.ISSUANCE_TX,
+                    "block_number": ex.ISSUANCE_BLOCK,
+                    "block_time": ex.ISSUANCE_TIME,
+                }
+            ]
+        }
+    )
+
     batch_id: str
     position: int
     merkle_root: str
@@ -85,6 +103,31 @@ class ClaimIssuance(BaseModel):
 
 
 class ClaimProvenance(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "claim_id": ex.PURCHASE_CLAIM,
+                    "issued": True,
+                    "issuances": [
+                        {
+                            "batch_id": ex.BATCH_ID,
+                            "position": 0,
+                            "merkle_root": ex.MERKLE_ROOT,
+                            "batch_total": "4550",
+                            "claim_count": 2,
+                            "tx_hash": ex.ISSUANCE_TX,
+                            "block_number": ex.ISSUANCE_BLOCK,
+                            "block_time": ex.ISSUANCE_TIME,
+                        }
+                    ],
+                    "record": ex.PROOF["record"],
+                    "record_source": "platform",
+                }
+            ]
+        }
+    )
+
     claim_id: str
     issued: bool
     issuances: list[ClaimIssuance]

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, PlainSerializer
 
+from api import examples as ex
 from api.timeutil import UtcDateTime
 
 Amount = Annotated[int, PlainSerializer(str, return_type=str, when_used="json")]
@@ -36,6 +37,8 @@ class OnChain(_Row):
 
 
 class IndexStatus(_Row):
+    model_config = ConfigDict(json_schema_extra={"examples": [ex.INDEX_STATUS]})
+
     chain_id: int
     deployment_key: str
     start_block: int
@@ -48,6 +51,8 @@ class IndexStatus(_Row):
 class Supply(_Row):
     """Credits at a block: ``circulating = issued - burnt`` (the token's ``totalSupply``)."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [ex.SUPPLY]})
+
     block_number: int
     issued: Amount
     burnt: Amount
@@ -56,6 +61,21 @@ class Supply(_Row):
 
 
 class SupplyPointPublic(_Row):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "block_number": ex.RETIREMENT_BLOCK,
+                    "block_time": ex.RETIREMENT_TIME,
+                    "issued": "4550",
+                    "burnt": "1250",
+                    "retired": "1250",
+                    "circulating": "3300",
+                }
+            ]
+        }
+    )
+
     block_number: int
     block_time: int
     issued: Amount
@@ -65,18 +85,57 @@ class SupplyPointPublic(_Row):
 
 
 class HolderPublic(_Row):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"address": ex.CITIZEN, "balance": "1300", "retired": "1250"}]
+        }
+    )
+
     address: str
     balance: Amount
     retired: Amount
 
 
 class TransferPublic(OnChain):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "block_number": 21,
+                    "log_index": 0,
+                    "tx_hash": ex.SETTLEMENT_TX,
+                    "block_time": 1795443858,
+                    "sender": ex.CITIZEN,
+                    "recipient": ex.BUYER,
+                    "amount": "2000",
+                }
+            ]
+        }
+    )
+
     sender: str
     recipient: str
     amount: Amount
 
 
 class BatchPublic(OnChain):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "block_number": ex.ISSUANCE_BLOCK,
+                    "log_index": 2,
+                    "tx_hash": ex.ISSUANCE_TX,
+                    "block_time": ex.ISSUANCE_TIME,
+                    "batch_id": ex.BATCH_ID,
+                    "merkle_root": ex.MERKLE_ROOT,
+                    "total_amount": "4550",
+                    "claim_count": 2,
+                }
+            ]
+        }
+    )
+
     batch_id: str
     merkle_root: str
     total_amount: Amount
@@ -84,6 +143,19 @@ class BatchPublic(OnChain):
 
 
 class BatchClaimPublic(_Row):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "batch_id": ex.BATCH_ID,
+                    "position": 0,
+                    "claim_id": ex.PURCHASE_CLAIM,
+                    "block_number": ex.ISSUANCE_BLOCK,
+                }
+            ]
+        }
+    )
+
     batch_id: str
     position: int
     claim_id: str
@@ -91,6 +163,24 @@ class BatchClaimPublic(_Row):
 
 
 class RetirementPublic(OnChain):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "block_number": ex.RETIREMENT_BLOCK,
+                    "log_index": 1,
+                    "tx_hash": ex.RETIREMENT_TX,
+                    "block_time": ex.RETIREMENT_TIME,
+                    "certificate_id": "1",
+                    "holder": ex.CITIZEN,
+                    "amount": "1250",
+                    "beneficiary_hash": ex.BENEFICIARY_HASH,
+                    "reason": "School trip 2026",
+                }
+            ]
+        }
+    )
+
     certificate_id: Amount
     holder: str
     amount: Amount
@@ -100,6 +190,26 @@ class RetirementPublic(OnChain):
 
 class TradeAudit(BaseModel):
     """A matched fill as the auditor sees it: both sides, the terms, and its settlement."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "fill_id": ex.FILL_ID,
+                    "buyer": ex.BUYER,
+                    "seller": ex.CITIZEN,
+                    "price": 1200,
+                    "quantity": "2000",
+                    "won": "2400",
+                    "status": "settled",
+                    "reject_reason": None,
+                    "settlement_tx_hash": ex.SETTLEMENT_TX,
+                    "created_at": "2026-11-23T14:24:02Z",
+                    "settled_at": "2026-11-23T14:24:03Z",
+                }
+            ]
+        }
+    )
 
     fill_id: str
     buyer: str
@@ -115,6 +225,25 @@ class TradeAudit(BaseModel):
 
 
 class AttestationPublic(OnChain):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "block_number": 12,
+                    "log_index": 0,
+                    "tx_hash": ex.ATTEST_TX,
+                    "block_time": 1795433000,
+                    "kind": "attested",
+                    "account": ex.CITIZEN,
+                    "actor": ex.VERIFIER,
+                    "credential_hash": ex.CREDENTIAL_HASH,
+                    "level": 2,
+                    "expires_at": 1826969000,
+                }
+            ]
+        }
+    )
+
     kind: str
     account: str
     actor: str
@@ -124,6 +253,22 @@ class AttestationPublic(OnChain):
 
 
 class IdentityPublic(_Row):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "account": ex.CITIZEN,
+                    "verifier": ex.VERIFIER,
+                    "level": 2,
+                    "expires_at": 1826969000,
+                    "credential_hash": ex.CREDENTIAL_HASH,
+                    "revoked": False,
+                    "block_number": 12,
+                }
+            ]
+        }
+    )
+
     account: str
     verifier: str
     level: int
@@ -134,6 +279,30 @@ class IdentityPublic(_Row):
 
 
 class EventPublic(OnChain):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "block_number": ex.RETIREMENT_BLOCK,
+                    "log_index": 1,
+                    "tx_hash": ex.RETIREMENT_TX,
+                    "block_time": ex.RETIREMENT_TIME,
+                    "block_hash": ex.BLOCK_HASH,
+                    "contract": "CRDAToken",
+                    "address": ex.CREDIT_CONTRACT,
+                    "event": "Retired",
+                    "args": {
+                        "certificateId": 1,
+                        "holder": ex.CITIZEN,
+                        "amount": 1250,
+                        "beneficiaryHash": ex.BENEFICIARY_HASH,
+                        "reason": "School trip 2026",
+                    },
+                }
+            ]
+        }
+    )
+
     block_hash: str
     contract: str
     address: str

@@ -7,16 +7,38 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, SecretStr, model_validator
 
+from api import examples as ex
 from api.timeutil import UtcDateTime
 
 
 class PersonalDataIn(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"name": "Kim Minji", "phone": "+82 10 1234 5678", "birth_date": "1990-01-01"}
+            ]
+        }
+    )
+
     name: str | None = Field(default=None, min_length=1, max_length=200)
     phone: str | None = Field(default=None, pattern=r"^\+?[0-9 \-]{6,20}$")
     birth_date: date | None = None
 
 
 class PersonalDataPublic(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Kim Minji",
+                    "phone": "+82 10 1234 5678",
+                    "birth_date": "1990-01-01",
+                    "erased": False,
+                }
+            ]
+        }
+    )
+
     name: str | None
     phone: str | None
     birth_date: date | None
@@ -88,6 +110,19 @@ class TokenPair(BaseModel):
 
 
 class SiweNonceOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "nonce": "Xk2b9Qm1T0aL",
+                    "expires_at": "2026-11-23T11:45:00Z",
+                    "domain": "crda.incheon.go.kr",
+                    "chain_id": ex.CHAIN_ID,
+                }
+            ]
+        }
+    )
+
     nonce: str
     expires_at: UtcDateTime
     domain: str
@@ -95,6 +130,12 @@ class SiweNonceOut(BaseModel):
 
 
 class SiweIn(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"message": ex.SIWE_MESSAGE, "signature": ex.SIWE_SIGNATURE}]
+        }
+    )
+
     message: str = Field(min_length=10, max_length=4000)
     signature: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$")
 
@@ -160,4 +201,8 @@ class WalletPublic(BaseModel):
 
 
 class ErasureOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"erased_at": "2026-11-23T15:02:00Z"}]}
+    )
+
     erased_at: UtcDateTime

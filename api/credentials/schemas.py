@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api import examples as ex
 from api.timeutil import UtcDateTime
 from identity.uniqueness import UNIQUENESS_KEY_PATTERN
 
@@ -19,7 +20,20 @@ class VerifierCreate(BaseModel):
 
 
 class VerifierPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": ex.VERIFIER_ID,
+                    "name": "Yeonsu-gu Community Centre",
+                    "did": f"did:web:crda.incheon.go.kr:verifiers:{ex.VERIFIER_ID}",
+                    "address": ex.VERIFIER,
+                    "active": True,
+                }
+            ]
+        },
+        from_attributes=True,
+    )
 
     id: str
     name: str
@@ -29,6 +43,10 @@ class VerifierPublic(BaseModel):
 
 
 class MemberAdd(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"account_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7"}]}
+    )
+
     account_id: str = Field(min_length=1, max_length=36)
 
 
@@ -55,6 +73,28 @@ class IssueRequest(BaseModel):
 
 
 class CredentialPublic(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": ex.CREDENTIAL_ID,
+                    "account_id": ex.CITIZEN_ID,
+                    "verifier_id": ex.VERIFIER_ID,
+                    "assurance_level": 2,
+                    "subject_did": f"did:pkh:eip155:{ex.CHAIN_ID}:{ex.CITIZEN}",
+                    "status": "active",
+                    "valid_from": "2026-11-23T11:41:00Z",
+                    "valid_until": "2027-11-23T11:41:00Z",
+                    "credential_hash": ex.CREDENTIAL_HASH,
+                    "attest_tx_hash": ex.ATTEST_TX,
+                    "revoke_tx_hash": None,
+                    "revocation_reason": None,
+                    "verifiable_credential": ex.CREDENTIAL_JWT,
+                }
+            ]
+        }
+    )
+
     id: str
     account_id: str
     verifier_id: str
@@ -72,6 +112,8 @@ class CredentialPublic(BaseModel):
 
 
 class RevokeRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "holder-request"}]})
+
     reason: Literal["revoked", "fraud", "deceased", "holder-request"] = "revoked"
 
 
@@ -92,6 +134,33 @@ class VerifyRequest(BaseModel):
 
 
 class VerifyResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "verified": True,
+                    "checks": ["format", "signature", "attestation", "issuer", "expiry", "status"],
+                    "errors": [],
+                    "credential": {
+                        "@context": [
+                            "https://www.w3.org/ns/credentials/v2",
+                            "https://w3id.org/crda/identity/v1",
+                        ],
+                        "id": f"urn:uuid:{ex.CREDENTIAL_ID}",
+                        "type": ["VerifiableCredential", "VerifiedIdentityCredential"],
+                        "issuer": f"did:web:crda.incheon.go.kr:verifiers:{ex.VERIFIER_ID}",
+                        "validFrom": "2026-11-23T11:41:00Z",
+                        "validUntil": "2027-11-23T11:41:00Z",
+                        "credentialSubject": {
+                            "id": f"did:pkh:eip155:{ex.CHAIN_ID}:{ex.CITIZEN}",
+                            "assuranceLevel": 2,
+                        },
+                    },
+                }
+            ]
+        }
+    )
+
     verified: bool
     checks: list[str]
     errors: list[dict[str, str]]

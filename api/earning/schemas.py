@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from api import examples as ex
 from api.earning.evidence import ReceiptEvidence, TripEvidence
 from api.earning.issuance import ClaimProof
 from api.earning.models import (
@@ -31,6 +32,19 @@ class Citizen:
 
 
 class ProviderCreate(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "code": "gs-mart-songdo",
+                    "name": "GS Mart Songdo",
+                    "kind": "merchant",
+                    "signer_address": ex.MERCHANT,
+                }
+            ]
+        }
+    )
+
     code: str = Field(min_length=2, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")
     name: str = Field(min_length=1, max_length=200)
     kind: ProviderKind
@@ -38,10 +52,31 @@ class ProviderCreate(BaseModel):
 
 
 class ProviderSuspend(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason": "signing key reported lost by the partner"}]}
+    )
+
     reason: str = Field(min_length=1, max_length=500)
 
 
 class ProviderPublic(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "code": "gs-mart-songdo",
+                    "name": "GS Mart Songdo",
+                    "kind": "merchant",
+                    "signer_address": ex.MERCHANT,
+                    "status": "active",
+                    "created_at": "2026-11-23T14:20:00Z",
+                    "suspended_at": None,
+                    "suspension_reason": None,
+                }
+            ]
+        }
+    )
+
     code: str
     name: str
     kind: ProviderKind
@@ -69,11 +104,67 @@ Signature = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{130}$")]
 
 
 class PurchaseCreate(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "evidence": {
+                        "receiptId": "GM-20260512-000417",
+                        "merchant": ex.MERCHANT,
+                        "citizen": ex.CITIZEN,
+                        "issuedAt": 1795443807,
+                        "items": [
+                            {
+                                "productCode": "8801234567893",
+                                "category": "dairy.milk.1l",
+                                "quantity": 6,
+                                "labelGrams": 1900,
+                            },
+                            {
+                                "productCode": "8809876543210",
+                                "category": "beverage.juice.1l",
+                                "quantity": 2,
+                                "labelGrams": 700,
+                            },
+                        ],
+                    },
+                    "signature": ex.RECEIPT_SIGNATURE,
+                }
+            ]
+        }
+    )
+
     evidence: ReceiptEvidence
     signature: Signature
 
 
 class TripCreate(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "evidence": {
+                        "tripId": "ICT-7731-20260512-0815",
+                        "operator": ex.OPERATOR,
+                        "citizen": ex.CITIZEN,
+                        "mode": "subway",
+                        "startedAt": 1795442337,
+                        "endedAt": 1795443237,
+                        "fromStation": "IC1-127",
+                        "toStation": "IC1-120",
+                        "startLat": 0,
+                        "startLon": 0,
+                        "endLat": 0,
+                        "endLon": 0,
+                        "distanceMeters": 4200,
+                    },
+                    "signature": ex.TRIP_SIGNATURE,
+                    "gps_legs_m": [350, 500],
+                }
+            ]
+        }
+    )
+
     evidence: TripEvidence
     signature: Signature
     gps_legs_m: list[Annotated[int, Field(ge=1, le=100_000)]] = Field(
@@ -84,6 +175,8 @@ class TripCreate(BaseModel):
 
 
 class ClaimPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [ex.PURCHASE_CLAIM_ISSUED]})
+
     claim_id: str
     status: ClaimStatus
     kind: str
@@ -126,6 +219,19 @@ class ClaimPublic(BaseModel):
 
 
 class ClaimPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [ex.TRIP_CLAIM_ACCEPTED, ex.PURCHASE_CLAIM_ISSUED],
+                    "total": 2,
+                    "limit": 20,
+                    "offset": 0,
+                }
+            ]
+        }
+    )
+
     items: list[ClaimPublic]
     total: int
     limit: int
@@ -133,6 +239,8 @@ class ClaimPage(BaseModel):
 
 
 class ProofPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [ex.PROOF]})
+
     claim_id: str
     batch_id: str
     merkle_root: str
@@ -147,11 +255,33 @@ class ProofPublic(BaseModel):
 
 
 class VerificationPublic(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"issued_on_chain": True, "proof": ex.PROOF}]}
+    )
+
     issued_on_chain: bool
     proof: ProofPublic
 
 
 class SubmissionPublic(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 7,
+                    "citizen": ex.CITIZEN,
+                    "kind": "purchase",
+                    "provider_address": ex.MERCHANT,
+                    "status": "rejected",
+                    "reason": "duplicate-evidence",
+                    "reason_detail": "this record was already claimed",
+                    "nullifier": ex.RECEIPT_HASH,
+                    "created_at": "2026-11-23T14:25:12Z",
+                }
+            ]
+        }
+    )
+
     id: int
     citizen: str
     kind: str
@@ -180,11 +310,60 @@ class SubmissionPublic(BaseModel):
 class EvidenceDomainPublic(BaseModel):
     """What a partner needs to sign records: the EIP-712 domain and the types."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "domain": {
+                        "name": "CRDA Evidence",
+                        "version": "1",
+                        "chainId": ex.CHAIN_ID,
+                        "verifyingContract": ex.ISSUANCE_CONTRACT,
+                    },
+                    "types": {
+                        "Receipt": [
+                            {"name": "receiptId", "type": "string"},
+                            {"name": "merchant", "type": "address"},
+                            {"name": "citizen", "type": "address"},
+                            {"name": "issuedAt", "type": "uint64"},
+                            {"name": "items", "type": "LineItem[]"},
+                        ],
+                        "LineItem": [
+                            {"name": "productCode", "type": "string"},
+                            {"name": "category", "type": "string"},
+                            {"name": "quantity", "type": "uint32"},
+                            {"name": "labelGrams", "type": "uint32"},
+                        ],
+                    },
+                }
+            ]
+        }
+    )
+
     domain: dict[str, Any]
     types: dict[str, list[dict[str, str]]]
 
 
 class MethodologyPublic(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "version": "2026.1",
+                    "hash": ex.METHODOLOGY_HASH,
+                    "factors": {
+                        "version": "2026.1",
+                        "baseline": {"mode": "car", "factor": "0.1714"},
+                        "modes": {
+                            "subway": {"factor": "0.0275", "max_speed_kmh": 110, "evidence": "tap"},
+                            "walk": {"factor": "0", "evidence": "gps"},
+                        },
+                    },
+                }
+            ]
+        }
+    )
+
     version: str
     hash: str
     factors: dict[str, Any]

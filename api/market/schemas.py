@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
+from api import examples as ex
 from api.market.eip712 import Order, Side
 from api.market.models import Asset, MarketOrder
 
@@ -16,7 +17,22 @@ Uint256Text = Annotated[str, Field(pattern=r"^[0-9]{1,78}$")]
 class OrderCreate(BaseModel):
     """A maker's signed order: the EIP-712 ``Order`` fields and the maker's signature."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "maker": ex.BUYER,
+                    "side": "buy",
+                    "price": 1250,
+                    "quantity": 2000,
+                    "expiry": 1796048642,
+                    "nonce": "1",
+                    "signature": ex.ORDER_SIGNATURE,
+                }
+            ]
+        },
+        extra="forbid",
+    )
 
     maker: str = Field(description="The maker's chain address.")
     side: Literal["buy", "sell"]
@@ -54,6 +70,26 @@ class OrderCancel(BaseModel):
 
 
 class OrderPublic(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 1,
+                    "order_hash": ex.ORDER_HASH,
+                    "maker": ex.CITIZEN,
+                    "side": "sell",
+                    "price": 1200,
+                    "quantity": 3000,
+                    "filled": 2000,
+                    "expiry": 1796048642,
+                    "nonce": "1795443842583",
+                    "status": "open",
+                    "cancel_reason": None,
+                }
+            ]
+        }
+    )
+
     id: int
     order_hash: str
     maker: str
@@ -84,12 +120,22 @@ class OrderPublic(BaseModel):
 
 
 class BookLevelPublic(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"price": 1200, "quantity": 1000, "orders": 1}]}
+    )
+
     price: int
     quantity: int
     orders: int
 
 
 class OrderBookPublic(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"buy": [], "sell": [{"price": 1200, "quantity": 1000, "orders": 1}]}]
+        }
+    )
+
     buy: list[BookLevelPublic]
     sell: list[BookLevelPublic]
 
@@ -98,6 +144,20 @@ class BalancePublic(BaseModel):
     """What the holder has of one asset: free to trade, retire or withdraw (``available``),
     reserved by open orders and unsettled fills (``escrow``), on its way out (``withdrawing``:
     a payout or retirement not yet confirmed). ``total`` equals the on-chain balance."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "asset": "CRDA",
+                    "available": 1550,
+                    "escrow": 1000,
+                    "withdrawing": 0,
+                    "total": 2550,
+                }
+            ]
+        }
+    )
 
     asset: Asset
     available: int
@@ -109,6 +169,38 @@ class BalancePublic(BaseModel):
 class OrderDomainPublic(BaseModel):
     """The EIP-712 domain and types a self-custody wallet signs orders with."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "domain": {
+                        "name": "CRDA Exchange",
+                        "version": "1",
+                        "chainId": ex.CHAIN_ID,
+                        "verifyingContract": ex.EXCHANGE,
+                    },
+                    "types": {
+                        "EIP712Domain": [
+                            {"name": "name", "type": "string"},
+                            {"name": "version", "type": "string"},
+                            {"name": "chainId", "type": "uint256"},
+                            {"name": "verifyingContract", "type": "address"},
+                        ],
+                        "Order": [
+                            {"name": "maker", "type": "address"},
+                            {"name": "side", "type": "uint8"},
+                            {"name": "price", "type": "uint256"},
+                            {"name": "quantity", "type": "uint256"},
+                            {"name": "expiry", "type": "uint64"},
+                            {"name": "nonce", "type": "uint256"},
+                        ],
+                    },
+                    "primary_type": "Order",
+                }
+            ]
+        }
+    )
+
     domain: dict[str, Any]
     types: dict[str, list[dict[str, str]]]
     primary_type: str
@@ -116,6 +208,21 @@ class OrderDomainPublic(BaseModel):
 
 class TradePublic(BaseModel):
     """One settled fill seen by one of its sides (no counterparty identity)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "fill_id": ex.FILL_ID,
+                    "side": "sell",
+                    "price": 1200,
+                    "quantity": 2000,
+                    "won": 2400,
+                    "settled_at": "2026-11-23T14:24:03.292689Z",
+                }
+            ]
+        }
+    )
 
     fill_id: str
     side: Literal["buy", "sell"]
@@ -126,6 +233,21 @@ class TradePublic(BaseModel):
 
 
 class StatementLine(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "transaction_id": 6,
+                    "kind": "fill",
+                    "reference": ex.FILL_ID,
+                    "created_at": "2026-11-23T14:24:03.292689Z",
+                    "amount": -2000,
+                    "balance": 2550,
+                }
+            ]
+        }
+    )
+
     transaction_id: int
     kind: str
     reference: str
@@ -137,7 +259,14 @@ class StatementLine(BaseModel):
 class MoneyMovementCreate(BaseModel):
     """An operator's confirmed bank deposit or payout for one account, in whole won."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"account_id": ex.BUYER_ID, "amount": 50000, "reference": "KB-20260512-88213"}
+            ]
+        },
+        extra="forbid",
+    )
 
     account_id: str
     amount: StrictInt = Field(gt=0, le=10**15, description="Whole won.")
@@ -145,6 +274,21 @@ class MoneyMovementCreate(BaseModel):
 
 
 class MoneyMovementPublic(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 1,
+                    "kind": "deposit",
+                    "address": ex.BUYER,
+                    "amount": 50000,
+                    "reference": "KB-20260512-88213",
+                    "status": "pending",
+                }
+            ]
+        }
+    )
+
     id: int
     kind: str
     address: str

@@ -8,11 +8,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 from hexbytes import HexBytes
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 from web3.exceptions import TransactionNotFound
 from web3.logs import DISCARD
 
+from api import examples as ex
 from api.audit import queries
 from api.audit.errors import IndexNotStarted
 from api.audit.provenance import retirement_allocation
@@ -44,6 +45,12 @@ class CertificatePublic(BaseModel):
     """A retirement certificate as anyone may see it (the beneficiary's name and salt only
     when the holder published them)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{**ex.CERTIFICATE, "beneficiary": None, "beneficiary_salt": None}]
+        }
+    )
+
     status: str = Field(description="pending, confirmed or failed (nothing was burnt)")
     serial: int | None = Field(description="the chain's certificate id, once confirmed")
     amount: int = Field(description="grams of CO2e retired")
@@ -66,6 +73,10 @@ class CertificatePublic(BaseModel):
 
 class MyCertificate(CertificatePublic):
     """The holder's own view: with the certificate's id and private fields."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"id": ex.RETIREMENT_ID, **ex.CERTIFICATE}]}
+    )
 
     id: str
 
@@ -115,12 +126,22 @@ def certificate_json(
 
 
 class Check(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"name": "amount", "ok": True, "detail": "claimed 1250 g, on chain 1250 g"}
+            ]
+        }
+    )
+
     name: str
     ok: bool
     detail: str
 
 
 class Verification(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [ex.CERTIFICATE_VERIFICATION]})
+
     verified: bool
     serial: int
     reasons: list[str]

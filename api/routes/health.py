@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from api import examples as ex
 from api.chain.deployments import DeploymentMissing, deployment_problems, load_deployment
 from api.chain.gateway import make_web3
 from api.deps import StateDep
@@ -21,10 +22,24 @@ NotReady = problem(503, "not-ready", "The service is not ready")
 
 
 class Health(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "ok"}]})
+
     status: Literal["ok"] = "ok"
 
 
 class Readiness(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": "ready",
+                    "checks": {"database": "ok", "chain": "ok", "deployment": "ok"},
+                    "chain_id": ex.CHAIN_ID,
+                }
+            ]
+        }
+    )
+
     status: Literal["ready"] = "ready"
     checks: dict[str, str]
     chain_id: int

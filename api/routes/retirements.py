@@ -6,9 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from api import examples as ex
 from api import idempotency
 from api.auth.deps import CurrentUser, require_roles
 from api.auth.models import Account, Role
@@ -40,6 +41,19 @@ HolderUser = Annotated[Account, Depends(require_roles(Role.citizen, Role.busines
 
 
 class RetirementCreate(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "amount": 1250,
+                    "beneficiary": "Songdo Primary School",
+                    "reason": "School trip 2026",
+                    "publish_beneficiary": False,
+                }
+            ]
+        }
+    )
+
     amount: int = Field(gt=0, lt=2**63, description="grams of CO2e (credits)")
     beneficiary: str = Field(min_length=1, max_length=200)
     reason: str = Field(min_length=1, max_length=500)
@@ -175,6 +189,23 @@ def verify(
 
 class CertificateClaim(BaseModel):
     """A certificate as the holder shows it (the JSON this API serves), to check."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "serial": 1,
+                    "amount": 1250,
+                    "beneficiary_hash": ex.BENEFICIARY_HASH,
+                    "tx_hash": ex.RETIREMENT_TX,
+                    "holder": ex.CITIZEN,
+                    "beneficiary": "Songdo Primary School",
+                    "beneficiary_salt": ex.BENEFICIARY_SALT,
+                    "reason": "School trip 2026",
+                }
+            ]
+        }
+    )
 
     serial: int = Field(ge=1, le=2**63 - 1)
     amount: int | None = Field(default=None, ge=0, lt=2**255)
