@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from eth_utils import to_checksum_address
 from hexbytes import HexBytes
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
@@ -92,7 +93,7 @@ def certificate_json(
         "serial": certificate.serial,
         "amount": certificate.amount,
         "unit": "gram CO2e",
-        "holder": certificate.holder,
+        "holder": to_checksum_address(certificate.holder),
         "beneficiary": beneficiary_of(settings, certificate) if show else None,
         "beneficiary_salt": certificate.beneficiary_salt if show else None,
         "beneficiary_published": certificate.publish_beneficiary,
