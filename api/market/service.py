@@ -330,40 +330,35 @@ def record_credits_issued(session: Session, address: str, grams: int, reference:
 def hold_for_retirement(session: Session, address: str, grams: int, reference: str) -> None:
     """Set ``grams`` of the holder's free credits aside for a retirement on its way to the
     chain (credits reserved by open sell orders cannot be retired: ``insufficient-balance``)."""
-    lock_market(session)
-    address = checksum(address)
-    ledger.post(
-        session,
-        "retirement.hold",
-        reference,
-        [Move(Asset.credits, (address, AccountKind.available),
-              (address, AccountKind.withdrawing), grams)],
-    )  # fmt: skip
+    holder = checksum(address)
+    _move_credits(session, "retirement.hold", reference, grams,
+                  (holder, AccountKind.available), (holder, AccountKind.withdrawing))  # fmt: skip
 
 
 def record_retirement(session: Session, address: str, grams: int, reference: str) -> None:
     """The held credits were burnt on chain: they leave the ledger."""
-    lock_market(session)
-    ledger.post(
-        session,
-        "retirement",
-        reference,
-        [Move(Asset.credits, (checksum(address), AccountKind.withdrawing),
-              (PLATFORM, AccountKind.external), grams)],
-    )  # fmt: skip
+    holder = checksum(address)
+    _move_credits(session, "retirement", reference, grams,
+                  (holder, AccountKind.withdrawing), (PLATFORM, AccountKind.external))  # fmt: skip
 
 
 def release_retirement(session: Session, address: str, grams: int, reference: str) -> None:
     """The retirement failed on chain: the held credits are free again."""
+    holder = checksum(address)
+    _move_credits(session, "retirement.release", reference, grams,
+                  (holder, AccountKind.withdrawing), (holder, AccountKind.available))  # fmt: skip
+
+
+def _move_credits(
+    session: Session,
+    kind: str,
+    reference: str,
+    grams: int,
+    source: tuple[str, AccountKind],
+    target: tuple[str, AccountKind],
+) -> None:
     lock_market(session)
-    address = checksum(address)
-    ledger.post(
-        session,
-        "retirement.release",
-        reference,
-        [Move(Asset.credits, (address, AccountKind.withdrawing),
-              (address, AccountKind.available), grams)],
-    )  # fmt: skip
+    ledger.post(session, kind, reference, [Move(Asset.credits, source, target, grams)])
 
 
 def _check_amount(amount: int) -> None:
