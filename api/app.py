@@ -18,7 +18,6 @@ from api.deps import refuse_nul_characters
 from api.earning.provenance import EarningClaimRecords
 from api.errors import Problem, install_problem_handlers
 from api.logging import RequestIdMiddleware
-from api.market.runner import BackgroundTicker, MarketTicker
 from api.openapi import install_openapi
 from api.outbox.runner import BackgroundWorker, make_worker
 from api.routes import (
@@ -63,17 +62,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 # Fail fast: serving against a chain that forgot the contracts loses writes.
                 raise RuntimeError(f"CRDA API cannot start: {exc.detail or exc.title}") from exc
         background: BackgroundWorker | None = None
-        ticker: BackgroundTicker | None = None
         if settings.run_workers:
             background = BackgroundWorker(
                 make_worker(settings, state.sessions, state.chain_gateway()),
                 settings.worker_interval,
             )
             background.start()
-            ticker = BackgroundTicker(
-                MarketTicker(settings, state.sessions), settings.worker_interval
-            )
-            ticker.start()
         if settings.indexer_enabled:
             state.indexer = IndexerThread(settings, state.sessions)
             state.indexer.start()
@@ -81,8 +75,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            if ticker is not None:
-                ticker.stop()
             if background is not None:
                 background.stop()
             if state.indexer is not None:

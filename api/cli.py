@@ -289,27 +289,21 @@ def worker(
 
     from api.chain.gateway import ChainGateway
     from api.db import make_engine, make_session_factory
-    from api.market.runner import BackgroundTicker, MarketTicker
     from api.outbox.runner import make_worker
 
     settings = get_settings()
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)
-    outbox = make_worker(settings, sessions, ChainGateway.connect(settings))
-    ticker = MarketTicker(settings, sessions)
+    # The outbox, the issuance batcher and the market ticker, in one loop.
+    worker = make_worker(settings, sessions, ChainGateway.connect(settings))
     if once:
-        ticker.run_once()
-        outbox.drain()
+        worker.drain()
         return
-    market = BackgroundTicker(ticker, settings.worker_interval)
-    market.start()
     stop = threading.Event()
     try:
-        outbox.run_forever(stop, settings.worker_interval)
+        worker.run_forever(stop, settings.worker_interval)
     except KeyboardInterrupt:
         stop.set()
-    finally:
-        market.stop()
 
 
 @app.command()

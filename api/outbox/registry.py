@@ -31,5 +31,6 @@ def outbox_handlers(gateway: ChainGateway | None = None) -> dict[str, OutboxHand
 def worker_tasks(settings: Settings, sessions: sessionmaker[Session]) -> list[Callable[[], int]]:
     """Periodic tasks the worker loop runs before each outbox round (each returns work done)."""
     from api.earning.issuance import Batcher
+    from api.market.runner import MarketTicker
 
-    return [Batcher(sessions, settings).run_once]
+    return [Batcher(sessions, settings).run_once, MarketTicker(settings, sessions).run_once]

@@ -5,15 +5,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-import structlog
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.chain.gateway import ChainGateway
-from api.errors import Problem
 from api.outbox.registry import outbox_handlers, worker_tasks
-from api.outbox.worker import OutboxWorker
+from api.outbox.worker import OutboxWorker, PollingLoop
 from api.settings import Settings
 
 
@@ -26,10 +24,7 @@ def platform_signers(settings: Settings) -> dict[str, LocalAccount]:
     }
 
 
-log = structlog.get_logger(__name__)
-
-
-class PlatformWorker:
+class PlatformWorker(PollingLoop):
     """One loop: the periodic tasks (e.g. the issuance batcher), then an outbox round."""
 
     def __init__(self, outbox: OutboxWorker, tasks: list[Callable[[], int]]) -> None:
@@ -41,22 +36,6 @@ class PlatformWorker:
         for task in self.tasks:
             busy += task()
         return busy + self.outbox.run_once()
-
-    def drain(self, max_rounds: int = 1000) -> None:
-        """Run until nothing is due or open (tests and one-shot CLI runs)."""
-        for _ in range(max_rounds):
-            if self.run_once() == 0:
-                return
-
-    def run_forever(self, stop: threading.Event, interval: float = 0.2) -> None:
-        while not stop.is_set():
-            try:
-                busy = self.run_once()
-            except Problem as exc:  # chain or database away: try again later
-                log.warning("worker_unavailable", problem=exc.type, detail=exc.detail)
-                busy = 0
-            if not busy:
-                stop.wait(interval)
 
 
 def make_worker(

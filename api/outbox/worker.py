@@ -47,7 +47,35 @@ class OutboxHandler(Protocol):
     def on_failed(self, session: Session, row: ChainTransaction, error: ChainRevert) -> None: ...
 
 
-class OutboxWorker:
+class PollingLoop:
+    """``run_once`` until there is nothing to do (``drain``) or until stopped, resting
+    ``interval`` seconds whenever a round found nothing."""
+
+    unavailable_event = "worker_unavailable"
+
+    def run_once(self) -> int:
+        raise NotImplementedError
+
+    def drain(self, max_rounds: int = 1000) -> None:
+        """Run until nothing is due or open (tests and one-shot CLI runs)."""
+        for _ in range(max_rounds):
+            if self.run_once() == 0:
+                return
+
+    def run_forever(self, stop: threading.Event, interval: float = 0.2) -> None:
+        while not stop.is_set():
+            try:
+                busy = self.run_once()
+            except Problem as exc:  # chain or database away: try again later
+                log.warning(self.unavailable_event, problem=exc.type, detail=exc.detail)
+                busy = 0
+            if not busy:
+                stop.wait(interval)
+
+
+class OutboxWorker(PollingLoop):
+    unavailable_event = "outbox_unavailable"
+
     def __init__(
         self,
         sessions: sessionmaker[Session],
@@ -79,22 +107,6 @@ class OutboxWorker:
         for row_id in ids:
             self._advance(row_id)
         return len(ids)
-
-    def drain(self, max_rounds: int = 1000) -> None:
-        """Run until nothing is open (tests and one-shot CLI runs)."""
-        for _ in range(max_rounds):
-            if self.run_once() == 0:
-                return
-
-    def run_forever(self, stop: threading.Event, interval: float = 0.2) -> None:
-        while not stop.is_set():
-            try:
-                busy = self.run_once()
-            except Problem as exc:  # chain or database away: try again later
-                log.warning("outbox_unavailable", problem=exc.type, detail=exc.detail)
-                busy = 0
-            if not busy:
-                stop.wait(interval)
 
     # -- one row -------------------------------------------------------------------------------
 
