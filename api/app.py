@@ -1,4 +1,8 @@
-"""The FastAPI application factory."""
+"""The FastAPI application factory: every domain's endpoints, the worker and the indexer.
+
+This module (with ``api.tasks`` for background work, ``api.models`` for the schema and
+``api.cli``) is the composition root: the one place above the domains that knows them all.
+"""
 
 from __future__ import annotations
 
@@ -9,32 +13,25 @@ import structlog
 from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
 
+from api import health
+from api.audit import endpoints as audit
+from api.audit.claim_records import EarningClaimRecords
 from api.audit.indexer import IndexerThread
 from api.audit.provenance import set_claim_record_source
-from api.auth.deps import current_holder, require_roles
-from api.auth.models import Role
+from api.auth import endpoints as auth
+from api.credentials import endpoints as credentials
 from api.db import make_engine, make_session_factory
 from api.deps import refuse_nul_characters
-from api.earning.provenance import EarningClaimRecords
+from api.earning import endpoints as earning
 from api.errors import Problem, install_problem_handlers
 from api.logging import RequestIdMiddleware
-from api.openapi import install_openapi
-from api.outbox.runner import BackgroundWorker, make_worker
-from api.routes import (
-    accounts,
-    audit,
-    auth,
-    credentials,
-    dashboard,
-    earning,
-    health,
-    identifiers,
-    market,
-    retirements,
-    verifiers,
-)
+from api.market import endpoints as market
+from api.openapi import install_openapi, render
+from api.outbox.runner import BackgroundWorker
+from api.retirement import endpoints as retirement
 from api.settings import Settings, get_settings
 from api.state import AppState
+from api.tasks import make_worker
 
 log = structlog.get_logger(__name__)
 
@@ -93,22 +90,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     app.include_router(health.router)
     app.include_router(auth.router)
-    app.include_router(accounts.router)
-    app.include_router(verifiers.router)
+    app.include_router(auth.accounts_router)
+    app.include_router(credentials.accounts_router)
+    app.include_router(credentials.verifiers_router)
     app.include_router(credentials.router)
-    app.include_router(identifiers.router)
+    app.include_router(credentials.identifiers_router)
     app.include_router(earning.public_router)
-    app.include_router(
-        earning.earning_router(
-            current_holder,
-            require_roles(Role.operator),
-            require_roles(Role.operator, Role.auditor),
-        )
-    )
+    app.include_router(earning.router)
     app.include_router(market.router)
     app.include_router(audit.router)
-    app.include_router(retirements.router)
-    app.include_router(retirements.public)
-    app.include_router(dashboard.router)
+    app.include_router(retirement.router)
+    app.include_router(retirement.public)
+    app.include_router(audit.dashboard_router)
     install_openapi(app)
     return app
+
+
+def export_text() -> str:
+    """The OpenAPI document of an app built with the default settings (it does not vary)."""
+    return render(create_app(get_settings()).openapi())

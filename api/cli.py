@@ -289,7 +289,7 @@ def worker(
 
     from api.chain.gateway import ChainGateway
     from api.db import make_engine, make_session_factory
-    from api.outbox.runner import make_worker
+    from api.tasks import make_worker
 
     settings = get_settings()
     engine = make_engine(settings.database_url)
@@ -570,7 +570,8 @@ def export_openapi(
     out: Annotated[str, typer.Option(help="Where to write.")] = str(DOCS_DIR / "openapi.json"),
 ) -> None:
     """Write the app's OpenAPI document (sorted keys, stable) and the Python client's table."""
-    from api.openapi import client_text, export_text
+    from api.app import export_text
+    from api.openapi import client_text
 
     document = export_text()
     path = _write_text(out, document)
@@ -584,8 +585,8 @@ def export_errors(
     out: Annotated[str, typer.Option(help="Where to write.")] = str(DOCS_DIR / "errors.md"),
 ) -> None:
     """Write the error catalogue (every problem type, its status, when, what to show)."""
+    from api.app import export_text
     from api.catalogue import missing_hints, render_markdown
-    from api.openapi import export_text
 
     export_text()  # builds the app, so every module's problem types are registered
     path = _write_text(out, render_markdown())

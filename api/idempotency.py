@@ -20,10 +20,11 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Integer, String, UniqueConstraint, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+from starlette.responses import Response
 
 from api.db import Base
 from api.errors import problem
-from api.outbox.models import utcnow
+from api.timeutil import utcnow
 
 MAX_KEY_LENGTH = 255
 
@@ -45,6 +46,34 @@ class IdempotencyKey(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     response: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+def idempotent(
+    sessions: sessionmaker[Session],
+    response: Response,
+    *,
+    scope: str,
+    key: str | None,
+    params: Any,
+    action: Callable[[Session], dict[str, Any]],
+    required: bool = False,
+) -> dict[str, Any]:
+    """The one entry point for endpoints: :func:`run_idempotent`, then ``Idempotent-Replayed:
+    true`` on ``response`` when the stored result is replayed. ``required``: the operation
+    refuses to run without a key (``invalid-idempotency-key``)."""
+    if required and key is None:
+        check_key(key)
+    result = run_idempotent(sessions, scope=scope, key=key, params=params, action=action)
+    if result.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return result.response
+
+
+def check_key(key: str | None) -> str:
+    """An Idempotency-Key header: 1 to MAX_KEY_LENGTH printable characters."""
+    if key is None or not 0 < len(key) <= MAX_KEY_LENGTH or not key.isprintable():
+        raise InvalidIdempotencyKey(f"send an Idempotency-Key header of 1-{MAX_KEY_LENGTH} chars")
+    return key
 
 
 @dataclass(frozen=True)
@@ -71,8 +100,8 @@ def run_idempotent(
 
     Without a key the action simply runs in its own transaction.
     """
-    if key is not None and not (0 < len(key) <= MAX_KEY_LENGTH):
-        raise InvalidIdempotencyKey(f"an idempotency key has 1 to {MAX_KEY_LENGTH} characters")
+    if key is not None:
+        check_key(key)
     fingerprint = request_fingerprint(params)
     with sessions() as session:
         try:
@@ -109,48 +138,3 @@ def _stored(session: Session, scope: str, key: str) -> IdempotencyKey | None:
     return session.scalar(
         select(IdempotencyKey).where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
     )
-
-
-# -- the same table, driven step by step (for a service that must store its result in a
-# -- transaction it manages itself, e.g. retirement with its outbox row) -----------------------
-
-
-@dataclass(frozen=True)
-class StoredResponse:
-    status_code: int
-    body: Any
-
-
-def check_key(key: str | None) -> str:
-    """A required Idempotency-Key header: 1 to MAX_KEY_LENGTH printable characters."""
-    if key is None or not 0 < len(key) <= MAX_KEY_LENGTH or not key.isprintable():
-        raise InvalidIdempotencyKey(f"send an Idempotency-Key header of 1-{MAX_KEY_LENGTH} chars")
-    return key
-
-
-def lookup(session: Session, scope: str, key: str, params: Any) -> StoredResponse | None:
-    """The stored response of ``key`` (None: first use); 409 if the parameters differ."""
-    row = session.scalar(
-        select(IdempotencyKey).where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
-    )
-    if row is None:
-        return None
-    if row.request_hash != request_fingerprint(params):
-        raise IdempotencyKeyReused(key=key)
-    stored = row.response or {}
-    return StoredResponse(int(stored.get("status_code", 200)), stored.get("body"))
-
-
-def remember(
-    session: Session, scope: str, key: str, params: Any, status_code: int, body: Any
-) -> None:
-    """Store the first response (the caller commits it with the business change)."""
-    session.add(
-        IdempotencyKey(
-            scope=scope,
-            key=key,
-            request_hash=request_fingerprint(params),
-            response={"status_code": status_code, "body": body},
-        )
-    )
-    session.flush()

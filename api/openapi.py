@@ -23,6 +23,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from api.clientgen import generate
 from api.errors import PROBLEM_MEDIA_TYPE
 
 PROBLEM_SCHEMA = "ProblemDetails"
@@ -222,16 +223,6 @@ def render(schema: dict[str, Any]) -> str:
     return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def export_text() -> str:
-    """The document of an app built with the default settings (the spec does not vary)."""
-    from api.app import create_app
-    from api.settings import get_settings
-
-    return render(create_app(get_settings()).openapi())
-
-
 def client_text(document: str) -> str:
     """``crda_client/_generated.py`` for the document (operations table, typed bodies)."""
-    from api.clientgen import generate
-
     return generate(json.loads(document))

@@ -34,6 +34,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
+from api.auth.schemas import Holder
 from api.chain import compiler
 from api.chain.artifacts import Artifacts
 from api.chain.deploy import VERIFIER_ROLE, ensure_deployed
@@ -43,11 +44,10 @@ from api.db import make_engine, make_session_factory
 from api.earning import service
 from api.earning.evidence import LineItem, ReceiptEvidence, TripEvidence, sign_evidence
 from api.earning.models import Claim, ClaimStatus, IssuanceBatch, ProviderKind
-from api.earning.schemas import Citizen
-from api.errors import Forbidden
 from api.migrate import upgrade
 from api.outbox.models import ChainTransaction
 from api.settings import PROJECT_ROOT, Environment, Settings
+from api.timeutil import aware
 
 CITIZEN_HEADER = "X-Bench-Citizen"
 
@@ -55,21 +55,17 @@ CITIZEN_HEADER = "X-Bench-Citizen"
 # -- the app the HTTP run serves (uvicorn imports it by name) --------------------------------
 
 
-def _bench_citizen(x_bench_citizen: Annotated[str, Header()]) -> Citizen:
-    return Citizen(address=x_bench_citizen, account_id=None)
-
-
-def _no_operator() -> None:
-    raise Forbidden("no operator in the benchmark")
+def _bench_citizen(x_bench_citizen: Annotated[str, Header()]) -> Holder:
+    return Holder(address=x_bench_citizen, account_id=None)
 
 
 def create_bench_app() -> FastAPI:
-    """The API with the earning routes bound to a stand-in citizen header (benchmark only)."""
+    """The API with the signed-in holder replaced by a stand-in citizen header (benchmark only)."""
     from api.app import create_app
-    from api.routes.earning import earning_router
+    from api.auth.deps import current_holder
 
     app = create_app()
-    app.include_router(earning_router(_bench_citizen, _no_operator))
+    app.dependency_overrides[current_holder] = _bench_citizen
     return app
 
 
@@ -281,7 +277,7 @@ def http_run(
         with sessions() as session:
             claims = list(session.scalars(select(Claim)))
             lags = sorted(
-                (service.utc(c.issued_at) - service.utc(c.created_at)).total_seconds()
+                (aware(c.issued_at) - aware(c.created_at)).total_seconds()
                 for c in claims
                 if c.issued_at is not None
             )

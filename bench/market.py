@@ -43,10 +43,10 @@ from api.market.models import AccountKind, Asset, MarketSettlement
 from api.market.settlement import enqueue_settlements
 from api.migrate import upgrade
 from api.outbox.models import ChainTransaction
-from api.outbox.registry import outbox_handlers
 from api.outbox.runner import platform_signers
 from api.outbox.worker import OutboxWorker
 from api.settings import Environment, Settings
+from api.tasks import outbox_handlers
 
 KG = 1000
 PRICE = 1000
@@ -95,7 +95,7 @@ def engine_bench(
 ) -> dict[str, Any]:
     with sessions() as session, session.begin():
         for s in sellers:
-            service.record_credits_issued(session, s.address, 10**9, "bench-credits")
+            ledger.record_credits_issued(session, s.address, 10**9, "bench-credits")
         for b in buyers:
             ledger.post(session, "bench", "won",
                         [Move(Asset.won, (PLATFORM, AccountKind.external),
@@ -160,7 +160,7 @@ def end_to_end(
     )  # fmt: skip
     with sessions() as session, session.begin():
         for s in sellers:
-            service.record_credits_issued(session, s.address, per_seller, "bench-batch")
+            ledger.record_credits_issued(session, s.address, per_seller, "bench-batch")
         for i, b in enumerate(buyers):
             service.deposit(session, ctx, b.address, n * PRICE, f"bench-deposit-{i}")
     worker.drain()

@@ -9,9 +9,9 @@ from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.auth.models import Account, Role, Wallet
+from api.auth.schemas import Holder
 from api.auth.tokens import InvalidAccessToken, decode_access_token
 from api.deps import SessionDep, SettingsDep
-from api.earning.schemas import Citizen as Holder
 from api.errors import Forbidden, problem
 
 InvalidToken = problem(401, "invalid-token", "The access token is not valid")

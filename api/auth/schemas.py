@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
@@ -9,6 +10,15 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, SecretStr, model_va
 
 from api import examples as ex
 from api.timeutil import UtcDateTime
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who earns, holds, trades and retires: a citizen's or business's wallet address and
+    account id, filled in by the auth dependency (``CurrentHolder``), never from a body."""
+
+    address: str
+    account_id: str | None = None
 
 
 class PersonalDataIn(BaseModel):

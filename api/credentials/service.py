@@ -13,30 +13,26 @@ import secrets
 import threading
 import time
 import uuid
-import weakref
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
-from eth_abi import decode as abi_decode
 from eth_account import Account as EthAccount
 from eth_account.signers.local import LocalAccount
-from requests.exceptions import ConnectionError as RequestsConnectionError
-from requests.exceptions import Timeout as RequestsTimeout
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from web3 import Web3
-from web3.contract import Contract
 
 from api.auth.models import Account, Role, Wallet
 from api.auth.secrets import envelope, envelope_for
 from api.auth.service import create_platform_wallet
 from api.chain.deploy import VERIFIER_ROLE
 from api.chain.gateway import ChainGateway
+from api.chain.identity import IdentityReader
 from api.credentials.models import Credential, Identity, Verifier
-from api.errors import ChainUnavailable, Forbidden, NotFound, problem
+from api.errors import Forbidden, NotFound, problem
 from api.settings import Settings
 from api.timeutil import aware, utcnow
 from identity import status_list
@@ -429,67 +425,34 @@ class LocalStatusLists:
         return status_list_credential(self.session, self.settings, verifier)
 
 
-_registries: weakref.WeakKeyDictionary[ChainGateway, Contract] = weakref.WeakKeyDictionary()
-
-
-def _registry_of(chain: ChainGateway) -> Contract:
-    """The registry contract object of a gateway, built once (ABI parsing is not free)."""
-    registry = _registries.get(chain)
-    expected = chain.deployment.address("IdentityRegistry") if chain.deployment else ""
-    if registry is None or registry.address.lower() != expected.lower():
-        registry = _registries[chain] = chain.contract("IdentityRegistry")
-    return registry
-
-
 class RegistryReader:
-    """Reads attestations and verifier roles from the identity registry."""
+    """The identity registry as credential verification asks it (``identity.verify``'s
+    ``ChainReader``), answered by the platform's one identity reader, never cached."""
 
     def __init__(self, chain: ChainGateway) -> None:
-        self._chain = chain
-        self._registry = _registry_of(chain)
+        self._identity = IdentityReader(chain)
         self.chain_id = chain.chain_id
         # Addresses seen holding the role during this verification (no second call for them).
         self._verifiers: set[str] = set()
 
-    def _views(self, *fns: Any) -> list[bytes]:
-        """Several view calls in one JSON-RPC batch (one HTTP round trip), raw return data."""
-        requests = [
-            (
-                "eth_call",
-                [{"to": self._registry.address, "data": fn._encode_transaction_data()}, "latest"],
-            )
-            for fn in fns
-        ]
-        try:
-            responses = self._chain.w3.provider.make_batch_request(requests)  # type: ignore[attr-defined]
-        except (RequestsConnectionError, RequestsTimeout, ConnectionError) as exc:
-            raise ChainUnavailable("the blockchain node does not answer") from exc
-        if not isinstance(responses, list) or any("result" not in r for r in responses):
-            raise ChainUnavailable("the node refused a read of the identity registry")
-        ordered = sorted(responses, key=lambda r: int(r["id"]))
-        return [bytes.fromhex(str(r["result"]).removeprefix("0x")) for r in ordered]
-
     def attestation_of(self, address: str) -> OnChainAttestation | None:
-        address = Web3.to_checksum_address(address)
-        functions = self._registry.functions
-        raw, raw_live = self._views(functions.attestationOf(address), functions.isVerified(address))
-        ((verifier, level, expires, revoked, digest),) = abi_decode(
-            ["(address,uint8,uint64,bool,bytes32)"], raw
-        )
-        if int(verifier, 16) == 0:
+        found = self._identity.attestation(address)
+        if not found.exists:
             return None
-        verifier = Web3.to_checksum_address(verifier)
-        live = bool(abi_decode(["bool"], raw_live)[0])
-        if live:  # isVerified holds only while the attesting address has the verifier role
-            self._verifiers.add(verifier)
-        return OnChainAttestation(verifier, level, expires, revoked, bytes(digest), live)
+        if found.live:  # isVerified holds only while the attesting address has the verifier role
+            self._verifiers.add(found.verifier)
+        return OnChainAttestation(
+            found.verifier,
+            found.level,
+            found.expires_at,
+            found.revoked,
+            found.credential_hash,
+            found.live,
+        )
 
     def is_verifier(self, address: str) -> bool:
         address = Web3.to_checksum_address(address)
-        if address in self._verifiers:
-            return True
-        (raw,) = self._views(self._registry.functions.hasRole(VERIFIER_ROLE, address))
-        return bool(abi_decode(["bool"], raw)[0])
+        return address in self._verifiers or self._identity.is_verifier(address)
 
 
 def verify(

@@ -19,11 +19,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from eth_abi import encode as abi_encode
-from eth_account import Account
-from eth_account.messages import _hash_eip191_message, encode_typed_data
 from eth_utils import is_checksum_address, keccak
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from api.chain.eip712 import TypedDomain, Types, recover_digest, sign_digest
 from api.errors import problem
 
 DOMAIN_NAME = "CRDA Evidence"
@@ -138,41 +137,37 @@ class Domain:
     chain_id: int
     verifying_contract: str
 
+    @property
+    def typed(self) -> TypedDomain:
+        return TypedDomain(DOMAIN_NAME, DOMAIN_VERSION, self.chain_id, self.verifying_contract)
+
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": DOMAIN_NAME,
-            "version": DOMAIN_VERSION,
-            "chainId": self.chain_id,
-            "verifyingContract": self.verifying_contract,
-        }
+        return self.typed.as_dict()
+
+
+def _typed(evidence: ReceiptEvidence | TripEvidence) -> tuple[str, Types]:
+    if isinstance(evidence, ReceiptEvidence):
+        return "Receipt", RECEIPT_TYPES
+    return "Trip", TRIP_TYPES
 
 
 def typed_data(domain: Domain, evidence: ReceiptEvidence | TripEvidence) -> dict[str, Any]:
     """The full EIP-712 document of a record (what a partner's signer is given)."""
-    if isinstance(evidence, ReceiptEvidence):
-        types, primary = RECEIPT_TYPES, "Receipt"
-    else:
-        types, primary = TRIP_TYPES, "Trip"
+    primary, types = _typed(evidence)
     return {
-        "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
-            **types,
-        },
-        "primaryType": primary,
+        **domain.typed.document(primary, types, evidence.model_dump()),
         "domain": domain.as_dict(),
-        "message": evidence.model_dump(),
     }
+
+
+def evidence_digest(domain: Domain, evidence: ReceiptEvidence | TripEvidence) -> bytes:
+    primary, types = _typed(evidence)
+    return domain.typed.digest(primary, types, evidence.model_dump())
 
 
 def sign_evidence(domain: Domain, evidence: ReceiptEvidence | TripEvidence, key: Any) -> str:
     """Sign a record as a partner would (partners' SDKs, tests and the benchmark)."""
-    signed = Account.sign_message(encode_typed_data(full_message=typed_data(domain, evidence)), key)
-    return "0x" + bytes(signed.signature).hex()
+    return "0x" + sign_digest(evidence_digest(domain, evidence), key).hex()
 
 
 @dataclass(frozen=True)
@@ -206,14 +201,14 @@ def verify_evidence(
     domain: Domain, evidence: ReceiptEvidence | TripEvidence, signature: str
 ) -> VerifiedEvidence:
     """Recover the signer; a signer other than the record's named provider means tampering."""
-    signable = encode_typed_data(full_message=typed_data(domain, evidence))
+    digest = evidence_digest(domain, evidence)
     try:
-        signer = Account.recover_message(signable, signature=signature)
-    except Exception as exc:
+        signer = recover_digest(digest, signature)
+    except ValueError as exc:
         raise EvidenceSignatureInvalid(f"the signature cannot be read: {exc}") from exc
     if signer != provider_of(evidence):
         raise EvidenceSignatureInvalid(
             "the record was changed after signing, or was not signed by the provider it names",
             signer=signer,
         )
-    return VerifiedEvidence(signer, _hash_eip191_message(signable), nullifier(evidence))
+    return VerifiedEvidence(signer, digest, nullifier(evidence))

@@ -8,8 +8,10 @@ are made by the service with the same problem types.
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from decimal import Decimal
 
+from api.chain.identity import Attestation
 from api.earning.evidence import TripEvidence
 from api.earning.methodology import FactorSet, Station
 from api.errors import problem
@@ -32,6 +34,27 @@ CitizenUnverified = problem(
     403, "citizen-unverified", "The citizen was not verified at the activity's time"
 )
 CitizenRevoked = problem(403, "citizen-revoked", "The citizen's verification was revoked")
+
+
+def require_verified_at(
+    attestation: Attestation, address: str, activity_end: datetime, now: datetime
+) -> None:
+    """Raise the problem that says why ``address`` may not earn for this activity.
+
+    The registry keeps no start time, so "verified at the activity's time" is read as: an
+    attestation exists, is not revoked, did not expire before the activity ended, and its
+    verifier is still accredited (``isVerified``, unless it has merely expired since).
+    """
+    a = attestation
+    if not a.exists:
+        raise CitizenUnverified(f"{address} has no attestation")
+    if a.revoked:
+        raise CitizenRevoked(f"the attestation of {address} was revoked")
+    if a.expires_at <= int(activity_end.timestamp()):
+        raise CitizenUnverified(f"the attestation of {address} expired before the activity")
+    if not a.live and a.expires_at > int(now.timestamp()):
+        raise CitizenUnverified(f"the verifier of {address} is no longer accredited")
+
 
 # -- trips -----------------------------------------------------------------------------------
 UnknownMode = problem(422, "unknown-mode", "The trip's mode is not in the methodology")

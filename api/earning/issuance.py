@@ -30,12 +30,13 @@ from api.chain.errors import ChainRevert
 from api.chain.gateway import ChainGateway
 from api.chain.merkle import MerkleTree, claim_leaf
 from api.earning.models import BatchStatus, Claim, ClaimStatus, IssuanceBatch
-from api.earning.service import get_claim, utc
+from api.earning.service import get_claim
 from api.errors import problem
-from api.market.service import record_credits_issued
+from api.market.ledger import record_credits_issued
 from api.outbox.models import ChainTransaction
 from api.outbox.service import enqueue
 from api.settings import Settings
+from api.timeutil import aware
 
 log = structlog.get_logger(__name__)
 
@@ -90,7 +91,7 @@ def form_batch(
     if not claims:
         session.rollback()
         return None
-    oldest = min(utc(c.created_at) for c in claims)
+    oldest = min(aware(c.created_at) for c in claims)
     if not force and len(claims) < max_size and now - oldest < timedelta(seconds=max_wait):
         session.rollback()
         return None

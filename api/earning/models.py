@@ -14,7 +14,7 @@ from sqlalchemy import JSON, BigInteger, Date, DateTime, ForeignKey, Integer, St
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.db import Base
-from api.outbox.models import utcnow
+from api.timeutil import utcnow
 
 
 class ProviderKind(StrEnum):

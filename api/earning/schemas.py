@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,14 +20,6 @@ from api.earning.models import (
 )
 from api.earning.service import explain
 from api.timeutil import UtcDateTime
-
-
-@dataclass(frozen=True)
-class Citizen:
-    """Who is submitting: filled in by the auth dependency, never from the request body."""
-
-    address: str
-    account_id: str | None = None
 
 
 class ProviderCreate(BaseModel):

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.chain.gateway import ChainGateway
+from api.chain.identity import IdentityReader
 from api.earning import fraud
 from api.earning.evidence import (
     Domain,
@@ -33,12 +34,12 @@ from api.earning.evidence import (
     provider_of,
     verify_evidence,
 )
-from api.earning.identity import IdentityChecker
 from api.earning.methodology import FactorSet, factor_set, stations
 from api.earning.models import (
     Claim,
     ClaimStatus,
     DataProvider,
+    IssuanceBatch,
     ProviderKind,
     ProviderStatus,
     Submission,
@@ -46,11 +47,6 @@ from api.earning.models import (
 )
 from api.errors import NotFound, Problem, ValidationFailed, problem
 from api.settings import Settings
-
-
-def utc(dt: datetime) -> datetime:
-    """SQLite hands back naive datetimes: every stored time is UTC."""
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
 
 
 def _hex(value: bytes) -> str:
@@ -63,7 +59,7 @@ class EarningContext:
 
     settings: Settings
     domain: Domain
-    identity: IdentityChecker
+    identity: IdentityReader
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     @classmethod
@@ -71,7 +67,7 @@ class EarningContext:
         return cls(
             settings=settings,
             domain=evidence_domain(gateway),
-            identity=IdentityChecker(gateway, settings.attestation_cache_seconds),
+            identity=IdentityReader(gateway, settings.attestation_cache_seconds),
         )
 
 
@@ -271,7 +267,7 @@ def _accept(
         raise fraud.DuplicateEvidence("this record was already claimed")
 
     # The citizen's identity on chain at the activity's time.
-    ctx.identity.require_verified_at(citizen, ended, now)
+    fraud.require_verified_at(ctx.identity.attestation(citizen), citizen, ended, now)
 
     _lock_citizen(session, citizen)
     if is_trip:
@@ -448,6 +444,16 @@ def list_claims(
         .offset(offset)
     )
     return list(rows), int(total or 0)
+
+
+def batches_of(session: Session, claims: list[Claim]) -> dict[int, IssuanceBatch]:
+    """The issuance batches of ``claims`` by row id (one query)."""
+    ids = {c.batch_id for c in claims if c.batch_id}
+    if not ids:
+        return {}
+    return {
+        b.id: b for b in session.scalars(select(IssuanceBatch).where(IssuanceBatch.id.in_(ids)))
+    }
 
 
 def rejected_submissions(

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from api.chain.gateway import ChainGateway
+from api.chain.identity import IdentityReader
 from api.market.eip712 import Domain
 from api.settings import Settings
 
@@ -18,6 +19,11 @@ class MarketContext:
     chain: ChainGateway
     clock: Callable[[], int] = field(default=lambda: int(time.time()))
     _domain: Domain | None = None
+    _identity: IdentityReader | None = None
+
+    @classmethod
+    def from_gateway(cls, settings: Settings, gateway: ChainGateway) -> MarketContext:
+        return cls(settings, gateway)
 
     @property
     def domain(self) -> Domain:
@@ -27,8 +33,9 @@ class MarketContext:
 
     def is_verified(self, address: str) -> bool:
         """The identity registry's answer, now (a revoked or expired identity is not)."""
-        registry = self.chain.contract("IdentityRegistry")
-        return bool(self.chain.call(registry.functions.isVerified(address)))
+        if self._identity is None:
+            self._identity = IdentityReader(self.chain)  # never cached: asked at every order
+        return self._identity.is_verified(address)
 
     def now(self) -> int:
         return self.clock()

@@ -1,4 +1,5 @@
-"""EIP-712 orders and cancellations of the Exchange contract, hashed and signed in Python.
+"""EIP-712 orders and cancellations of the Exchange contract (hashed as the contract does,
+signed and recovered through ``api.chain.eip712``).
 
 The digests are computed exactly as ``Exchange.hashOrder`` does (domain ``CRDA Exchange`` /
 ``1`` / chain id / exchange address), so an order signed for another chain or another contract
@@ -13,24 +14,31 @@ from functools import cached_property
 from typing import Any
 
 from eth_abi import encode as abi_encode
-from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_typing import Hash32
 from eth_utils import keccak, to_checksum_address
+
+from api.chain.eip712 import TypedDomain, sign_digest, signer_of
 
 DOMAIN_NAME = "CRDA Exchange"
 DOMAIN_VERSION = "1"
 # Grams per lot: quantities are whole kilograms, so won = price (per kg) x kilograms, exactly.
 LOT_GRAMS = 1000
 
-_DOMAIN_TYPEHASH = keccak(
-    text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
-)
 ORDER_TYPEHASH = keccak(
     text="Order(address maker,uint8 side,uint256 price,uint256 quantity,uint64 expiry,"
     "uint256 nonce)"
 )
 CANCEL_TYPEHASH = keccak(text="Cancel(bytes32 orderHash)")
+ORDER_TYPES: dict[str, list[dict[str, str]]] = {
+    "Order": [
+        {"name": "maker", "type": "address"},
+        {"name": "side", "type": "uint8"},
+        {"name": "price", "type": "uint256"},
+        {"name": "quantity", "type": "uint256"},
+        {"name": "expiry", "type": "uint64"},
+        {"name": "nonce", "type": "uint256"},
+    ]
+}
 
 
 class Side(IntEnum):
@@ -76,26 +84,21 @@ def won_of(price: int, quantity: int) -> int:
 
 @dataclass(frozen=True)
 class Domain:
+    """The exchange's EIP-712 domain (``CRDA Exchange`` / ``1`` / chain id / exchange)."""
+
     chain_id: int
     exchange: str
 
     @cached_property
+    def typed(self) -> TypedDomain:
+        return TypedDomain(DOMAIN_NAME, DOMAIN_VERSION, self.chain_id, self.exchange)
+
+    @property
     def separator(self) -> bytes:
-        return keccak(
-            abi_encode(
-                ["bytes32", "bytes32", "bytes32", "uint256", "address"],
-                [
-                    _DOMAIN_TYPEHASH,
-                    keccak(text=DOMAIN_NAME),
-                    keccak(text=DOMAIN_VERSION),
-                    self.chain_id,
-                    to_checksum_address(self.exchange),
-                ],
-            )
-        )
+        return self.typed.separator
 
     def _digest(self, struct_hash: bytes) -> bytes:
-        return keccak(b"\x19\x01" + self.separator + struct_hash)
+        return self.typed.digest_of_struct(struct_hash)
 
     def order_hash(self, order: Order) -> bytes:
         struct = abi_encode(
@@ -109,10 +112,10 @@ class Domain:
         return self._digest(keccak(struct))
 
     def sign_order(self, order: Order, signer: LocalAccount) -> bytes:
-        return bytes(signer.unsafe_sign_hash(Hash32(self.order_hash(order))).signature)
+        return sign_digest(self.order_hash(order), signer)
 
     def sign_cancel(self, order: Order, signer: LocalAccount) -> bytes:
-        return bytes(signer.unsafe_sign_hash(Hash32(self.cancel_hash(order))).signature)
+        return sign_digest(self.cancel_hash(order), signer)
 
     def order_signer(self, order: Order, signature: bytes) -> str | None:
         """The address that signed ``order`` (None for a malformed signature)."""
@@ -123,31 +126,10 @@ class Domain:
 
     def typed_data(self, order: Order) -> dict[str, Any]:
         """The full EIP-712 message a wallet shows and signs (``eth_signTypedData_v4``)."""
-        return {
-            "types": {
-                "EIP712Domain": [
-                    {"name": "name", "type": "string"},
-                    {"name": "version", "type": "string"},
-                    {"name": "chainId", "type": "uint256"},
-                    {"name": "verifyingContract", "type": "address"},
-                ],
-                "Order": [
-                    {"name": "maker", "type": "address"},
-                    {"name": "side", "type": "uint8"},
-                    {"name": "price", "type": "uint256"},
-                    {"name": "quantity", "type": "uint256"},
-                    {"name": "expiry", "type": "uint64"},
-                    {"name": "nonce", "type": "uint256"},
-                ],
-            },
-            "primaryType": "Order",
-            "domain": {
-                "name": DOMAIN_NAME,
-                "version": DOMAIN_VERSION,
-                "chainId": self.chain_id,
-                "verifyingContract": to_checksum_address(self.exchange),
-            },
-            "message": {
+        return self.typed.document(
+            "Order",
+            ORDER_TYPES,
+            {
                 "maker": to_checksum_address(order.maker),
                 "side": int(order.side),
                 "price": order.price,
@@ -155,14 +137,9 @@ class Domain:
                 "expiry": order.expiry,
                 "nonce": order.nonce,
             },
-        }
+        )
 
 
 def recover(digest: bytes, signature: bytes) -> str | None:
     """The address that signed ``digest`` (None for a malformed signature)."""
-    if len(signature) != 65:
-        return None
-    try:
-        return str(Account._recover_hash(digest, signature=signature))
-    except Exception:  # noqa: BLE001  (a malformed signature is reported as no signer)
-        return None
+    return signer_of(digest, signature)

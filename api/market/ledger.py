@@ -1,5 +1,10 @@
 """The double-entry ledger: every movement is a balanced transaction; balances never go negative.
 
+This is the market's public interface for the other domains: earning posts credits issued
+(:func:`record_credits_issued`), retirement holds, burns and releases credits
+(:func:`hold_for_retirement`, :func:`record_retirement`, :func:`release_retirement`). Each joins
+the caller's transaction (they are posted together with the caller's own change).
+
 Each holder (chain address) has per asset an ``available``, an ``escrow`` and a ``withdrawing``
 account; the ``external`` account of the platform stands for the world outside the ledger
 (won deposited or withdrawn, credits issued or retired) and is the only one that may go
@@ -16,8 +21,16 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from api.chain.addresses import checksum
 from api.errors import problem
-from api.market.models import AccountKind, Asset, LedgerAccount, LedgerEntry, LedgerTransaction
+from api.market.models import (
+    AccountKind,
+    Asset,
+    LedgerAccount,
+    LedgerEntry,
+    LedgerTransaction,
+    MarketState,
+)
 
 PLATFORM = "platform"
 
@@ -110,3 +123,66 @@ def holdings(session: Session, owner: str, asset: Asset) -> int:
         balance(session, owner, asset, kind)
         for kind in (AccountKind.available, AccountKind.escrow, AccountKind.withdrawing)
     )
+
+
+def lock_market(session: Session) -> MarketState:
+    """Take the market lock: the first write of every market transaction (a row lock on
+    PostgreSQL, the database write lock on SQLite), so matching and postings are serial."""
+    session.execute(
+        update(MarketState)
+        .where(MarketState.id == 1)
+        .values(seq=MarketState.seq + 1)
+        .execution_options(synchronize_session=False)
+    )
+    state = session.get(MarketState, 1, populate_existing=True)
+    assert state is not None, "market_state has no row: run the migrations"
+    return state
+
+
+# -- what other domains post ---------------------------------------------------------------------
+
+
+def record_credits_issued(session: Session, address: str, grams: int, reference: str) -> None:
+    """Credits minted to ``address`` on chain (the issuance domain calls this on confirmation)."""
+    lock_market(session)
+    post(
+        session,
+        "issuance",
+        reference,
+        [Move(Asset.credits, (PLATFORM, AccountKind.external),
+              (checksum(address), AccountKind.available), grams)],
+    )  # fmt: skip
+
+
+def hold_for_retirement(session: Session, address: str, grams: int, reference: str) -> None:
+    """Set ``grams`` of the holder's free credits aside for a retirement on its way to the
+    chain (credits reserved by open sell orders cannot be retired: ``insufficient-balance``)."""
+    holder = checksum(address)
+    _move_credits(session, "retirement.hold", reference, grams,
+                  (holder, AccountKind.available), (holder, AccountKind.withdrawing))  # fmt: skip
+
+
+def record_retirement(session: Session, address: str, grams: int, reference: str) -> None:
+    """The held credits were burnt on chain: they leave the ledger."""
+    holder = checksum(address)
+    _move_credits(session, "retirement", reference, grams,
+                  (holder, AccountKind.withdrawing), (PLATFORM, AccountKind.external))  # fmt: skip
+
+
+def release_retirement(session: Session, address: str, grams: int, reference: str) -> None:
+    """The retirement failed on chain: the held credits are free again."""
+    holder = checksum(address)
+    _move_credits(session, "retirement.release", reference, grams,
+                  (holder, AccountKind.withdrawing), (holder, AccountKind.available))  # fmt: skip
+
+
+def _move_credits(
+    session: Session,
+    kind: str,
+    reference: str,
+    grams: int,
+    source: tuple[str, AccountKind],
+    target: tuple[str, AccountKind],
+) -> None:
+    lock_market(session)
+    post(session, kind, reference, [Move(Asset.credits, source, target, grams)])

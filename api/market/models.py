@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.db import Base
-from api.outbox.models import utcnow
+from api.timeutil import utcnow
 
 
 class Asset(StrEnum):

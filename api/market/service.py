@@ -1,10 +1,10 @@
 """Market services: the business operations, independent of HTTP.
 
-Every function takes the caller's ``Session`` (it never commits: the caller's transaction, or
-``run_idempotent``, commits the effect together with its idempotency key) and, where it must
-see the chain, a ``MarketContext``. The routes call these with the authenticated user once
-accounts exist (issue 4); until then a trader is identified by their chain address, proved by
-their EIP-712 signature.
+Every function takes the caller's ``Session`` and, where it must see the chain, the
+``MarketContext``. Operations the endpoints run under an ``Idempotency-Key`` (placing orders,
+deposits, withdrawals) join the transaction that ``idempotent`` commits with the key; the
+others commit their own change (``cancel_my_order``), like every domain's services. Other
+domains post to the ledger through ``api.market.ledger``, never through this module.
 """
 
 from __future__ import annotations
@@ -12,17 +12,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from eth_utils import is_address, to_checksum_address
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from api.auth.models import Wallet
+from api.auth.service import wallet_signer
+from api.chain.addresses import checksum
 from api.chain.errors import ERROR_PROBLEMS
 from api.errors import Conflict, NotFound, ValidationFailed, problem
 from api.market import ledger
 from api.market.context import MarketContext
 from api.market.eip712 import LOT_GRAMS, Order, Side, recover, won_of
 from api.market.engine import match
-from api.market.ledger import PLATFORM, Move
+from api.market.ledger import Move, lock_market
 from api.market.models import (
     AccountKind,
     Asset,
@@ -32,7 +34,6 @@ from api.market.models import (
     LedgerTransaction,
     MarketFill,
     MarketOrder,
-    MarketState,
     OrderStatus,
     TransferStatus,
     WonTransfer,
@@ -48,29 +49,10 @@ OrderLimitReached = problem(409, "order-limit-reached", "Too many open orders")
 PriceOutsideBand = problem(422, "price-outside-band", "The price is outside the allowed band")
 OrderClosed = problem(409, "order-closed", "The order is no longer open")
 NotOrderMaker = problem(403, "not-order-maker", "Only the order's maker may cancel it")
+SignatureRequired = problem(422, "signature-required", "A self-custody wallet signs its own orders")
 
 CLOSED = (OrderStatus.filled, OrderStatus.cancelled, OrderStatus.expired)
 HOLDER_KINDS = (AccountKind.available, AccountKind.escrow, AccountKind.withdrawing)
-
-
-def lock_market(session: Session) -> MarketState:
-    """Take the market lock: the first write of every market transaction (a row lock on
-    PostgreSQL, the database write lock on SQLite), so matching and postings are serial."""
-    session.execute(
-        update(MarketState)
-        .where(MarketState.id == 1)
-        .values(seq=MarketState.seq + 1)
-        .execution_options(synchronize_session=False)
-    )
-    state = session.get(MarketState, 1, populate_existing=True)
-    assert state is not None, "market_state has no row: run the migrations"
-    return state
-
-
-def checksum(address: str) -> str:
-    if not isinstance(address, str) or not is_address(address):
-        raise ValidationFailed(f"{address!r} is not an address")
-    return to_checksum_address(address)
 
 
 # -- orders -------------------------------------------------------------------------------------
@@ -204,6 +186,30 @@ def cancel_order(
     return row
 
 
+def place_my_order(
+    session: Session, ctx: MarketContext, account_id: str, order: Order, signature: bytes | None
+) -> MarketOrder:
+    """Place the signed-in holder's order: a self-custody wallet sends its own signature; for a
+    platform-custody holder the platform signs with that holder's key, only on this, their own
+    authenticated request."""
+    if signature is None:
+        wallet = session.get(Wallet, account_id)
+        if wallet is None or wallet.key_ciphertext is None:
+            raise SignatureRequired()
+        key = wallet_signer(session, ctx.settings, account_id)
+        signature = ctx.domain.sign_order(order, key)
+    return place_order(session, ctx, order, signature)
+
+
+def cancel_my_order(
+    session: Session, ctx: MarketContext, order_id: int, requester: str
+) -> MarketOrder:
+    """Cancel one of the requester's open orders and commit."""
+    row = cancel_order(session, ctx, order_id, requester=requester)
+    session.commit()
+    return row
+
+
 def cancel_order_signed(
     session: Session, ctx: MarketContext, order_id: int, signature: bytes
 ) -> MarketOrder:
@@ -315,50 +321,17 @@ def withdraw(
     return transfer
 
 
-def record_credits_issued(session: Session, address: str, grams: int, reference: str) -> None:
-    """Credits minted to ``address`` on chain (the issuance domain calls this on confirmation)."""
-    lock_market(session)
-    ledger.post(
-        session,
-        "issuance",
-        reference,
-        [Move(Asset.credits, (PLATFORM, AccountKind.external),
-              (checksum(address), AccountKind.available), grams)],
-    )  # fmt: skip
-
-
-def hold_for_retirement(session: Session, address: str, grams: int, reference: str) -> None:
-    """Set ``grams`` of the holder's free credits aside for a retirement on its way to the
-    chain (credits reserved by open sell orders cannot be retired: ``insufficient-balance``)."""
-    holder = checksum(address)
-    _move_credits(session, "retirement.hold", reference, grams,
-                  (holder, AccountKind.available), (holder, AccountKind.withdrawing))  # fmt: skip
-
-
-def record_retirement(session: Session, address: str, grams: int, reference: str) -> None:
-    """The held credits were burnt on chain: they leave the ledger."""
-    holder = checksum(address)
-    _move_credits(session, "retirement", reference, grams,
-                  (holder, AccountKind.withdrawing), (PLATFORM, AccountKind.external))  # fmt: skip
-
-
-def release_retirement(session: Session, address: str, grams: int, reference: str) -> None:
-    """The retirement failed on chain: the held credits are free again."""
-    holder = checksum(address)
-    _move_credits(session, "retirement.release", reference, grams,
-                  (holder, AccountKind.withdrawing), (holder, AccountKind.available))  # fmt: skip
-
-
-def _move_credits(
-    session: Session,
-    kind: str,
-    reference: str,
-    grams: int,
-    source: tuple[str, AccountKind],
-    target: tuple[str, AccountKind],
-) -> None:
-    lock_market(session)
-    ledger.post(session, kind, reference, [Move(Asset.credits, source, target, grams)])
+def move_money(
+    session: Session, ctx: MarketContext, kind: str, account_id: str, amount: int, reference: str
+) -> WonTransfer:
+    """A deposit or withdrawal of won for the account's wallet (``kind``: deposit, withdrawal)."""
+    wallet = session.get(Wallet, account_id)
+    if wallet is None:
+        raise NotFound("no such account with a wallet")
+    move = deposit if kind == "deposit" else withdraw
+    row = move(session, ctx, wallet.address, amount, reference)
+    session.flush()
+    return row
 
 
 def _check_amount(amount: int) -> None:
@@ -469,3 +442,21 @@ def statement(session: Session, address: str, asset: Asset) -> list[dict[str, An
              "amount": int(amount), "balance": running}
         )  # fmt: skip
     return lines
+
+
+def balances(session: Session, address: str) -> list[dict[str, Any]]:
+    """Per asset: available, reserved by open orders (escrow), on its way out, and the total."""
+    holder = checksum(address)
+    out = []
+    for asset in (Asset.credits, Asset.won):
+        parts = {kind: ledger.balance(session, holder, asset, kind) for kind in HOLDER_KINDS}
+        out.append(
+            {
+                "asset": asset,
+                "available": parts[AccountKind.available],
+                "escrow": parts[AccountKind.escrow],
+                "withdrawing": parts[AccountKind.withdrawing],
+                "total": sum(parts.values()),
+            }
+        )
+    return out

@@ -27,7 +27,7 @@ from web3.types import TxReceipt
 from api.chain.errors import ChainRevert
 from api.chain.gateway import ChainGateway
 from api.market import ledger
-from api.market.ledger import PLATFORM, Move
+from api.market.ledger import PLATFORM, Move, lock_market
 from api.market.models import (
     AccountKind,
     Asset,
@@ -39,7 +39,7 @@ from api.market.models import (
     TransferStatus,
     WonTransfer,
 )
-from api.market.service import lock_market, order_of, release_if_closed
+from api.market.service import order_of, release_if_closed
 from api.outbox.models import ChainTransaction
 from api.outbox.service import enqueue
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -10,10 +10,7 @@ from sqlalchemy import JSON, BigInteger, DateTime, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.db import Base
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from api.timeutil import utcnow
 
 
 class OutboxStatus(StrEnum):

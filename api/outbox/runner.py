@@ -1,4 +1,5 @@
-"""Running the outbox worker: in a thread of the API process or as `crda worker`."""
+"""Running the platform worker loop: in a thread of the API process or as `crda worker`
+(composed by ``api.tasks.make_worker``)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,7 @@ from collections.abc import Callable
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from sqlalchemy.orm import Session, sessionmaker
 
-from api.chain.gateway import ChainGateway
-from api.outbox.registry import outbox_handlers, worker_tasks
 from api.outbox.worker import OutboxWorker, PollingLoop
 from api.settings import Settings
 
@@ -36,19 +34,6 @@ class PlatformWorker(PollingLoop):
         for task in self.tasks:
             busy += task()
         return busy + self.outbox.run_once()
-
-
-def make_worker(
-    settings: Settings, sessions: sessionmaker[Session], gateway: ChainGateway
-) -> PlatformWorker:
-    outbox = OutboxWorker(
-        sessions,
-        gateway,
-        platform_signers(settings),
-        outbox_handlers(gateway),
-        confirmations=settings.confirmations,
-    )
-    return PlatformWorker(outbox, worker_tasks(settings, sessions))
 
 
 class BackgroundWorker:

@@ -21,27 +21,22 @@ import time
 import uuid
 from typing import Any
 
-from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak
 from hexbytes import HexBytes
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from web3 import Web3
-from web3.logs import DISCARD
-from web3.types import TxReceipt
 
-from api import idempotency
 from api.auth import service as auth_service
+from api.auth.deps import READ_ALL_ROLES
 from api.auth.models import Account
 from api.auth.secrets import envelope
-from api.chain.errors import ChainRevert
+from api.chain.eip712 import TypedDomain, sign_digest
 from api.chain.gateway import ChainGateway
 from api.errors import Forbidden, NotFound, problem
-from api.market import service as market
-from api.outbox.models import ChainTransaction
+from api.market import ledger as market_ledger
 from api.outbox.service import enqueue
+from api.retirement.certificates import beneficiary_aad, beneficiary_hash, certificate_json
 from api.retirement.models import Certificate, CertificateStatus
 from api.settings import Settings
 
@@ -70,31 +65,10 @@ FORWARD_REQUEST_TYPES = {
 }
 
 
-def beneficiary_hash(salt: str, beneficiary: str) -> str:
-    """The on-chain commitment to a beneficiary: keccak256 of a versioned salt and the name."""
-    payload = f"crda-beneficiary-v1\n{salt.lower()}\n{beneficiary}".encode()
-    return "0x" + keccak(payload).hex()
-
-
-def beneficiary_aad(certificate_id: str) -> bytes:
-    return f"certificates/{certificate_id}/beneficiary".encode()
-
-
-def beneficiary_of(settings: Settings, certificate: Certificate) -> str:
-    """The beneficiary's name, decrypted (never logged)."""
-    env = envelope(settings)
-    data_key = env.unwrap(certificate.beneficiary_data_key)
-    plain = env.decrypt(
-        data_key, certificate.beneficiary_ciphertext, beneficiary_aad(certificate.id)
-    )
-    return bytes(plain).decode()
-
-
 def sign_forward_request(
     chain: ChainGateway, signer: LocalAccount, to: str, data: str, nonce: int, deadline: int
 ) -> list[Any]:
     """A ``ForwardRequestData`` tuple (as JSON-ready values) signed with EIP-712 by ``signer``."""
-    forwarder = chain.contract("Forwarder")
     message = {
         "from": signer.address,
         "to": Web3.to_checksum_address(to),
@@ -104,16 +78,8 @@ def sign_forward_request(
         "deadline": deadline,
         "data": HexBytes(data),
     }
-    domain = {
-        "name": "CRDA Forwarder",
-        "version": "1",
-        "chainId": chain.chain_id,
-        "verifyingContract": forwarder.address,
-    }
-    signable = encode_typed_data(
-        domain_data=domain, message_types=FORWARD_REQUEST_TYPES, message_data=message
-    )
-    signature = signer.sign_message(signable).signature
+    domain = TypedDomain("CRDA Forwarder", "1", chain.chain_id, chain.contract("Forwarder").address)
+    signature = sign_digest(domain.digest("ForwardRequest", FORWARD_REQUEST_TYPES, message), signer)
     return [
         signer.address,
         message["to"],
@@ -131,25 +97,16 @@ def retire(
     chain: ChainGateway,
     user: Account,
     *,
-    idempotency_key: str,
     amount: int,
     beneficiary: str,
     reason: str,
     publish_beneficiary: bool,
-) -> tuple[int, dict[str, Any]]:
-    """Record a retirement and its chain write; returns (status code, certificate JSON)."""
-    from api.retirement.views import certificate_json
+) -> dict[str, Any]:
+    """Record a retirement and its chain write; returns the pending certificate's JSON.
 
-    scope = f"retirements:{user.id}"
-    params = {
-        "amount": amount,
-        "beneficiary": beneficiary,
-        "reason": reason,
-        "publish_beneficiary": publish_beneficiary,
-    }
-    replay = idempotency.lookup(session, scope, idempotency_key, params)
-    if replay is not None:
-        return replay.status_code, replay.body
+    Joins the caller's transaction: the endpoint runs it under the holder's Idempotency-Key,
+    which commits the certificate, the outbox row, the ledger hold and the key together.
+    """
     wallet = auth_service.get_wallet(session, user.id)
     if wallet is None:
         raise NotFound("the account has no wallet yet")
@@ -212,26 +169,25 @@ def retire(
     session.flush()
     # The trading ledger holds the credits until the burn lands (none of them may be reserved
     # by an open sell order, or the order's settlement would fail).
-    market.hold_for_retirement(session, holder, amount, f"retirement:{certificate_id}")
-    body = certificate_json(session, settings, certificate, include_private=True)
-    idempotency.remember(session, scope, idempotency_key, params, 202, body)
-    try:
-        session.commit()
-    except IntegrityError:
-        # A concurrent twin with the same key committed first: nothing of ours was kept.
-        session.rollback()
-        replay = idempotency.lookup(session, scope, idempotency_key, params)
-        if replay is None:
-            raise
-        return replay.status_code, replay.body
-    return 202, body
+    market_ledger.hold_for_retirement(session, holder, amount, f"retirement:{certificate_id}")
+    return certificate_json(session, settings, certificate, include_private=True)
+
+
+def my_certificates(session: Session, user: Account, limit: int = 200) -> list[Certificate]:
+    """The caller's own certificates, newest first."""
+    return list(
+        session.scalars(
+            select(Certificate)
+            .where(Certificate.account_id == user.id)
+            .order_by(Certificate.created_at.desc())
+            .limit(limit)
+        )
+    )
 
 
 def get_certificate_for(session: Session, user: Account, certificate_id: str) -> Certificate:
     """The holder's own certificate (auditor and operator read any); anyone else gets 403
     whether or not it exists."""
-    from api.auth.deps import READ_ALL_ROLES
-
     certificate = session.get(Certificate, certificate_id)
     reads_all = user.role in READ_ALL_ROLES
     if certificate is None or (certificate.account_id != user.id and not reads_all):
@@ -243,94 +199,3 @@ def get_certificate_for(session: Session, user: Account, certificate_id: str) ->
 
 def certificate_by_serial(session: Session, serial: int) -> Certificate | None:
     return session.scalar(select(Certificate).where(Certificate.serial == serial))
-
-
-# -- the outbox handler ------------------------------------------------------------------------
-
-
-class RetirementHandler:
-    """Completes a certificate when its forwarded retirement lands (or fails)."""
-
-    def __init__(self, gateway: ChainGateway | None) -> None:
-        self.gateway = gateway
-
-    def _certificate(self, session: Session, row: ChainTransaction) -> Certificate | None:
-        return session.scalar(select(Certificate).where(Certificate.outbox_id == row.id))
-
-    def already_applied(self, row: ChainTransaction, error: ChainRevert) -> bool:
-        """The request's nonce is used: executed before (by an earlier send of this row)."""
-        if self.gateway is None or error.error_name != "ERC2771ForwarderInvalidSigner":
-            return False
-        requested = _request_nonce(row)
-        forwarder = self.gateway.contract("Forwarder")
-        holder = Web3.to_checksum_address(row.args[0][0])
-        used = int(forwarder.functions.nonces(holder).call())
-        return requested is not None and used > requested and self._find_event(row) is not None
-
-    def on_confirmed(
-        self, session: Session, row: ChainTransaction, receipt: TxReceipt | None
-    ) -> None:
-        certificate = self._certificate(session, row)
-        if certificate is None or self.gateway is None:
-            return
-        token = self.gateway.contract("CRDAToken")
-        found: dict[str, Any] | None = None
-        if receipt is not None:
-            for event in token.events.Retired().process_receipt(receipt, errors=DISCARD):
-                if HexBytes(event["args"]["beneficiaryHash"]).to_0x_hex() == (
-                    certificate.beneficiary_hash
-                ):
-                    found = dict(event)
-        else:
-            found = self._find_event(row)
-        if found is None:
-            self._fail(session, certificate, "RetiredEventMissing")
-            return
-        block = self.gateway.w3.eth.get_block(found["blockNumber"])
-        certificate.status = CertificateStatus.confirmed.value
-        market.record_retirement(
-            session, certificate.holder, certificate.amount, f"retirement:{certificate.id}"
-        )
-        certificate.serial = int(found["args"]["certificateId"])
-        certificate.tx_hash = HexBytes(found["transactionHash"]).to_0x_hex()
-        certificate.block_number = int(found["blockNumber"])
-        certificate.log_index = int(found["logIndex"])
-        certificate.retired_at = int(block["timestamp"])
-
-    def on_failed(self, session: Session, row: ChainTransaction, error: ChainRevert) -> None:
-        certificate = self._certificate(session, row)
-        if certificate is not None:
-            self._fail(session, certificate, error.error_name)
-
-    @staticmethod
-    def _fail(session: Session, certificate: Certificate, error_name: str | None) -> None:
-        certificate.status = CertificateStatus.failed.value
-        certificate.error_name = error_name
-        market.release_retirement(
-            session, certificate.holder, certificate.amount, f"retirement:{certificate.id}"
-        )
-
-    def _find_event(self, row: ChainTransaction) -> dict[str, Any] | None:
-        """The Retired event of this row's request, searched on chain by holder and hash."""
-        assert self.gateway is not None
-        token = self.gateway.contract("CRDAToken")
-        holder = Web3.to_checksum_address(row.args[0][0])
-        digest = _request_beneficiary_hash(token, row)
-        deployment = self.gateway.deployment
-        start = deployment.contracts["CRDAToken"].block_number if deployment else 0
-        for event in token.events.Retired().get_logs(
-            argument_filters={"holder": holder}, from_block=start
-        ):
-            if HexBytes(event["args"]["beneficiaryHash"]).to_0x_hex() == digest:
-                return dict(event)
-        return None
-
-
-def _request_nonce(row: ChainTransaction) -> int | None:
-    key = row.key.split(":")
-    return int(key[2]) if len(key) == 4 and key[2].isdigit() else None
-
-
-def _request_beneficiary_hash(token: Any, row: ChainTransaction) -> str:
-    _fn, args = token.decode_function_input(row.args[0][5])
-    return HexBytes(args["beneficiaryHash"]).to_0x_hex()

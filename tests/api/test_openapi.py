@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from api.app import export_text
 from api.catalogue import VERIFICATION_HINTS, entries, missing_hints, render_markdown
 from api.errors import PROBLEM_MEDIA_TYPE
-from api.openapi import PROBLEM_SCHEMA, export_text
+from api.openapi import PROBLEM_SCHEMA
 
 DOCS = Path(__file__).resolve().parents[2] / "mobile_api_docs"
 METHODS = ("get", "put", "post", "delete", "patch")

@@ -196,7 +196,7 @@ class AuditWorld:
         self.indexer.run()
 
     def worker(self) -> Any:
-        from api.outbox.runner import make_worker
+        from api.tasks import make_worker
 
         return make_worker(self.settings, self.sessions, self.platform.chain)
 
@@ -215,7 +215,7 @@ class AuditWorld:
     def issue(self, address: str, credits: int, batch: bytes | None = None) -> None:
         """Mint ``credits`` to ``address`` in a batch and, as earning's issuance does on
         confirmation, record them in the trading ledger (which mirrors the chain)."""
-        from api.market.service import record_credits_issued
+        from api.market.ledger import record_credits_issued
 
         batch = batch or keccak(text=f"batch-{uuid.uuid4()}")
         self.platform.issue({address: credits}, batch=batch)

@@ -22,8 +22,8 @@ from typing import Any
 from api.chain.gateway import ChainGateway
 from api.db import make_engine, make_session_factory
 from api.earning import issuance
-from api.outbox.runner import make_worker
 from api.settings import Settings
+from api.tasks import make_worker
 
 STEPS = ("after-batch", "before-send", "after-send", "before-receipt-recorded")
 

@@ -25,8 +25,9 @@ from api.errors import Problem
 from api.market import ledger
 from api.market.models import AccountKind, Asset
 from api.outbox.models import ChainTransaction, OutboxStatus
-from api.outbox.runner import PlatformWorker, make_worker
+from api.outbox.runner import PlatformWorker
 from api.settings import Settings
+from api.tasks import make_worker
 from tests.conftest import Accounts
 from tests.contracts.conftest import Platform
 from tests.earning.conftest import Partners, balance, total_supply

@@ -31,9 +31,9 @@ from api.market.models import (
 from api.market.reconcile import Reconciliation, reconcile
 from api.market.settlement import enqueue_settlements
 from api.outbox.models import ChainTransaction
-from api.outbox.registry import outbox_handlers
 from api.outbox.worker import OutboxWorker
 from api.settings import Settings
+from api.tasks import outbox_handlers
 from tests.conftest import Accounts, block_time
 from tests.contracts.conftest import Platform, platform  # noqa: F401  (fixture)
 

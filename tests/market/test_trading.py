@@ -67,7 +67,7 @@ def test_citizens_and_a_business_trade_and_ledger_statement_and_chain_agree(
 
 
 def test_the_market_ticker_batches_matched_fills_and_expires_orders(harness: Harness) -> None:
-    from api.market.runner import MarketTicker
+    from api.market.tasks import MarketTicker
 
     a = harness.accounts
     harness.attest(a.alice.address, a.bob.address)

@@ -1,5 +1,6 @@
 """The auditor's read-only API over the audit index: supply, holders, batches, provenance,
-retirements, integrity, index status, and streamed CSV/JSON exports of every list.
+retirements, integrity, index status, and streamed CSV/JSON exports of every list; and the
+auditor's dashboard page (static HTML + JS, no build step, no data in the page itself).
 
 Auditors read everything and change nothing; the operator (who runs the platform and its
 indexer) may read it too. Every other role gets 403.
@@ -8,10 +9,11 @@ indexer) may read it too. Every other role gets 403.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
-from fastapi.responses import StreamingResponse
+from fastapi.responses import FileResponse, StreamingResponse
 from sqlalchemy.orm import Session
 
 from api.audit import dashboard, exports, queries
@@ -393,3 +395,20 @@ def reconciliation(session: SessionDep, chain: ChainDep) -> dict[str, Any]:
     """The trading ledger against the chain, per account and asset (``ok`` when all agree),
     the ledger's per-asset totals (double entry: zero) and won supply against deposits."""
     return reconcile(session, chain).to_json()
+
+
+STATIC = FilePath(__file__).resolve().parent.parent / "static"
+
+dashboard_router = APIRouter(tags=["dashboard"])
+
+
+@dashboard_router.get("/dashboard", response_class=FileResponse, include_in_schema=False)
+def dashboard_page() -> FileResponse:
+    return FileResponse(STATIC / "dashboard.html", media_type="text/html")
+
+
+@dashboard_router.get(
+    "/dashboard/dashboard.js", response_class=FileResponse, include_in_schema=False
+)
+def dashboard_script() -> FileResponse:
+    return FileResponse(STATIC / "dashboard.js", media_type="text/javascript")

@@ -1,6 +1,6 @@
 """The market's periodic work: expire orders and batch matched fills for settlement.
 
-A task of the platform worker (``api.outbox.registry.worker_tasks``), run before each outbox
+A task of the platform worker (registered below for ``api.tasks``), run before each outbox
 round in the API process or in ``crda worker``; safe in several processes at once, because each
 step takes the market lock.
 """
@@ -8,13 +8,21 @@ step takes the market lock.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.chain.gateway import ChainGateway
 from api.market.models import FillStatus, MarketFill, MarketOrder, OrderStatus
 from api.market.service import expire_orders
-from api.market.settlement import enqueue_settlements
+from api.market.settlement import (
+    DepositHandler,
+    SettlementHandler,
+    WithdrawalHandler,
+    enqueue_settlements,
+)
+from api.outbox.worker import OutboxHandler
 from api.settings import Settings
 
 
@@ -41,3 +49,17 @@ class MarketTicker:
         with self.sessions() as session, session.begin():
             expire_orders(session, now)
             return enqueue_settlements(session, self.settings.market_settlement_batch_size)
+
+
+def outbox_handlers(gateway: ChainGateway | None) -> dict[str, OutboxHandler]:
+    """The outbox kinds the market owns: settlement batches, won deposits and withdrawals."""
+    return {
+        "market.settlement": SettlementHandler(gateway),
+        "market.deposit": DepositHandler(),
+        "market.withdrawal": WithdrawalHandler(),
+    }
+
+
+def periodic_tasks(settings: Settings, sessions: sessionmaker[Session]) -> list[Callable[[], int]]:
+    """Run before each outbox round: expire orders, batch matched fills for settlement."""
+    return [MarketTicker(settings, sessions).run_once]

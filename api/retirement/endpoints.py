@@ -1,4 +1,5 @@
-"""A holder retires credits; certificates (public by serial, verification needs no login)."""
+"""Retirement endpoints: a holder retires credits; certificates (public by serial, verification
+needs no login). Thin handlers over ``api.retirement.service`` and ``certificates``."""
 
 from __future__ import annotations
 
@@ -6,32 +7,35 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from api import examples as ex
-from api import idempotency
 from api.auth.deps import CurrentUser, require_roles
 from api.auth.models import Account, Role
-from api.deps import ChainDep, SessionDep, SettingsDep
+from api.deps import ChainDep, SessionDep, SettingsDep, StateDep
 from api.errors import NotFound
+from api.idempotency import idempotent
 from api.qr import QrFormat, qr_response
 from api.retirement import service
-from api.retirement.models import Certificate
-from api.retirement.views import (
-    CertificatePublic,
-    MyCertificate,
-    Verification,
+from api.retirement.certificates import (
     certificate_html,
     certificate_json,
     verification_html,
+    verification_url,
     verify_certificate,
 )
+from api.retirement.models import Certificate
+from api.retirement.schemas import (
+    ADDRESS,
+    HASH,
+    CertificateClaim,
+    CertificatePublic,
+    MyCertificate,
+    RetirementCreate,
+    Verification,
+)
 
-HASH = r"^0x[0-9a-fA-F]{64}$"
 # Certificate serials count from 1 on chain (uint256); the database keeps them in 64 bits.
 Serial = Annotated[int, Path(ge=1, le=2**63 - 1, description="the certificate's serial")]
-ADDRESS = r"^0x[0-9a-fA-F]{40}$"
 
 router = APIRouter(prefix="/retirements", tags=["retirements"])
 public = APIRouter(prefix="/certificates", tags=["certificates"])
@@ -40,54 +44,45 @@ public = APIRouter(prefix="/certificates", tags=["certificates"])
 HolderUser = Annotated[Account, Depends(require_roles(Role.citizen, Role.business))]
 
 
-class RetirementCreate(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "amount": 1250,
-                    "beneficiary": "Songdo Primary School",
-                    "reason": "School trip 2026",
-                    "publish_beneficiary": False,
-                }
-            ]
-        }
-    )
-
-    amount: int = Field(gt=0, lt=2**63, description="grams of CO2e (credits)")
-    beneficiary: str = Field(min_length=1, max_length=200)
-    reason: str = Field(min_length=1, max_length=500)
-    publish_beneficiary: bool = Field(
-        default=False, description="show the beneficiary's name on the public certificate"
-    )
-
-
 @router.post("", status_code=202, responses={202: {"model": MyCertificate}, 409: {}, 422: {}})
 def create_retirement(
     body: RetirementCreate,
     user: HolderUser,
-    session: SessionDep,
-    settings: SettingsDep,
+    state: StateDep,
     chain: ChainDep,
+    response: Response,
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> JSONResponse:
     """Retire credits from the caller's platform wallet; the relayer pays the gas.
 
     Answers 202 with the pending certificate; it is confirmed once the chain has it.
     """
-    key = idempotency.check_key(idempotency_key)
-    status_code, payload = service.retire(
-        session,
-        settings,
-        chain,
-        user,
-        idempotency_key=key,
-        amount=body.amount,
-        beneficiary=body.beneficiary,
-        reason=body.reason,
-        publish_beneficiary=body.publish_beneficiary,
+
+    def action(session: Session) -> dict[str, Any]:
+        return service.retire(
+            session,
+            state.settings,
+            chain,
+            user,
+            amount=body.amount,
+            beneficiary=body.beneficiary,
+            reason=body.reason,
+            publish_beneficiary=body.publish_beneficiary,
+        )
+
+    stored = idempotent(
+        state.sessions,
+        response,
+        scope=f"retirements:{user.id}",
+        key=idempotency_key,
+        params=body.model_dump(mode="json"),
+        action=action,
+        required=True,
     )
-    return JSONResponse(payload, status_code=status_code)
+    # The answer is built here (202 with the stored body), so the replay header is carried over.
+    replayed = response.headers.get("Idempotent-Replayed")
+    headers = {"Idempotent-Replayed": replayed} if replayed else None
+    return JSONResponse(stored, status_code=202, headers=headers)
 
 
 @router.get("")
@@ -95,12 +90,7 @@ def list_my_retirements(
     user: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> list[MyCertificate]:
     """The caller's own certificates, newest first."""
-    rows = session.scalars(
-        select(Certificate)
-        .where(Certificate.account_id == user.id)
-        .order_by(Certificate.created_at.desc())
-        .limit(200)
-    )
+    rows = service.my_certificates(session, user)
     return [
         MyCertificate.model_validate(certificate_json(session, settings, c, include_private=True))
         for c in rows
@@ -154,8 +144,6 @@ def certificate_qr(
     serial: Serial, session: SessionDep, settings: SettingsDep, format: QrFormat = "png"
 ) -> Response:
     """A QR code of the public verification URL."""
-    from api.retirement.views import verification_url
-
     url = verification_url(settings, _by_serial(session, serial))
     assert url is not None
     return qr_response(url, format)
@@ -185,36 +173,6 @@ def verify(
     if "text/html" in request.headers.get("accept", ""):
         return HTMLResponse(verification_html(result))
     return result
-
-
-class CertificateClaim(BaseModel):
-    """A certificate as the holder shows it (the JSON this API serves), to check."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "serial": 1,
-                    "amount": 1250,
-                    "beneficiary_hash": ex.BENEFICIARY_HASH,
-                    "tx_hash": ex.RETIREMENT_TX,
-                    "holder": ex.CITIZEN,
-                    "beneficiary": "Songdo Primary School",
-                    "beneficiary_salt": ex.BENEFICIARY_SALT,
-                    "reason": "School trip 2026",
-                }
-            ]
-        }
-    )
-
-    serial: int = Field(ge=1, le=2**63 - 1)
-    amount: int | None = Field(default=None, ge=0, lt=2**255)
-    beneficiary_hash: str | None = Field(default=None, pattern=HASH)
-    tx_hash: str | None = Field(default=None, pattern=HASH)
-    holder: str | None = Field(default=None, pattern=ADDRESS)
-    beneficiary: str | None = Field(default=None, max_length=200)
-    beneficiary_salt: str | None = Field(default=None, pattern=HASH)
-    reason: str | None = Field(default=None, max_length=500)
 
 
 @public.post("/verify")

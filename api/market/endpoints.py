@@ -1,4 +1,4 @@
-"""Market routes: thin handlers over ``api.market.service``, every one behind sign-in.
+"""Market endpoints: thin handlers over ``api.market.service``, every one behind sign-in.
 
 - Holders (citizens, businesses) place orders as themselves: a self-custody holder sends the
   EIP-712 signature made in their wallet; for a platform-custody holder the platform signs
@@ -14,17 +14,17 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
+from sqlalchemy.orm import Session
 
 from api.auth.deps import CurrentHolder, require_roles
-from api.auth.models import Account, Role, Wallet
-from api.auth.service import wallet_signer
+from api.auth.models import Account, Role
+from api.chain.addresses import ZERO_ADDRESS, checksum
 from api.deps import MAX_ROW_ID, MAX_SQL_INT, SessionDep, StateDep
-from api.errors import NotFound, problem
-from api.idempotency import run_idempotent
-from api.market import ledger, service
+from api.idempotency import idempotent
+from api.market import service
 from api.market.context import MarketContext
 from api.market.eip712 import Order, Side
-from api.market.models import AccountKind, Asset
+from api.market.models import Asset
 from api.market.reconcile import reconcile
 from api.market.schemas import (
     BalancePublic,
@@ -40,11 +40,7 @@ from api.market.schemas import (
 )
 from api.timeutil import aware
 
-ZERO_ADDRESS = "0x" + "00" * 20
-
 router = APIRouter(prefix="/market", tags=["market"])
-
-SignatureRequired = problem(422, "signature-required", "A self-custody wallet signs its own orders")
 
 OperatorUser = Annotated[Account, Depends(require_roles(Role.operator))]
 ReconcilerUser = Annotated[Account, Depends(require_roles(Role.operator, Role.auditor))]
@@ -52,7 +48,7 @@ IdempotencyKeyHeader = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
 def get_market(state: StateDep) -> MarketContext:
-    return MarketContext(state.settings, state.chain_gateway())
+    return state.context(MarketContext.from_gateway)
 
 
 MarketDep = Annotated[MarketContext, Depends(get_market)]
@@ -68,31 +64,24 @@ def place_order(
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> OrderPublic:
     """Place a limit order as yourself; it is matched at once (price, then time priority)."""
-    if service.checksum(body.maker) != service.checksum(holder.address):
+    if checksum(body.maker) != checksum(holder.address):
         raise service.NotOrderMaker("an order's maker is the signed-in holder's own address")
 
-    def action(session: Any) -> dict[str, Any]:
-        order = body.order()
-        signature = body.signature_bytes()
-        if signature is None:
-            wallet = session.get(Wallet, holder.account_id)
-            if wallet is None or wallet.key_ciphertext is None:
-                raise SignatureRequired()
-            key = wallet_signer(session, state.settings, str(holder.account_id))
-            signature = market.domain.sign_order(order, key)
-        row = service.place_order(session, market, order, signature)
+    def action(session: Session) -> dict[str, Any]:
+        row = service.place_my_order(
+            session, market, str(holder.account_id), body.order(), body.signature_bytes()
+        )
         return OrderPublic.of(row).model_dump(mode="json")
 
-    result = run_idempotent(
+    stored = idempotent(
         state.sessions,
+        response,
         scope=f"market.orders:{holder.account_id}",
         key=idempotency_key,
         params=body.model_dump(mode="json"),
         action=action,
     )
-    if result.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return OrderPublic.model_validate(result.response)
+    return OrderPublic.model_validate(stored)
 
 
 @router.get("/orders")
@@ -115,10 +104,7 @@ def cancel_order(
     market: MarketDep,
 ) -> OrderPublic:
     """Cancel one of your open orders (someone else's: 403)."""
-    row = service.cancel_order(session, market, order_id, requester=holder.address)
-    public = OrderPublic.of(row)
-    session.commit()
-    return public
+    return OrderPublic.of(service.cancel_my_order(session, market, order_id, holder.address))
 
 
 @router.get("/trades")
@@ -129,7 +115,7 @@ def my_trades(
     offset: Annotated[int, Query(ge=0, le=MAX_SQL_INT)] = 0,
 ) -> list[TradePublic]:
     """Your settled trades, newest first."""
-    me = service.checksum(holder.address)
+    me = checksum(holder.address)
     return [
         TradePublic(
             fill_id=fill.fill_id,
@@ -156,23 +142,7 @@ def my_statement(
 @router.get("/balances")
 def my_balances(holder: CurrentHolder, session: SessionDep) -> list[BalancePublic]:
     """Your credits (grams) and won: available, reserved by open orders, on their way out."""
-    address = service.checksum(holder.address)
-    out = []
-    for asset in (Asset.credits, Asset.won):
-        parts = {
-            kind: ledger.balance(session, address, asset, kind)
-            for kind in (AccountKind.available, AccountKind.escrow, AccountKind.withdrawing)
-        }
-        out.append(
-            BalancePublic(
-                asset=asset,
-                available=parts[AccountKind.available],
-                escrow=parts[AccountKind.escrow],
-                withdrawing=parts[AccountKind.withdrawing],
-                total=sum(parts.values()),
-            )
-        )
-    return out
+    return [BalancePublic(**parts) for parts in service.balances(session, holder.address)]
 
 
 @router.get("/order-domain")
@@ -202,14 +172,10 @@ def _money_movement(
     response: Response,
     idempotency_key: str | None,
 ) -> MoneyMovementPublic:
-    move = service.deposit if kind == "deposit" else service.withdraw
-
-    def action(session: Any) -> dict[str, Any]:
-        wallet = session.get(Wallet, body.account_id)
-        if wallet is None:
-            raise NotFound("no such account with a wallet")
-        row = move(session, market, wallet.address, body.amount, body.reference)
-        session.flush()
+    def action(session: Session) -> dict[str, Any]:
+        row = service.move_money(
+            session, market, kind, body.account_id, body.amount, body.reference
+        )
         return MoneyMovementPublic(
             id=row.id,
             kind=row.kind,
@@ -219,16 +185,15 @@ def _money_movement(
             status=str(row.status),
         ).model_dump(mode="json")
 
-    result = run_idempotent(
+    stored = idempotent(
         state.sessions,
+        response,
         scope=f"market.{kind}",
         key=idempotency_key,
         params=body.model_dump(mode="json"),
         action=action,
     )
-    if result.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return MoneyMovementPublic.model_validate(result.response)
+    return MoneyMovementPublic.model_validate(stored)
 
 
 @router.post("/deposits", status_code=status.HTTP_201_CREATED)

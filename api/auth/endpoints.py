@@ -1,48 +1,120 @@
-"""An account's own records: profile, personal data, wallet, credentials.
-
-Every route takes an account id and checks it: the account itself (or, for reads, the operator
-and the auditor); anyone else gets 403 whether or not the id exists.
-"""
+"""Auth endpoints: sign-up, sign-in (password and SIWE) and sessions; accounts, personal data
+and wallets. Thin handlers over ``api.auth.service``."""
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Response, status
 
 from api.auth import service
 from api.auth.deps import CurrentUser, ensure_may_change_account, ensure_may_read_account
+from api.auth.models import Role
 from api.auth.schemas import (
     AccountPublic,
     ErasureOut,
     PersonalDataIn,
     PersonalDataPublic,
+    RefreshIn,
+    SignIn,
+    SignUp,
+    SiweIn,
+    SiweNonceOut,
+    TokenPair,
     WalletCreate,
     WalletPublic,
 )
-from api.credentials import service as credentials
-from api.credentials.schemas import CredentialPublic
-from api.credentials.views import credential_public
 from api.deps import ChainDep, SessionDep, SettingsDep
 from api.errors import NotFound
 from api.qr import QrFormat, qr_response
 
-router = APIRouter(prefix="/accounts", tags=["accounts"])
+router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-@router.get("/me")
+def _pair(tokens: service.Tokens) -> TokenPair:
+    return TokenPair(
+        access_token=tokens.access_token,
+        expires_in=tokens.expires_in,
+        refresh_token=tokens.refresh_token,
+        account_id=tokens.account_id,
+    )
+
+
+@router.post("/sign-up", status_code=status.HTTP_201_CREATED)
+def sign_up(body: SignUp, session: SessionDep, settings: SettingsDep) -> AccountPublic:
+    """Create a citizen or business account (personal data, if given, is encrypted)."""
+    account = service.create_account(
+        session,
+        settings,
+        email=body.email,
+        password=body.password.get_secret_value(),
+        role=Role(body.role),
+        personal={"name": body.name, "phone": body.phone, "birth_date": body.birth_date},
+    )
+    return AccountPublic.model_validate(account)
+
+
+@router.post(
+    "/sign-in",
+    responses={
+        429: {"description": "Too many failed sign-ins for this email; wait `retry_after`."}
+    },
+)
+def sign_in(body: SignIn, session: SessionDep, settings: SettingsDep) -> TokenPair:
+    """Email and password; a short-lived access token and a rotating refresh token."""
+    return _pair(service.sign_in(session, settings, body.email, body.password.get_secret_value()))
+
+
+@router.post("/refresh")
+def refresh(body: RefreshIn, session: SessionDep, settings: SettingsDep) -> TokenPair:
+    """Trade a refresh token (once) for a new pair; a second use ends the whole session."""
+    return _pair(service.refresh(session, settings, body.refresh_token))
+
+
+@router.post("/sign-out", status_code=status.HTTP_204_NO_CONTENT)
+def sign_out(body: RefreshIn, user: CurrentUser, session: SessionDep) -> Response:
+    """End the session the refresh token belongs to."""
+    service.sign_out(session, body.refresh_token, user.id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/siwe/nonce")
+def siwe_nonce(session: SessionDep, settings: SettingsDep, chain: ChainDep) -> SiweNonceOut:
+    """A single-use nonce for an EIP-4361 message (and the domain and chain it must name)."""
+    nonce = service.new_siwe_nonce(session, settings)
+    return SiweNonceOut(
+        nonce=nonce.nonce,
+        expires_at=nonce.expires_at,
+        domain=settings.siwe_domain,
+        chain_id=chain.chain_id,
+    )
+
+
+@router.post("/siwe")
+def siwe_sign_in(
+    body: SiweIn, session: SessionDep, settings: SettingsDep, chain: ChainDep
+) -> TokenPair:
+    """Sign in with a wallet; a first sign-in creates a self-custody citizen account."""
+    return _pair(
+        service.siwe_sign_in(session, settings, chain.chain_id, body.message, body.signature)
+    )
+
+
+accounts_router = APIRouter(prefix="/accounts", tags=["accounts"])
+
+
+@accounts_router.get("/me")
 def me(user: CurrentUser) -> AccountPublic:
     return AccountPublic.model_validate(user)
 
 
-@router.get("/{account_id}")
+@accounts_router.get("/{account_id}")
 def get_account(account_id: str, user: CurrentUser, session: SessionDep) -> AccountPublic:
     ensure_may_read_account(user, account_id)
     return AccountPublic.model_validate(service.get_account(session, account_id))
 
 
-@router.get("/{account_id}/personal-data")
+@accounts_router.get("/{account_id}/personal-data")
 def get_personal_data(
     account_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> PersonalDataPublic:
@@ -58,7 +130,7 @@ def get_personal_data(
     )
 
 
-@router.put("/{account_id}/personal-data")
+@accounts_router.put("/{account_id}/personal-data")
 def put_personal_data(
     account_id: str,
     body: PersonalDataIn,
@@ -71,14 +143,14 @@ def put_personal_data(
     return get_personal_data(account_id, user, session, settings)
 
 
-@router.delete("/{account_id}/personal-data")
+@accounts_router.delete("/{account_id}/personal-data")
 def erase_personal_data(account_id: str, user: CurrentUser, session: SessionDep) -> ErasureOut:
     """Erase the person (crypto-shredding); credits and attestations stay valid."""
     ensure_may_change_account(user, account_id)
     return ErasureOut(erased_at=service.erase_personal_data(session, user))
 
 
-@router.get("/{account_id}/wallet")
+@accounts_router.get("/{account_id}/wallet")
 def get_wallet(account_id: str, user: CurrentUser, session: SessionDep) -> WalletPublic:
     ensure_may_read_account(user, account_id)
     wallet = service.get_wallet(session, account_id)
@@ -87,7 +159,7 @@ def get_wallet(account_id: str, user: CurrentUser, session: SessionDep) -> Walle
     return WalletPublic.model_validate(wallet)
 
 
-@router.post("/{account_id}/wallet", status_code=status.HTTP_201_CREATED)
+@accounts_router.post("/{account_id}/wallet", status_code=status.HTTP_201_CREATED)
 def create_wallet(
     account_id: str,
     body: WalletCreate,
@@ -108,7 +180,7 @@ def create_wallet(
     return WalletPublic.model_validate(wallet)
 
 
-@router.get(
+@accounts_router.get(
     "/{account_id}/wallet/qr",
     response_class=Response,
     responses={200: {"content": {"image/png": {}, "image/svg+xml": {}}}},
@@ -126,18 +198,3 @@ def wallet_qr(
     if wallet is None:
         raise NotFound("the account has no wallet yet")
     return qr_response(f"ethereum:{wallet.address}@{chain.chain_id}", format)
-
-
-@router.get("/{account_id}/credentials")
-def list_credentials(
-    account_id: str,
-    user: CurrentUser,
-    session: SessionDep,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
-) -> list[CredentialPublic]:
-    ensure_may_read_account(user, account_id)
-    return [
-        credential_public(c)
-        for c in credentials.list_credentials(session, account_id, limit, offset)
-    ]

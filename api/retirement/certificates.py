@@ -1,4 +1,5 @@
-"""Certificates as JSON, as a printable page, and the public verification against the chain."""
+"""Certificates: the beneficiary's commitment and encrypted name, the certificate as JSON and
+as a printable page, and the public verification of a certificate against the chain."""
 
 from __future__ import annotations
 
@@ -7,21 +8,38 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from eth_utils import to_checksum_address
+from eth_utils import keccak, to_checksum_address
 from hexbytes import HexBytes
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
-from web3.exceptions import TransactionNotFound
-from web3.logs import DISCARD
 
-from api import examples as ex
 from api.audit import queries
 from api.audit.errors import IndexNotStarted
 from api.audit.provenance import retirement_allocation
+from api.auth.secrets import envelope
 from api.chain.gateway import ChainGateway
 from api.retirement.models import Certificate, CertificateStatus
-from api.retirement.service import beneficiary_hash, beneficiary_of
+from api.retirement.schemas import Check, Verification
 from api.settings import Settings
+
+
+def beneficiary_hash(salt: str, beneficiary: str) -> str:
+    """The on-chain commitment to a beneficiary: keccak256 of a versioned salt and the name."""
+    payload = f"crda-beneficiary-v1\n{salt.lower()}\n{beneficiary}".encode()
+    return "0x" + keccak(payload).hex()
+
+
+def beneficiary_aad(certificate_id: str) -> bytes:
+    return f"certificates/{certificate_id}/beneficiary".encode()
+
+
+def beneficiary_of(settings: Settings, certificate: Certificate) -> str:
+    """The beneficiary's name, decrypted (never logged)."""
+    env = envelope(settings)
+    data_key = env.unwrap(certificate.beneficiary_data_key)
+    plain = env.decrypt(
+        data_key, certificate.beneficiary_ciphertext, beneficiary_aad(certificate.id)
+    )
+    return bytes(plain).decode()
 
 
 def verification_url(settings: Settings, certificate: Certificate) -> str | None:
@@ -40,46 +58,6 @@ def _iso(timestamp: int | None) -> str | None:
     if timestamp is None:
         return None
     return datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z")
-
-
-class CertificatePublic(BaseModel):
-    """A retirement certificate as anyone may see it (the beneficiary's name and salt only
-    when the holder published them)."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [{**ex.CERTIFICATE, "beneficiary": None, "beneficiary_salt": None}]
-        }
-    )
-
-    status: str = Field(description="pending, confirmed or failed (nothing was burnt)")
-    serial: int | None = Field(description="the chain's certificate id, once confirmed")
-    amount: int = Field(description="grams of CO2e retired")
-    unit: str
-    holder: str
-    beneficiary: str | None
-    beneficiary_salt: str | None
-    beneficiary_published: bool
-    beneficiary_hash: str = Field(description="keccak256(salt, name), as on chain")
-    reason: str
-    retired_at: str | None = Field(description="block time, RFC 3339 UTC")
-    tx_hash: str | None
-    block_number: int | None
-    error_name: str | None = Field(description="why the chain refused it, when failed")
-    verification_url: str | None = Field(description="what the QR code carries")
-    allocation: dict[str, Any] | None = Field(
-        description="the credits retired, first in first out: lots, batches and claims"
-    )
-
-
-class MyCertificate(CertificatePublic):
-    """The holder's own view: with the certificate's id and private fields."""
-
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"id": ex.RETIREMENT_ID, **ex.CERTIFICATE}]}
-    )
-
-    id: str
 
 
 def certificate_json(
@@ -126,30 +104,6 @@ def certificate_json(
 # -- verification ------------------------------------------------------------------------------
 
 
-class Check(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {"name": "amount", "ok": True, "detail": "claimed 1250 g, on chain 1250 g"}
-            ]
-        }
-    )
-
-    name: str
-    ok: bool
-    detail: str
-
-
-class Verification(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [ex.CERTIFICATE_VERIFICATION]})
-
-    verified: bool
-    serial: int
-    reasons: list[str]
-    checks: list[Check]
-    on_chain: dict[str, Any] | None = None
-
-
 def verify_certificate(
     session: Session,
     chain: ChainGateway,
@@ -170,26 +124,25 @@ def verify_certificate(
     def check(name: str, ok: bool, detail: str) -> None:
         checks.append(Check(name=name, ok=ok, detail=detail))
 
-    token = chain.contract("CRDAToken")
     event: dict[str, Any] | None = None
     receipt = None
     if tx_hash:
         try:
-            receipt = chain.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
-        except (TransactionNotFound, ValueError):
+            receipt = chain.receipt(tx_hash)
+        except ValueError:
             receipt = None
         check("transaction", receipt is not None and receipt["status"] == 1,
               "the transaction is mined and succeeded" if receipt is not None
               else "no such transaction on this chain")  # fmt: skip
         if receipt is not None:
-            for found in token.events.Retired().process_receipt(receipt, errors=DISCARD):
+            for found in chain.receipt_events("CRDAToken", "Retired", receipt):
                 if int(found["args"]["certificateId"]) == serial:
                     event = dict(found)
     else:
         deployment = chain.deployment
         start = deployment.contracts["CRDAToken"].block_number if deployment else 0
-        logs = token.events.Retired().get_logs(
-            argument_filters={"certificateId": serial}, from_block=start
+        logs = chain.events(
+            "CRDAToken", "Retired", argument_filters={"certificateId": serial}, from_block=start
         )
         event = dict(logs[0]) if logs else None
     check("retired-event", event is not None,
@@ -207,7 +160,7 @@ def verify_certificate(
             "tx_hash": HexBytes(event["transactionHash"]).to_0x_hex(),
             "block_number": int(event["blockNumber"]),
         }
-        head = chain.w3.eth.block_number
+        head = chain.block_number()
         depth = head - on_chain["block_number"]
         check("confirmations", depth >= settings.confirmations,
               f"{depth} blocks deep (needs {settings.confirmations})")  # fmt: skip

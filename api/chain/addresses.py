@@ -1,0 +1,17 @@
+"""Addresses in one format: EIP-55 checksummed strings, the zero address spelled once."""
+
+from __future__ import annotations
+
+from eth_utils import is_address, to_checksum_address
+
+from api.errors import ValidationFailed
+
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+
+
+def checksum(address: str) -> str:
+    """``address`` in EIP-55 form (how every address is stored, compared and shown); a value
+    that is no address is a 422."""
+    if not isinstance(address, str) or not is_address(address):
+        raise ValidationFailed(f"{address!r} is not an address")
+    return str(to_checksum_address(address))

@@ -1,1 +1,0 @@
-"""One module per area, each with one APIRouter."""
