@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from api.chain.errors import ERROR_PROBLEMS
 from api.errors import PROBLEM_TYPES
 
 # slug -> (when it happens, what the app should show)
@@ -433,8 +434,6 @@ def _hint(slug: str, cls: object | None = None) -> tuple[str, str]:
 
 def entries() -> list[Entry]:
     """Every HTTP problem type, sorted by status then slug."""
-    from api.chain.errors import ERROR_PROBLEMS
-
     by_slug: dict[str, Entry] = {}
     for slug, cls in PROBLEM_TYPES.items():
         when, show = _hint(slug, cls)

@@ -23,11 +23,11 @@ from eth_account.signers.local import LocalAccount
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from web3 import Web3
 
 from api.auth.models import Account, Role, Wallet
 from api.auth.secrets import envelope, envelope_for
 from api.auth.service import create_platform_wallet
+from api.chain.addresses import checksum
 from api.chain.deploy import VERIFIER_ROLE
 from api.chain.gateway import ChainGateway
 from api.chain.identity import IdentityReader
@@ -451,7 +451,7 @@ class RegistryReader:
         )
 
     def is_verifier(self, address: str) -> bool:
-        address = Web3.to_checksum_address(address)
+        address = checksum(address)
         return address in self._verifiers or self._identity.is_verifier(address)
 
 

@@ -21,7 +21,6 @@ import structlog
 from hexbytes import HexBytes
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from api.chain.errors import ChainRevert
@@ -179,7 +178,7 @@ class SettlementHandler:
             raise RuntimeError("SettlementHandler needs the chain gateway")
         exchange = self.gateway.contract("Exchange")
         if receipt is not None:
-            events = exchange.events.FillRejected().process_receipt(receipt, errors=DISCARD)
+            events = self.gateway.receipt_events("Exchange", "FillRejected", receipt)
             return {
                 HexBytes(e["args"]["fillId"]).to_0x_hex(): REJECT_REASONS[e["args"]["reason"]]
                 for e in events

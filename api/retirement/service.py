@@ -25,12 +25,12 @@ from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from web3 import Web3
 
 from api.auth import service as auth_service
 from api.auth.deps import READ_ALL_ROLES
 from api.auth.models import Account
 from api.auth.secrets import envelope
+from api.chain.addresses import checksum
 from api.chain.eip712 import TypedDomain, sign_digest
 from api.chain.gateway import ChainGateway
 from api.errors import Forbidden, NotFound, problem
@@ -71,7 +71,7 @@ def sign_forward_request(
     """A ``ForwardRequestData`` tuple (as JSON-ready values) signed with EIP-712 by ``signer``."""
     message = {
         "from": signer.address,
-        "to": Web3.to_checksum_address(to),
+        "to": checksum(to),
         "value": 0,
         "gas": FORWARD_GAS,
         "nonce": nonce,
@@ -125,7 +125,7 @@ def retire(
     token = chain.contract("CRDAToken")
     retire_fn = token.functions.retire(amount, HexBytes(digest), reason)
     # Simulate as the holder: not enough credits, paused, ... answer now, before any signing.
-    chain.call(retire_fn, sender=Web3.to_checksum_address(holder))
+    chain.call(retire_fn, sender=checksum(holder))
     signer = auth_service.wallet_signer(session, settings, user.id)
     nonce = int(chain.call(chain.contract("Forwarder").functions.nonces(signer.address)))
     request = sign_forward_request(

@@ -9,9 +9,9 @@ from typing import Any
 from hexbytes import HexBytes
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
-from web3 import Web3
 from web3.types import TxReceipt
 
+from api.chain.addresses import checksum
 from api.chain.errors import ChainRevert
 from api.chain.gateway import ChainGateway
 from api.market import ledger as market_ledger
@@ -37,7 +37,7 @@ class RetirementHandler:
             return False
         requested = _request_nonce(row)
         forwarder = self.gateway.contract("Forwarder")
-        holder = Web3.to_checksum_address(row.args[0][0])
+        holder = checksum(row.args[0][0])
         used = int(self.gateway.call(forwarder.functions.nonces(holder)))
         return requested is not None and used > requested and self._find_event(row) is not None
 
@@ -87,7 +87,7 @@ class RetirementHandler:
         """The Retired event of this row's request, searched on chain by holder and hash."""
         assert self.gateway is not None
         token = self.gateway.contract("CRDAToken")
-        holder = Web3.to_checksum_address(row.args[0][0])
+        holder = checksum(row.args[0][0])
         digest = _request_beneficiary_hash(token, row)
         deployment = self.gateway.deployment
         start = deployment.contracts["CRDAToken"].block_number if deployment else 0
