@@ -20,7 +20,7 @@ from api.chain.artifacts import Artifacts
 from api.chain.deploy import ensure_deployed
 from api.chain.devnet import Devnet
 from api.demo import Demo, Sizes, print_report
-from api.demo.run import FRAUDS
+from api.demo.activities import FRAUDS
 from api.migrate import upgrade
 from api.settings import Environment, Settings
 from crda_client import Client
