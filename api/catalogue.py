@@ -172,7 +172,7 @@ HINTS: dict[str, tuple[str, str]] = {
         "The audit index contradicts itself (an operator problem: run the integrity check).",
         '"Temporarily unavailable".',
     ),
-    # -- earning (issue 5; written ahead of the merge from main's problem titles) ------------
+    # -- earning ----------------------------------------------------------------------------
     "citizen-unverified": (
         "The citizen had no live verification at the time of the activity.",
         '"Get verified first"; activities before verification do not earn.',

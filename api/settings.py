@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     run_workers: bool = True
     worker_interval: float = Field(default=0.2, gt=0)
 
-    # Earning (issue 5): methodology, claim window, caps, batching.
+    # Earning: methodology, claim window, caps, batching.
     methodology_version: str = "2026.1"
     # Evidence older than this (activity end to submission) is refused.
     claim_window_days: int = Field(default=30, ge=1)

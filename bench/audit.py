@@ -167,9 +167,12 @@ def main(
         stats = Indexer(sessions, ChainReader(settings.rpc_url), deployment, artifacts).run()
         with sessions() as session:
             auth_service.create_account(
-                session, settings, email="auditor@bench.example", password=PASSWORD,
+                session,
+                settings,
+                email="auditor@bench.example",
+                password=PASSWORD,
                 role=Role.auditor,
-            )  # fmt: skip
+            )
         engine.dispose()
         console.print(f"indexed {stats.events:,} events up to block {stats.checkpoint}")
 
@@ -186,12 +189,27 @@ def main(
             "CRDA_RUN_WORKERS": "false",
         }
         server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
-             "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-             "--log-level", "warning",
-             "--no-access-log"],
-            env=env, cwd=PROJECT_ROOT, stdout=api_log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "api.app:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            env=env,
+            cwd=PROJECT_ROOT,
+            stdout=api_log,
+            stderr=subprocess.STDOUT,
+        )
         base = f"http://127.0.0.1:{port}"
         for _ in range(300):
             try:
@@ -207,10 +225,15 @@ def main(
         load(base, token, paths, rate=min(rate, 50), seconds=2)
         result = load(base, token, paths, rate=rate, seconds=seconds)
         result.update(
-            {"events_indexed": stats.events, "database": "sqlite", "devnet": kind,
-             "api_workers": workers, "target_p99_ms": 50,
-             "met": result["p99_ms"] <= 50 and result["errors"] == 0}
-        )  # fmt: skip
+            {
+                "events_indexed": stats.events,
+                "database": "sqlite",
+                "devnet": kind,
+                "api_workers": workers,
+                "target_p99_ms": 50,
+                "met": result["p99_ms"] <= 50 and result["errors"] == 0,
+            }
+        )
         # The same load at other rates (where the knee is, on this machine today).
         result["other_rates"] = {}
         for other in also_rates:

@@ -9,7 +9,7 @@
    the same app in the same run, at the same client concurrency.
 3. Issuance lag: for the HTTP run's claims, accepted -> marked issued (the receipt is in).
 4. Gas: the issuance transactions' ``gasUsed`` over the claims they issued.
-Citizens are stand-ins (a header names the citizen: accounts arrive with issue 4).
+Citizens are stand-ins (a header names the citizen instead of a signed-in account).
 """
 
 from __future__ import annotations
@@ -111,9 +111,12 @@ class Records:
                 )
                 signature = sign_evidence(self.domain, receipt, self.merchant.key)
                 out.append(
-                    ("/earning/purchases", citizen,
-                     {"evidence": receipt.model_dump(), "signature": signature})
-                )  # fmt: skip
+                    (
+                        "/earning/purchases",
+                        citizen,
+                        {"evidence": receipt.model_dump(), "signature": signature},
+                    )
+                )
             else:
                 start = self._trip_clock.get(citizen, now - 20 * 86400)
                 self._trip_clock[citizen] = start + 1000
@@ -130,9 +133,16 @@ class Records:
                 )
                 signature = sign_evidence(self.domain, trip, self.transit.key)
                 out.append(
-                    ("/earning/trips", citizen,
-                     {"evidence": trip.model_dump(), "signature": signature, "gps_legs_m": [300]})
-                )  # fmt: skip
+                    (
+                        "/earning/trips",
+                        citizen,
+                        {
+                            "evidence": trip.model_dump(),
+                            "signature": signature,
+                            "gps_legs_m": [300],
+                        },
+                    )
+                )
         return out
 
 
@@ -141,13 +151,19 @@ def _prepare_database(url: str, records: Records) -> None:
     engine = make_engine(url)
     with make_session_factory(engine)() as session:
         service.register_provider(
-            session, code="mart", name="Mart", kind=ProviderKind.merchant,
+            session,
+            code="mart",
+            name="Mart",
+            kind=ProviderKind.merchant,
             signer_address=records.merchant.address,
-        )  # fmt: skip
+        )
         service.register_provider(
-            session, code="transit", name="Transit", kind=ProviderKind.mobility,
+            session,
+            code="transit",
+            name="Transit",
+            kind=ProviderKind.mobility,
             signer_address=records.transit.address,
-        )  # fmt: skip
+        )
     engine.dispose()
 
 
@@ -181,18 +197,30 @@ def service_run(
         with sessions() as session:
             if isinstance(body, PurchaseCreate):
                 service.submit_purchase(
-                    session, ctx, citizen=citizen, account_id=None,
-                    evidence=body.evidence, signature=body.signature,
-                )  # fmt: skip
+                    session,
+                    ctx,
+                    citizen=citizen,
+                    account_id=None,
+                    evidence=body.evidence,
+                    signature=body.signature,
+                )
             else:
                 service.submit_trip(
-                    session, ctx, citizen=citizen, account_id=None, evidence=body.evidence,
-                    signature=body.signature, gps_legs_m=body.gps_legs_m,
-                )  # fmt: skip
+                    session,
+                    ctx,
+                    citizen=citizen,
+                    account_id=None,
+                    evidence=body.evidence,
+                    signature=body.signature,
+                    gps_legs_m=body.gps_legs_m,
+                )
     elapsed = time.perf_counter() - began
     engine.dispose()
-    return {"activities": len(parsed), "seconds": round(elapsed, 3),
-            "per_second": round(len(parsed) / elapsed, 1)}  # fmt: skip
+    return {
+        "activities": len(parsed),
+        "seconds": round(elapsed, 3),
+        "per_second": round(len(parsed) / elapsed, 1),
+    }
 
 
 async def _fire(
@@ -239,10 +267,25 @@ def http_run(
     }
     log = open(log_path, "wb")
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "bench.earning:create_bench_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"],
-        cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.earning:create_bench_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -334,9 +377,11 @@ def main(
             )
             compiled = compiler.compile_contracts(settings.contracts_dir, settings.artifacts_path)
             ensure_deployed(
-                settings, Artifacts.from_compiled(compiled),
-                digest=compiled["digest"], compiler=compiled["compiler"],
-            )  # fmt: skip
+                settings,
+                Artifacts.from_compiled(compiled),
+                digest=compiled["digest"],
+                compiler=compiled["compiler"],
+            )
             gateway = ChainGateway.connect(settings)
             records = Records(gateway, citizens)
             _attest(gateway, settings, records.citizens)
@@ -380,11 +425,13 @@ def main(
             ("HTTP: verified activities/s", http["submissions_per_second"]),
             ("HTTP: ratio to trivial", http["ratio_to_trivial"]),
             ("HTTP: statuses", http["submission_statuses"]),
-            ("issuance lag p50 / p95 / max (s)",
-             f"{http['lag_p50_s']} / {http['lag_p95_s']} / {http['lag_max_s']}"),
+            (
+                "issuance lag p50 / p95 / max (s)",
+                f"{http['lag_p50_s']} / {http['lag_p95_s']} / {http['lag_max_s']}",
+            ),
             ("batches", http["batches"]),
             ("gas per issued claim", result["gas_per_issued_claim"]),
-        ):  # fmt: skip
+        ):
             table.add_row(label, str(value))
         Console().print(table)
     return result

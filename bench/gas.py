@@ -122,8 +122,14 @@ def _table(result: dict[str, Any]) -> Table:
     table = Table(
         title="Gas per credited claim (batch issuance, Merkle root, no per-claim storage)"
     )
-    for column in ("claims", "common: recipients", "common: gas/claim", "new: gas/claim",
-                   "vs ERC-20 mint (existing)", "vs ERC-20 mint (fresh)"):  # fmt: skip
+    for column in (
+        "claims",
+        "common: recipients",
+        "common: gas/claim",
+        "new: gas/claim",
+        "vs ERC-20 mint (existing)",
+        "vs ERC-20 mint (fresh)",
+    ):
         table.add_column(column, justify="right")
     for row in result["rows"]:
         table.add_row(

@@ -54,9 +54,12 @@ def _generate(gateway: ChainGateway, settings: Settings, events: int, per_batch:
             claim_ids = [keccak(text=f"bench-claim-{b}-{i}") for i in range(size)]
             amounts = [1_000 + i for i in range(size)]
             fn = issuance.functions.issueBatch(
-                keccak(text=f"bench-batch-{b}"), keccak(text=f"root-{b}"), claim_ids,
-                recipients, amounts,
-            )  # fmt: skip
+                keccak(text=f"bench-batch-{b}"),
+                keccak(text=f"root-{b}"),
+                claim_ids,
+                recipients,
+                amounts,
+            )
             # Fixed gas and a local nonce: one signature and one send per batch (no simulation).
             fields = {
                 **gateway._tx_fields(issuer.address, 29_000_000),

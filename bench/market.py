@@ -97,9 +97,19 @@ def engine_bench(
         for s in sellers:
             ledger.record_credits_issued(session, s.address, 10**9, "bench-credits")
         for b in buyers:
-            ledger.post(session, "bench", "won",
-                        [Move(Asset.won, (PLATFORM, AccountKind.external),
-                              (b.address, AccountKind.available), 10**12)])  # fmt: skip
+            ledger.post(
+                session,
+                "bench",
+                "won",
+                [
+                    Move(
+                        Asset.won,
+                        (PLATFORM, AccountKind.external),
+                        (b.address, AccountKind.available),
+                        10**12,
+                    )
+                ],
+            )
     orders = _signed_pairs(ctx, sellers, buyers, n, tag=1)
     elapsed = _place_all(sessions, ctx, orders)
     return {
@@ -126,8 +136,12 @@ def single_transfers(gateway: ChainGateway, operator: LocalAccount, n: int) -> d
         )
         gas += int(receipt["gasUsed"])
     elapsed = time.perf_counter() - started
-    return {"transfers": n, "seconds": round(elapsed, 3), "tx_per_s": round(n / elapsed, 1),
-            "gas_per_transfer": gas // n}  # fmt: skip
+    return {
+        "transfers": n,
+        "seconds": round(elapsed, 3),
+        "tx_per_s": round(n / elapsed, 1),
+        "gas_per_transfer": gas // n,
+    }
 
 
 def end_to_end(
@@ -153,11 +167,14 @@ def end_to_end(
     issuance = gateway.contract("Issuance")
     gateway.transact(
         issuance.functions.issueBatch(
-            keccak(text="bench-batch"), keccak(text="root"), [keccak(text="claim")],
-            [s.address for s in sellers], [per_seller] * len(sellers),
+            keccak(text="bench-batch"),
+            keccak(text="root"),
+            [keccak(text="claim")],
+            [s.address for s in sellers],
+            [per_seller] * len(sellers),
         ),
         signers["issuer"],
-    )  # fmt: skip
+    )
     with sessions() as session, session.begin():
         for s in sellers:
             ledger.record_credits_issued(session, s.address, per_seller, "bench-batch")

@@ -130,12 +130,19 @@ def issuance_per_day(session: Session, window: Window = ALL) -> list[Day]:
     """Credits issued per UTC day (block time), split by activity type: trips by mode,
     purchases by product category, from earning's claim records; a batch minted outside
     earning (no records) counts as ``other``."""
-    base: Any = select(
-        IssuedBatch.block_time, IssuedBatch.total_amount, IssuedBatch.claim_count,
-        Claim.kind, Claim.mode, Claim.inputs, Claim.amount,
-    ).outerjoin(EarningBatch, EarningBatch.batch_id == IssuedBatch.batch_id).outerjoin(
-        Claim, Claim.batch_id == EarningBatch.id
-    )  # fmt: skip
+    base: Any = (
+        select(
+            IssuedBatch.block_time,
+            IssuedBatch.total_amount,
+            IssuedBatch.claim_count,
+            Claim.kind,
+            Claim.mode,
+            Claim.inputs,
+            Claim.amount,
+        )
+        .outerjoin(EarningBatch, EarningBatch.batch_id == IssuedBatch.batch_id)
+        .outerjoin(Claim, Claim.batch_id == EarningBatch.id)
+    )
     stmt = window.apply(base, IssuedBatch).order_by(IssuedBatch.block_number, IssuedBatch.log_index)
     days: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     rows = session.execute(stmt.execution_options(yield_per=2000))
@@ -230,10 +237,11 @@ def market_per_day(session: Session) -> MarketReport:
         d[4] = max(d[4], price)
         last = price
     out = [
-        MarketDay(day=day, trades=t, quantity=q, won=w, vwap=w * 1000 // q if q else 0,
-                  low=lo, high=hi)
+        MarketDay(
+            day=day, trades=t, quantity=q, won=w, vwap=w * 1000 // q if q else 0, low=lo, high=hi
+        )
         for day, (t, q, w, lo, hi) in sorted(days.items())
-    ]  # fmt: skip
+    ]
     return MarketReport(
         trades=sum(d.trades for d in out),
         quantity=sum(d.quantity for d in out),

@@ -1,7 +1,7 @@
 """Where credits came from, as far as the chain (the audit index) knows, plus an extension point.
 
 On chain a batch mints each recipient's total once and lists its claim ids; which claim paid
-which recipient lives in the off-chain claim records (earning, issue 5). So:
+which recipient lives in the off-chain claim records (earning). So:
 
 - :func:`claim_provenance` returns the on-chain part of a claim (batch, Merkle root, position,
   transaction, block, time) and asks a :class:`ClaimRecordSource` for the off-chain record

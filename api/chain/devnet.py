@@ -63,13 +63,17 @@ def _command(kind: str, port: int) -> list[str]:
     if kind == "anvil":
         return [
             str(BIN / "anvil"),
-            "--host", "127.0.0.1",
-            "--port", str(port),
-            "--chain-id", "31337",
-            "--hardfork", "cancun",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--chain-id",
+            "31337",
+            "--hardfork",
+            "cancun",
             "--prune-history",
             "--silent",
-        ]  # fmt: skip
+        ]
     raise DevnetError(f"unknown devnet kind {kind!r}: choose one of {', '.join(KINDS)}")
 
 

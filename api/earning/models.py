@@ -1,7 +1,7 @@
 """Earning tables: data providers, submissions (accepted or rejected), claims, issuance batches.
 
 Citizens are identified by their chain address; ``account_id`` is the opaque id of the
-platform account (accounts arrive with the identity issue and will get a foreign key then).
+platform account (kept as a plain column: claims outlive an erased account).
 """
 
 from __future__ import annotations

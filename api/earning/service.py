@@ -1,7 +1,7 @@
 """Earning: data providers, activity submission (evidence -> checks -> claim), claim views.
 
 Every function takes the database session and commits its own change. A citizen is identified
-by chain address (and an opaque ``account_id`` until accounts exist); routes pass the signed-in
+by chain address and account id (the signed-in ``Holder``); endpoints pass the signed-in
 citizen's address in, and never take it from the request body.
 
 A refused submission is stored (``earning_submissions``, status ``rejected``) with its problem

@@ -103,8 +103,9 @@ def _apply(session: Session, tx: LedgerTransaction, acct: LedgerAccount, amount:
             balance=have,
             needed=-amount,
         )
-    session.add(LedgerEntry(transaction_id=tx.id, account_id=acct.id, amount=amount,
-                            balance_after=balance))  # fmt: skip
+    session.add(
+        LedgerEntry(transaction_id=tx.id, account_id=acct.id, amount=amount, balance_after=balance)
+    )
     set_committed_value(acct, "balance", balance)
 
 
@@ -149,31 +150,55 @@ def record_credits_issued(session: Session, address: str, grams: int, reference:
         session,
         "issuance",
         reference,
-        [Move(Asset.credits, (PLATFORM, AccountKind.external),
-              (checksum(address), AccountKind.available), grams)],
-    )  # fmt: skip
+        [
+            Move(
+                Asset.credits,
+                (PLATFORM, AccountKind.external),
+                (checksum(address), AccountKind.available),
+                grams,
+            )
+        ],
+    )
 
 
 def hold_for_retirement(session: Session, address: str, grams: int, reference: str) -> None:
     """Set ``grams`` of the holder's free credits aside for a retirement on its way to the
     chain (credits reserved by open sell orders cannot be retired: ``insufficient-balance``)."""
     holder = checksum(address)
-    _move_credits(session, "retirement.hold", reference, grams,
-                  (holder, AccountKind.available), (holder, AccountKind.withdrawing))  # fmt: skip
+    _move_credits(
+        session,
+        "retirement.hold",
+        reference,
+        grams,
+        (holder, AccountKind.available),
+        (holder, AccountKind.withdrawing),
+    )
 
 
 def record_retirement(session: Session, address: str, grams: int, reference: str) -> None:
     """The held credits were burnt on chain: they leave the ledger."""
     holder = checksum(address)
-    _move_credits(session, "retirement", reference, grams,
-                  (holder, AccountKind.withdrawing), (PLATFORM, AccountKind.external))  # fmt: skip
+    _move_credits(
+        session,
+        "retirement",
+        reference,
+        grams,
+        (holder, AccountKind.withdrawing),
+        (PLATFORM, AccountKind.external),
+    )
 
 
 def release_retirement(session: Session, address: str, grams: int, reference: str) -> None:
     """The retirement failed on chain: the held credits are free again."""
     holder = checksum(address)
-    _move_credits(session, "retirement.release", reference, grams,
-                  (holder, AccountKind.withdrawing), (holder, AccountKind.available))  # fmt: skip
+    _move_credits(
+        session,
+        "retirement.release",
+        reference,
+        grams,
+        (holder, AccountKind.withdrawing),
+        (holder, AccountKind.available),
+    )
 
 
 def _move_credits(

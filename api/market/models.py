@@ -111,7 +111,7 @@ class MarketOrder(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     order_hash: Mapped[str] = mapped_column(String(66), unique=True)
-    # The platform account that placed it; a foreign key once accounts exist (issue 4).
+    # The platform account that placed it (a plain column, like earning's claims).
     account_id: Mapped[str | None] = mapped_column(String(64), index=True)
     maker: Mapped[str] = mapped_column(String(42), index=True)
     side: Mapped[str] = mapped_column(String(4))

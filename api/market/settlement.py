@@ -200,12 +200,20 @@ def settle_fill(session: Session, fill: MarketFill) -> None:
         "fill",
         fill.fill_id,
         [
-            Move(Asset.credits, (fill.seller, AccountKind.escrow),
-                 (fill.buyer, AccountKind.available), fill.quantity),
-            Move(Asset.won, (fill.buyer, AccountKind.escrow),
-                 (fill.seller, AccountKind.available), fill.won),
+            Move(
+                Asset.credits,
+                (fill.seller, AccountKind.escrow),
+                (fill.buyer, AccountKind.available),
+                fill.quantity,
+            ),
+            Move(
+                Asset.won,
+                (fill.buyer, AccountKind.escrow),
+                (fill.seller, AccountKind.available),
+                fill.won,
+            ),
         ],
-    )  # fmt: skip
+    )
     buy.pending -= fill.won
     buy.reserved -= fill.won
     sell.pending -= fill.quantity
@@ -257,9 +265,15 @@ class DepositHandler:
             session,
             "deposit",
             f"deposit:{transfer.id}",
-            [Move(Asset.won, (PLATFORM, AccountKind.external),
-                  (transfer.address, AccountKind.available), transfer.amount)],
-        )  # fmt: skip
+            [
+                Move(
+                    Asset.won,
+                    (PLATFORM, AccountKind.external),
+                    (transfer.address, AccountKind.available),
+                    transfer.amount,
+                )
+            ],
+        )
         transfer.status = TransferStatus.confirmed
 
     def on_failed(self, session: Session, row: ChainTransaction, error: ChainRevert) -> None:
@@ -297,9 +311,8 @@ class WithdrawalHandler:
             session,
             "withdrawal",
             f"withdrawal:{transfer.id}:{status}",
-            [Move(Asset.won, (transfer.address, AccountKind.withdrawing), target,
-                  transfer.amount)],
-        )  # fmt: skip
+            [Move(Asset.won, (transfer.address, AccountKind.withdrawing), target, transfer.amount)],
+        )
         transfer.status = status
 
 

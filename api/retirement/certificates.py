@@ -131,9 +131,13 @@ def verify_certificate(
             receipt = chain.receipt(tx_hash)
         except ValueError:
             receipt = None
-        check("transaction", receipt is not None and receipt["status"] == 1,
-              "the transaction is mined and succeeded" if receipt is not None
-              else "no such transaction on this chain")  # fmt: skip
+        check(
+            "transaction",
+            receipt is not None and receipt["status"] == 1,
+            "the transaction is mined and succeeded"
+            if receipt is not None
+            else "no such transaction on this chain",
+        )
         if receipt is not None:
             for found in chain.receipt_events("CRDAToken", "Retired", receipt):
                 if int(found["args"]["certificateId"]) == serial:
@@ -145,9 +149,13 @@ def verify_certificate(
             "CRDAToken", "Retired", argument_filters={"certificateId": serial}, from_block=start
         )
         event = dict(logs[0]) if logs else None
-    check("retired-event", event is not None,
-          f"a Retired event with certificate id {serial}" + (" in that transaction"
-          if tx_hash else "") + (" exists" if event else " does not exist"))  # fmt: skip
+    check(
+        "retired-event",
+        event is not None,
+        f"a Retired event with certificate id {serial}"
+        + (" in that transaction" if tx_hash else "")
+        + (" exists" if event else " does not exist"),
+    )
     on_chain: dict[str, Any] | None = None
     if event is not None:
         args = event["args"]
@@ -162,29 +170,43 @@ def verify_certificate(
         }
         head = chain.block_number()
         depth = head - on_chain["block_number"]
-        check("confirmations", depth >= settings.confirmations,
-              f"{depth} blocks deep (needs {settings.confirmations})")  # fmt: skip
+        check(
+            "confirmations",
+            depth >= settings.confirmations,
+            f"{depth} blocks deep (needs {settings.confirmations})",
+        )
         if amount is not None:
-            check("amount", amount == on_chain["amount"],
-                  f"claimed {amount} g, on chain {on_chain['amount']} g")  # fmt: skip
+            check(
+                "amount",
+                amount == on_chain["amount"],
+                f"claimed {amount} g, on chain {on_chain['amount']} g",
+            )
         if beneficiary_hash_claimed is not None:
-            check("beneficiary-hash",
-                  beneficiary_hash_claimed.lower() == on_chain["beneficiary_hash"],
-                  "the beneficiary commitment matches the chain"
-                  if beneficiary_hash_claimed.lower() == on_chain["beneficiary_hash"]
-                  else "the beneficiary commitment differs from the chain")  # fmt: skip
+            check(
+                "beneficiary-hash",
+                beneficiary_hash_claimed.lower() == on_chain["beneficiary_hash"],
+                "the beneficiary commitment matches the chain"
+                if beneficiary_hash_claimed.lower() == on_chain["beneficiary_hash"]
+                else "the beneficiary commitment differs from the chain",
+            )
         if beneficiary is not None:
             if salt is None:
                 check("beneficiary", False, "a beneficiary name needs its salt to be checked")
             else:
                 recomputed = beneficiary_hash(salt, beneficiary)
-                check("beneficiary", recomputed == on_chain["beneficiary_hash"],
-                      "the named beneficiary is the one committed on chain"
-                      if recomputed == on_chain["beneficiary_hash"]
-                      else "the named beneficiary is not the one committed on chain")  # fmt: skip
+                check(
+                    "beneficiary",
+                    recomputed == on_chain["beneficiary_hash"],
+                    "the named beneficiary is the one committed on chain"
+                    if recomputed == on_chain["beneficiary_hash"]
+                    else "the named beneficiary is not the one committed on chain",
+                )
         if holder is not None:
-            check("holder", holder.lower() == on_chain["holder"],
-                  f"claimed {holder.lower()}, on chain {on_chain['holder']}")  # fmt: skip
+            check(
+                "holder",
+                holder.lower() == on_chain["holder"],
+                f"claimed {holder.lower()}, on chain {on_chain['holder']}",
+            )
         if reason is not None:
             same = reason == on_chain["reason"]
             check("reason", same, f"the reason {'matches' if same else 'differs from'} the chain")
@@ -194,8 +216,13 @@ def verify_certificate(
             indexed = None
         if indexed is not None:
             agrees = (indexed.tx_hash, indexed.amount) == (on_chain["tx_hash"], on_chain["amount"])
-            check("index", agrees, "the audit index agrees with the chain" if agrees
-                  else "the audit index disagrees with the chain")  # fmt: skip
+            check(
+                "index",
+                agrees,
+                "the audit index agrees with the chain"
+                if agrees
+                else "the audit index disagrees with the chain",
+            )
     reasons = [c.detail for c in checks if not c.ok]
     return Verification(
         verified=not reasons, serial=serial, reasons=reasons, checks=checks, on_chain=on_chain
@@ -244,15 +271,20 @@ def certificate_html(body: dict[str, Any]) -> str:
     allocation = body.get("allocation") or {}
     lots = allocation.get("lots") or []
     if lots:
-        rows.append((
-            "Credits retired (first in, first out)",
-            "<br>".join(
-                f"{lot['amount']} g from "
-                + (f"batch <code>{e(lot['batch_id'][:18])}…</code>" if lot.get("batch_id")
-                   else f"transfer <code>{e(lot['tx_hash'][:18])}…</code>")
-                for lot in lots
-            ),
-        ))  # fmt: skip
+        rows.append(
+            (
+                "Credits retired (first in, first out)",
+                "<br>".join(
+                    f"{lot['amount']} g from "
+                    + (
+                        f"batch <code>{e(lot['batch_id'][:18])}…</code>"
+                        if lot.get("batch_id")
+                        else f"transfer <code>{e(lot['tx_hash'][:18])}…</code>"
+                    )
+                    for lot in lots
+                ),
+            )
+        )
     table = "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in rows)
     qr = (
         f'<img class="qr" alt="QR code: verify this certificate" '
