@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.chain.gateway import ChainGateway, NonceManager
 from api.db import make_engine, make_session_factory
 from api.idempotency import IdempotencyKey
-from api.market import service
+from api.market import ledger, service
 from api.market.context import MarketContext
 from api.market.eip712 import Order, Side
 from api.market.models import (
@@ -108,7 +108,7 @@ class Harness:
         )
         with self.sessions() as session, session.begin():
             for address, grams in amounts.items():
-                service.record_credits_issued(session, address, grams, "0x" + batch.hex())
+                ledger.record_credits_issued(session, address, grams, "0x" + batch.hex())
 
     def order(
         self, maker: LocalAccount, side: Side, price: int, kg: int, *, ttl: int = 3600
