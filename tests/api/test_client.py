@@ -11,7 +11,7 @@ import pytest
 from api.auth.models import Role
 from api.openapi import client_text
 from crda_client import OPERATIONS, Client, ProblemError
-from tests.identity.conftest import PASSWORD, World, new_uniqueness_key, world
+from tests.world import PASSWORD, World, new_uniqueness_key, world
 
 __all__ = ["world"]  # the identity tests' fixture, used here
 

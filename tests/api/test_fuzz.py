@@ -42,7 +42,7 @@ from api.chain.gateway import ChainGateway, NonceManager
 from api.errors import PROBLEM_MEDIA_TYPE
 from api.settings import PROJECT_ROOT, Settings
 from tests.conftest import Accounts
-from tests.identity.conftest import PASSWORD, User, World
+from tests.world import PASSWORD, User, World
 
 EXAMPLES = int(os.environ.get("CRDA_FUZZ_EXAMPLES", "25"))
 LONG_RUN = "CRDA_FUZZ_EXAMPLES" in os.environ

@@ -242,7 +242,7 @@ def audit_world(
     from fastapi.testclient import TestClient
 
     from api.app import create_app
-    from tests.identity.conftest import World
+    from tests.world import World
 
     sessions = new_database()
     url = sessions.kw["bind"].url.render_as_string(hide_password=False)

@@ -10,7 +10,7 @@ import pytest
 
 from api.auth.models import Role
 from tests.audit.conftest import Activity, AuditWorld
-from tests.identity.conftest import assert_problem
+from tests.world import assert_problem
 
 pytestmark = [pytest.mark.chain, pytest.mark.database]
 

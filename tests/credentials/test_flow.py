@@ -9,7 +9,7 @@ from joserfc.jwk import ECKey
 
 from api.credentials.models import Credential
 from tests.contracts.conftest import Platform
-from tests.identity.conftest import World, assert_problem, sign
+from tests.world import World, assert_problem, sign
 
 
 def test_a_verifier_takes_a_citizen_from_sign_up_to_an_attestation(world: World) -> None:

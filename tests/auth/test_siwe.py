@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from api.auth.models import Account, SiweNonce, Wallet
-from tests.identity.conftest import World, assert_problem, sign
+from tests.world import World, assert_problem, sign
 
 
 def _siwe(world: World, message: str, signature: str):

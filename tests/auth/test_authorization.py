@@ -6,7 +6,7 @@ import pytest
 
 from api.auth.models import Account, Role, Wallet
 from api.credentials.models import Credential, Verifier
-from tests.identity.conftest import World, assert_problem
+from tests.world import World, assert_problem
 
 
 @pytest.fixture

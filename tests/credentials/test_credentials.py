@@ -17,7 +17,7 @@ from identity import status_list
 from identity.issue import StatusEntry, issue_identity_credential, signing_key
 from identity.uniqueness import uniqueness_key
 from tests.conftest import increase_time
-from tests.identity.conftest import World, assert_problem, new_uniqueness_key
+from tests.world import World, assert_problem, new_uniqueness_key
 
 
 def _errors(result: dict) -> set[str]:  # type: ignore[type-arg]

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from api.auth.models import RefreshToken, SignInFailure
 from api.auth.tokens import SessionKeys
-from tests.identity.conftest import PASSWORD, World, assert_problem
+from tests.world import PASSWORD, World, assert_problem
 
 
 def _b64(data: dict[str, object]) -> str:

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from api.outbox.models import ChainTransaction, OutboxStatus
 from api.retirement.models import Certificate
 from tests.audit.conftest import AuditWorld
-from tests.identity.conftest import assert_problem
+from tests.world import assert_problem
 
 pytestmark = [pytest.mark.chain, pytest.mark.database]
 
