@@ -73,21 +73,98 @@ def problem(status: int, slug: str, title: str, *, when: str = "", show: str = "
     )
 
 
-NotFound = problem(404, "not-found", "Not found")
-MethodNotAllowed = problem(405, "method-not-allowed", "Method not allowed")
-Forbidden = problem(403, "forbidden", "Forbidden")
-Unauthorized = problem(401, "unauthorized", "Authentication required")
-Conflict = problem(409, "conflict", "Conflict")
-ValidationFailed = problem(422, "validation-error", "The request is not valid")
-ServiceUnavailable = problem(503, "service-unavailable", "A service the API needs is unavailable")
-ChainUnavailable = problem(503, "chain-unavailable", "The blockchain node is unavailable")
-DatabaseUnavailable = problem(503, "database-unavailable", "The database is unavailable")
-DeploymentMismatch = problem(
-    503, "deployment-mismatch", "The chain is not the one the contracts were deployed to"
+NotFound = problem(
+    404,
+    "not-found",
+    "Not found",
+    when="The thing named in the path does not exist, or the route does not exist.",
+    show='"Not found"; go back to the list it came from.',
 )
-InternalError = problem(500, "internal-error", "Internal error")
+MethodNotAllowed = problem(
+    405,
+    "method-not-allowed",
+    "Method not allowed",
+    when="The path exists but not with this HTTP method.",
+    show="Nothing to the user: a bug in the app.",
+)
+Forbidden = problem(
+    403,
+    "forbidden",
+    "Forbidden",
+    when=(
+        "Signed in, but the role or ownership does not allow it (someone else's"
+        " account, a citizen calling a verifier's operation; on chain: the "
+        "platform's signer lacks a role)."
+    ),
+    show='"You cannot do this"; do not retry.',
+)
+Unauthorized = problem(
+    401,
+    "unauthorized",
+    "Authentication required",
+    when="Authentication is required and none was given.",
+    show="Go to sign-in.",
+)
+Conflict = problem(
+    409,
+    "conflict",
+    "Conflict",
+    when="The request conflicts with the current state.",
+    show="Refresh the screen and let the user try again.",
+)
+ValidationFailed = problem(
+    422,
+    "validation-error",
+    "The request is not valid",
+    when=(
+        "A body field, query or path parameter is missing or invalid; `errors` lists each one "
+        "(`loc`, `msg`, `type`)."
+    ),
+    show="Mark the fields named in `errors[].loc` next to the form inputs.",
+)
+ServiceUnavailable = problem(
+    503,
+    "service-unavailable",
+    "A service the API needs is unavailable",
+    when="A service the API depends on is down.",
+    show='"Temporarily unavailable"; retry with back-off.',
+)
+ChainUnavailable = problem(
+    503,
+    "chain-unavailable",
+    "The blockchain node is unavailable",
+    when="The blockchain node cannot be reached (writes and on-chain checks need it).",
+    show='"Temporarily unavailable"; retry with back-off. Nothing was written.',
+)
+DatabaseUnavailable = problem(
+    503,
+    "database-unavailable",
+    "The database is unavailable",
+    when="The database cannot be reached.",
+    show='"Temporarily unavailable"; retry with back-off.',
+)
+DeploymentMismatch = problem(
+    503,
+    "deployment-mismatch",
+    "The chain is not the one the contracts were deployed to",
+    when="The node is not the chain the contracts were deployed to (an operator problem).",
+    show='"Temporarily unavailable"; retry later.',
+)
+InternalError = problem(
+    500,
+    "internal-error",
+    "Internal error",
+    when="A bug on our side; the response's `X-Request-ID` finds it in the logs.",
+    show='"Something went wrong" with the request id; retry later.',
+)
 
-HttpError = problem(400, "bad-request", "Bad request")
+HttpError = problem(
+    400,
+    "bad-request",
+    "Bad request",
+    when="The request is malformed at the HTTP level (a status no domain error names).",
+    show="A generic error; it is a bug in the app, report it with the request id.",
+)
 
 
 def _slug(phrase: str) -> str:

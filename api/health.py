@@ -18,7 +18,13 @@ from api.migrate import current_revision, head_revision
 
 router = APIRouter(tags=["health"])
 
-NotReady = problem(503, "not-ready", "The service is not ready")
+NotReady = problem(
+    503,
+    "not-ready",
+    "The service is not ready",
+    when="`/readyz` only: a dependency is down; `checks` says which.",
+    show="Nothing to the user (monitoring only).",
+)
 
 
 class Health(BaseModel):

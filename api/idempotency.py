@@ -29,9 +29,19 @@ from api.timeutil import utcnow
 MAX_KEY_LENGTH = 255
 
 IdempotencyKeyReused = problem(
-    409, "idempotency-key-reused", "The idempotency key was used with other parameters"
+    409,
+    "idempotency-key-reused",
+    "The idempotency key was used with other parameters",
+    when="The `Idempotency-Key` was used before with other parameters.",
+    show="A bug in the app: a new action needs a new key.",
 )
-InvalidIdempotencyKey = problem(422, "invalid-idempotency-key", "The idempotency key is not valid")
+InvalidIdempotencyKey = problem(
+    422,
+    "invalid-idempotency-key",
+    "The idempotency key is not valid",
+    when="The `Idempotency-Key` header is missing or malformed.",
+    show="A bug in the app: send a fresh UUID per user action.",
+)
 
 
 class IdempotencyKey(Base):

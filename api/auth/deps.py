@@ -14,7 +14,16 @@ from api.auth.tokens import InvalidAccessToken, decode_access_token
 from api.deps import SessionDep, SettingsDep
 from api.errors import Forbidden, problem
 
-InvalidToken = problem(401, "invalid-token", "The access token is not valid")
+InvalidToken = problem(
+    401,
+    "invalid-token",
+    "The access token is not valid",
+    when=(
+        "The access token is missing, malformed, expired, signed by an unknown "
+        "key, or its account was erased; `reason` says which."
+    ),
+    show="Refresh the tokens once (`/auth/refresh`); if that fails, go to sign-in.",
+)
 
 _bearer = HTTPBearer(auto_error=False, description="An access token from /auth/sign-in")
 
@@ -74,7 +83,13 @@ def ensure_may_change_account(user: Account, account_id: str) -> None:
         raise Forbidden("not your account")
 
 
-NoWallet = problem(409, "no-wallet", "The account has no wallet yet")
+NoWallet = problem(
+    409,
+    "no-wallet",
+    "The account has no wallet yet",
+    when="The account has no wallet yet.",
+    show="Offer to create the wallet (`POST /accounts/{id}/wallet`).",
+)
 HolderRoles = (Role.citizen, Role.business)
 
 

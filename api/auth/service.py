@@ -38,19 +38,72 @@ from api.errors import NotFound, problem
 from api.settings import Settings
 from api.timeutil import aware, utcnow
 
-InvalidCredentials = problem(401, "invalid-credentials", "The email or the password is wrong")
-TooManyAttempts = problem(429, "too-many-attempts", "Too many failed sign-ins; try again later")
-EmailTaken = problem(409, "email-taken", "An account with this email exists")
-InvalidRefreshToken = problem(401, "invalid-refresh-token", "The refresh token is not valid")
+InvalidCredentials = problem(
+    401,
+    "invalid-credentials",
+    "The email or the password is wrong",
+    when="Sign-in with an unknown email or a wrong password (the API does not say which).",
+    show='"Email or password is wrong"; each failure counts towards the limit.',
+)
+TooManyAttempts = problem(
+    429,
+    "too-many-attempts",
+    "Too many failed sign-ins; try again later",
+    when="Too many failed sign-ins for this email within the window; `retry_after` in seconds.",
+    show='"Too many attempts, try again in N minutes" (N from `retry_after`).',
+)
+EmailTaken = problem(
+    409,
+    "email-taken",
+    "An account with this email exists",
+    when="Sign-up with an email that already has an account.",
+    show='"This email already has an account" and offer sign-in.',
+)
+InvalidRefreshToken = problem(
+    401,
+    "invalid-refresh-token",
+    "The refresh token is not valid",
+    when="The refresh token is unknown, expired or its session ended (sign-out).",
+    show="Go to sign-in.",
+)
 RefreshTokenReused = problem(
-    401, "refresh-token-reused", "The refresh token was already used; every session of it ended"
+    401,
+    "refresh-token-reused",
+    "The refresh token was already used; every session of it ended",
+    when="A refresh token was used twice: every session of that family is ended (possible theft).",
+    show="Go to sign-in; say the session ended for safety.",
 )
 InvalidSiweMessage = problem(
-    401, "invalid-siwe-message", "The Sign-In with Ethereum message is not valid"
+    401,
+    "invalid-siwe-message",
+    "The Sign-In with Ethereum message is not valid",
+    when=(
+        "The Sign-In with Ethereum message or signature does not verify: wrong "
+        "domain or chain, expired, nonce unknown or used; `reason` says which."
+    ),
+    show="Ask for a new nonce and let the wallet sign again.",
 )
-WalletExists = problem(409, "wallet-exists", "The account already has a wallet")
-AddressTaken = problem(409, "address-taken", "The address belongs to another account")
-AccountErased = problem(409, "account-erased", "The account's personal data was erased")
+WalletExists = problem(
+    409,
+    "wallet-exists",
+    "The account already has a wallet",
+    when="The account already has a wallet.",
+    show="Show the existing wallet (`GET /accounts/{id}/wallet`).",
+)
+AddressTaken = problem(
+    409,
+    "address-taken",
+    "The address belongs to another account",
+    when="The self-custody address is already linked to another account.",
+    show='"This wallet belongs to another account."',
+)
+AccountErased = problem(
+    409,
+    "account-erased",
+    "The account's personal data was erased",
+    when="The account's personal data was erased; it cannot be changed or used to sign in.",
+    show='"This account was closed."',
+)
 
 SELF_SERVICE_ROLES = (Role.citizen, Role.business)
 _DUMMY_HASH: str | None = None

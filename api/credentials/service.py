@@ -47,15 +47,50 @@ from identity.issue import (
 from identity.verify import OnChainAttestation, VerificationResult, verify_credential
 
 DuplicateIdentity = problem(
-    409, "duplicate-identity", "Another account is already verified for this person"
+    409,
+    "duplicate-identity",
+    "Another account is already verified for this person",
+    when=(
+        "The verifier tried to verify a person whose uniqueness key already "
+        "belongs to another account (one person, one identity)."
+    ),
+    show='At the desk: "This person is already verified on another account."',
 )
 IdentityMismatch = problem(
-    409, "identity-mismatch", "The account is already verified as another person"
+    409,
+    "identity-mismatch",
+    "The account is already verified as another person",
+    when="The account is already verified as another person (a different uniqueness key).",
+    show='At the desk: "This account belongs to someone else."',
 )
-NotVerifiable = problem(409, "not-verifiable", "This account cannot be verified")
-AlreadyRevoked = problem(409, "already-revoked", "The credential is already revoked")
-VerifierInactive = problem(403, "verifier-inactive", "The verifier organisation is not active")
-StatusListFull = problem(503, "status-list-full", "The verifier's status list is full")
+NotVerifiable = problem(
+    409,
+    "not-verifiable",
+    "This account cannot be verified",
+    when="The account cannot be verified (staff accounts, erased accounts, no wallet yet).",
+    show="Tell the citizen to finish setting up the account (create the wallet first).",
+)
+AlreadyRevoked = problem(
+    409,
+    "already-revoked",
+    "The credential is already revoked",
+    when="The credential was already revoked.",
+    show="Show the credential as revoked.",
+)
+VerifierInactive = problem(
+    403,
+    "verifier-inactive",
+    "The verifier organisation is not active",
+    when="The verifier organisation's accreditation was withdrawn.",
+    show='At the desk: "Your organisation can no longer verify."',
+)
+StatusListFull = problem(
+    503,
+    "status-list-full",
+    "The verifier's status list is full",
+    when="The verifier's revocation list has no free index (an operator problem).",
+    show='"Temporarily unavailable"; the operator must act.',
+)
 
 
 # -- verifiers -------------------------------------------------------------------------------

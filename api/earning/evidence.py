@@ -70,6 +70,11 @@ EvidenceSignatureInvalid = problem(
     422,
     "evidence-signature-invalid",
     "The evidence's signature does not match its content (tampered or not signed by its provider)",
+    when=(
+        "The e-receipt or trip record was changed after the partner signed it, "
+        "or was signed for another chain or contract."
+    ),
+    show='"This receipt could not be verified"; ask the partner for a new one.',
 )
 
 

@@ -17,23 +17,71 @@ from api.earning.methodology import FactorSet, Station
 from api.errors import problem
 
 # -- evidence and providers ------------------------------------------------------------------
-UnknownProvider = problem(403, "unknown-provider", "The evidence is signed by an unknown provider")
+UnknownProvider = problem(
+    403,
+    "unknown-provider",
+    "The evidence is signed by an unknown provider",
+    when="The evidence is signed by a key no registered data provider holds.",
+    show='"This receipt or trip is not from a partner".',
+)
 ProviderSuspended = problem(
-    403, "provider-suspended", "The evidence is signed by a suspended provider"
+    403,
+    "provider-suspended",
+    "The evidence is signed by a suspended provider",
+    when="The evidence is signed by a suspended data provider.",
+    show='"This partner is suspended; the activity cannot earn".',
 )
 ProviderWrongType = problem(
-    403, "provider-wrong-type", "The provider may not sign this kind of evidence"
+    403,
+    "provider-wrong-type",
+    "The provider may not sign this kind of evidence",
+    when="The provider may not sign this kind of evidence (a merchant signing a trip).",
+    show='"This partner cannot certify this activity".',
 )
-EvidenceNotYours = problem(403, "evidence-not-yours", "The evidence names another citizen")
-EvidenceExpired = problem(422, "evidence-expired", "The evidence is older than the claim window")
-EvidenceFromFuture = problem(422, "evidence-from-future", "The evidence is dated in the future")
-DuplicateEvidence = problem(409, "duplicate-evidence", "This evidence has already been claimed")
+EvidenceNotYours = problem(
+    403,
+    "evidence-not-yours",
+    "The evidence names another citizen",
+    when="The evidence names another citizen.",
+    show='"This receipt or trip belongs to someone else".',
+)
+EvidenceExpired = problem(
+    422,
+    "evidence-expired",
+    "The evidence is older than the claim window",
+    when="The evidence is older than the claim window.",
+    show='"Too old to claim".',
+)
+EvidenceFromFuture = problem(
+    422,
+    "evidence-from-future",
+    "The evidence is dated in the future",
+    when="The evidence is dated in the future (a clock problem).",
+    show='"Check the phone\'s date and time".',
+)
+DuplicateEvidence = problem(
+    409,
+    "duplicate-evidence",
+    "This evidence has already been claimed",
+    when="The same evidence was already claimed (each receipt or trip counts once).",
+    show='"Already counted"; show the existing claim.',
+)
 
 # -- identity --------------------------------------------------------------------------------
 CitizenUnverified = problem(
-    403, "citizen-unverified", "The citizen was not verified at the activity's time"
+    403,
+    "citizen-unverified",
+    "The citizen was not verified at the activity's time",
+    when="The citizen had no live verification at the time of the activity.",
+    show='"Get verified first"; activities before verification do not earn.',
 )
-CitizenRevoked = problem(403, "citizen-revoked", "The citizen's verification was revoked")
+CitizenRevoked = problem(
+    403,
+    "citizen-revoked",
+    "The citizen's verification was revoked",
+    when="The citizen's verification was revoked.",
+    show='"Your verification was withdrawn"; contact a verifier.',
+)
 
 
 def require_verified_at(
@@ -57,29 +105,99 @@ def require_verified_at(
 
 
 # -- trips -----------------------------------------------------------------------------------
-UnknownMode = problem(422, "unknown-mode", "The trip's mode is not in the methodology")
-UnknownStation = problem(422, "unknown-station", "A station of the trip is not known")
-InvalidTripTimes = problem(422, "invalid-trip-times", "The trip ends before it starts")
+UnknownMode = problem(
+    422,
+    "unknown-mode",
+    "The trip's mode is not in the methodology",
+    when="The trip's mode is not in the methodology.",
+    show='"This kind of trip does not earn".',
+)
+UnknownStation = problem(
+    422,
+    "unknown-station",
+    "A station of the trip is not known",
+    when="A station of the trip is not known.",
+    show='"This trip could not be verified".',
+)
+InvalidTripTimes = problem(
+    422,
+    "invalid-trip-times",
+    "The trip ends before it starts",
+    when="The trip ends before it starts.",
+    show="A bug in the app; report it.",
+)
 MissingTripData = problem(
-    422, "missing-trip-data", "The trip lacks the stations or coordinates its mode needs"
+    422,
+    "missing-trip-data",
+    "The trip lacks the stations or coordinates its mode needs",
+    when="The trip lacks the stations or coordinates its mode needs.",
+    show="A bug in the app or the partner's record; report it.",
 )
-ImpossibleSpeed = problem(422, "impossible-speed", "The trip's speed is impossible for its mode")
+ImpossibleSpeed = problem(
+    422,
+    "impossible-speed",
+    "The trip's speed is impossible for its mode",
+    when="The trip's speed is not plausible for its mode.",
+    show='"This trip could not be verified".',
+)
 DistanceMismatch = problem(
-    422, "distance-mismatch", "The trip's distance disagrees with its stations or coordinates"
+    422,
+    "distance-mismatch",
+    "The trip's distance disagrees with its stations or coordinates",
+    when="The trip's distance disagrees with its stations or coordinates.",
+    show='"This trip could not be verified".',
 )
-GpsLegOverCap = problem(422, "gps-leg-over-cap", "A GPS leg is longer than the cap")
+GpsLegOverCap = problem(
+    422,
+    "gps-leg-over-cap",
+    "A GPS leg is longer than the cap",
+    when="A GPS leg is longer than the allowed cap.",
+    show='"Part of this trip could not be counted".',
+)
 GpsLegsNotAllowed = problem(
-    422, "gps-legs-not-allowed", "GPS legs are counted only with transit trips"
+    422,
+    "gps-legs-not-allowed",
+    "GPS legs are counted only with transit trips",
+    when="GPS legs were sent with a trip that is not a transit trip.",
+    show="A bug in the app; report it.",
 )
-OverlappingTrip = problem(409, "overlapping-trip", "The trip overlaps another trip of the citizen")
+OverlappingTrip = problem(
+    409,
+    "overlapping-trip",
+    "The trip overlaps another trip of the citizen",
+    when="The trip overlaps in time another trip of the citizen.",
+    show='"This trip overlaps another one".',
+)
 
 # -- purchases and amounts -------------------------------------------------------------------
 UnknownProductCategory = problem(
-    422, "unknown-product-category", "A product's category has no baseline in the methodology"
+    422,
+    "unknown-product-category",
+    "A product's category has no baseline in the methodology",
+    when="A product's category has no baseline in the methodology.",
+    show='"This product does not earn credits".',
 )
-NoReduction = problem(422, "no-reduction", "The activity avoided no emissions to credit")
-DailyCapReached = problem(409, "daily-cap-reached", "The citizen's daily credit cap is reached")
-YearlyCapReached = problem(409, "yearly-cap-reached", "The citizen's yearly credit cap is reached")
+NoReduction = problem(
+    422,
+    "no-reduction",
+    "The activity avoided no emissions to credit",
+    when="The activity avoided no emissions, so there is nothing to credit.",
+    show='"No credits for this one" (not an error to retry).',
+)
+DailyCapReached = problem(
+    409,
+    "daily-cap-reached",
+    "The citizen's daily credit cap is reached",
+    when="The citizen reached the daily credit cap.",
+    show='"Daily limit reached; more tomorrow".',
+)
+YearlyCapReached = problem(
+    409,
+    "yearly-cap-reached",
+    "The citizen's yearly credit cap is reached",
+    when="The citizen reached the yearly credit cap.",
+    show='"Yearly limit reached".',
+)
 
 EARTH_RADIUS_M = 6_371_000
 

@@ -42,7 +42,13 @@ log = structlog.get_logger(__name__)
 
 KIND = "issuance.batch"
 
-ClaimNotIssued = problem(409, "claim-not-issued", "The claim is not in an issued batch yet")
+ClaimNotIssued = problem(
+    409,
+    "claim-not-issued",
+    "The claim is not in an issued batch yet",
+    when="The claim is not in an issued batch yet, so it has no proof.",
+    show="Show the claim as pending; retry later.",
+)
 
 
 def _b(hex_value: str) -> bytes:

@@ -27,9 +27,19 @@ from api.errors import problem
 
 METHODOLOGY_DIR = Path(__file__).resolve().parent / "methodology"
 
-UnknownMethodology = problem(404, "unknown-methodology", "No such methodology version")
+UnknownMethodology = problem(
+    404,
+    "unknown-methodology",
+    "No such methodology version",
+    when="No such methodology version.",
+    show='"Not found".',
+)
 MethodologyTampered = problem(
-    409, "methodology-tampered", "The factor set no longer matches the hash a claim recorded"
+    409,
+    "methodology-tampered",
+    "The factor set no longer matches the hash a claim recorded",
+    when="A factor set no longer matches the hash a claim recorded (an operator problem).",
+    show='"Temporarily unavailable".',
 )
 
 

@@ -78,7 +78,13 @@ def evidence_domain(gateway: ChainGateway) -> Domain:
 
 # -- data providers (operator) ---------------------------------------------------------------
 
-ProviderExists = problem(409, "provider-exists", "A provider with that code or key exists")
+ProviderExists = problem(
+    409,
+    "provider-exists",
+    "A provider with that code or key exists",
+    when="A data provider with that code or key is already registered (operator).",
+    show="Show the existing provider.",
+)
 
 
 def register_provider(

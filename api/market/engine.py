@@ -17,7 +17,13 @@ from api.errors import problem
 from api.market.eip712 import won_of
 from api.market.models import FillStatus, MarketFill, MarketOrder, MarketState, OrderStatus
 
-SelfTrade = problem(409, "self-trade", "The order would trade with the maker's own order")
+SelfTrade = problem(
+    409,
+    "self-trade",
+    "The order would trade with the maker's own order",
+    when="The order would trade with the maker's own order.",
+    show='"This would trade with your own order".',
+)
 
 
 def match(session: Session, order: MarketOrder, state: MarketState, now: int) -> list[MarketFill]:

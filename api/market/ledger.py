@@ -34,7 +34,13 @@ from api.market.models import (
 
 PLATFORM = "platform"
 
-InsufficientBalance = problem(409, "insufficient-balance", "Not enough balance")
+InsufficientBalance = problem(
+    409,
+    "insufficient-balance",
+    "Not enough balance",
+    when="Not enough credits for the transfer, order or retirement.",
+    show='"Not enough credits" with the current balance.',
+)
 
 
 @dataclass(frozen=True)

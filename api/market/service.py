@@ -41,15 +41,63 @@ from api.market.models import (
 from api.outbox.service import enqueue
 from api.timeutil import aware
 
-InvalidOrder = problem(422, "invalid-order", "The order is not valid")
-InvalidSignature = problem(422, "invalid-signature", "The signature is not the maker's")
+InvalidOrder = problem(
+    422,
+    "invalid-order",
+    "The order is not valid",
+    when="The order is not valid (lots, expiry, amounts).",
+    show="Mark the order form.",
+)
+InvalidSignature = problem(
+    422,
+    "invalid-signature",
+    "The signature is not the maker's",
+    when="The signature is not the maker's (EIP-712 order or cancel).",
+    show='"The signature did not match"; sign again.',
+)
 UnverifiedAccount = problem(*ERROR_PROBLEMS["CRDATokenUnverifiedAccount"])
-DuplicateOrder = problem(409, "duplicate-order", "This signed order was already placed")
-OrderLimitReached = problem(409, "order-limit-reached", "Too many open orders")
-PriceOutsideBand = problem(422, "price-outside-band", "The price is outside the allowed band")
-OrderClosed = problem(409, "order-closed", "The order is no longer open")
-NotOrderMaker = problem(403, "not-order-maker", "Only the order's maker may cancel it")
-SignatureRequired = problem(422, "signature-required", "A self-custody wallet signs its own orders")
+DuplicateOrder = problem(
+    409,
+    "duplicate-order",
+    "This signed order was already placed",
+    when="This signed order was already placed.",
+    show="Show the existing order.",
+)
+OrderLimitReached = problem(
+    409,
+    "order-limit-reached",
+    "Too many open orders",
+    when="The maker has too many open orders.",
+    show='"Cancel an open order first".',
+)
+PriceOutsideBand = problem(
+    422,
+    "price-outside-band",
+    "The price is outside the allowed band",
+    when="The price is outside the allowed band around the last trade.",
+    show="Show the allowed price range.",
+)
+OrderClosed = problem(
+    409,
+    "order-closed",
+    "The order is no longer open",
+    when="The order is filled, cancelled or expired.",
+    show="Refresh the order; it is no longer open.",
+)
+NotOrderMaker = problem(
+    403,
+    "not-order-maker",
+    "Only the order's maker may cancel it",
+    when="Only the order's maker may cancel it.",
+    show='"You cannot cancel this order".',
+)
+SignatureRequired = problem(
+    422,
+    "signature-required",
+    "A self-custody wallet signs its own orders",
+    when="A self-custody holder sent an order without the EIP-712 signature from their wallet.",
+    show="Ask the wallet to sign the order's typed data, then send it with the signature.",
+)
 
 CLOSED = (OrderStatus.filled, OrderStatus.cancelled, OrderStatus.expired)
 HOLDER_KINDS = (AccountKind.available, AccountKind.escrow, AccountKind.withdrawing)

@@ -41,10 +41,18 @@ from api.retirement.models import Certificate, CertificateStatus
 from api.settings import Settings
 
 RetirementInProgress = problem(
-    409, "retirement-in-progress", "A retirement of this holder is still on its way to the chain"
+    409,
+    "retirement-in-progress",
+    "A retirement of this holder is still on its way to the chain",
+    when="The holder has a retirement still on its way to the chain (one at a time per holder).",
+    show='"Your previous retirement is being recorded"; retry in a few seconds.',
 )
 NoPlatformWallet = problem(
-    409, "no-platform-wallet", "Retiring through the API needs a platform-held wallet"
+    409,
+    "no-platform-wallet",
+    "Retiring through the API needs a platform-held wallet",
+    when="The action signs with a platform-held wallet, and this account holds its own keys.",
+    show="Ask the user to sign in their own wallet (or get a platform wallet at the desk).",
 )
 
 OUTBOX_KIND = "retirement"
