@@ -5,8 +5,8 @@ Its sources are the code's own registries: :data:`api.errors.PROBLEM_TYPES` (eve
 :data:`api.chain.errors.ERROR_PROBLEMS` (contract custom errors). What the registries cannot
 say, *when it happens* and *what the app should show*, is declared next to the problem
 (``problem(409, "x", "X", when=..., show=...)``); :data:`HINTS` holds it only for the types no
-``problem()`` call declares (contract errors, problems raised by slug). ``crda export-errors`` renders
-``mobile_api_docs/errors.md``; a test fails when a type has no hint or the file is stale.
+``problem()`` call declares (contract errors, problems raised by slug). ``crda export-errors``
+renders ``mobile_api_docs/errors.md``; a test fails when a type has no hint or it is stale.
 """
 
 from __future__ import annotations
