@@ -14,10 +14,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from eth_abi import decode as abi_decode
+from eth_utils import to_checksum_address
 from pydantic import BaseModel, ConfigDict
-from requests.exceptions import ConnectionError as RequestsConnectionError
-from requests.exceptions import Timeout as RequestsTimeout
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -27,7 +25,6 @@ from api.audit.models import Balance, IssuedBatch, Retirement, Transfer
 from api.audit.queries import index_status, supply_at
 from api.audit.schemas import Amount
 from api.chain.gateway import ChainGateway
-from api.errors import ChainUnavailable
 
 _STREAM = 5000
 
@@ -147,15 +144,17 @@ def check_integrity(
         )
     )
 
-    def at_block(fn: Any) -> int:
-        try:
-            return int(fn.call(block_identifier=block))
-        except (RequestsConnectionError, RequestsTimeout) as exc:
-            raise ChainUnavailable("the blockchain node does not answer") from exc
-
-    chain_supply = at_block(token.functions.totalSupply())
-    chain_retired = at_block(token.functions.totalRetired())
-    chain_certificates = at_block(token.functions.lastCertificateId())
+    chain_supply, chain_retired, chain_certificates = (
+        int(value)
+        for value in gateway.views(
+            [
+                token.functions.totalSupply(),
+                token.functions.totalRetired(),
+                token.functions.lastCertificateId(),
+            ],
+            block,
+        )
+    )
     table = supply_at(session, block)
 
     stored_sum = 0
@@ -262,23 +261,9 @@ def _balances_on_chain(gateway: ChainGateway, addresses: list[str], block: int) 
     out: dict[str, int] = {}
     for i in range(0, len(addresses), 200):
         chunk = addresses[i : i + 200]
-        requests = [
-            (
-                "eth_call",
-                [
-                    {
-                        "to": token.address,
-                        "data": token.encode_abi("balanceOf", [gateway.w3.to_checksum_address(a)]),
-                    },
-                    hex(block),
-                ],
-            )
-            for a in chunk
-        ]
-        responses = gateway.w3.provider.make_batch_request(requests)  # type: ignore[attr-defined]
-        for address, response in zip(
-            chunk, sorted(responses, key=lambda r: int(r["id"])), strict=True
-        ):
-            (value,) = abi_decode(["uint256"], bytes.fromhex(response["result"][2:]))
+        values = gateway.views(
+            [token.functions.balanceOf(to_checksum_address(a)) for a in chunk], block
+        )
+        for address, value in zip(chunk, values, strict=True):
             out[address] = int(value)
     return out

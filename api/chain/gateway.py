@@ -249,6 +249,27 @@ class ChainGateway:
         """``contract``'s ``event`` logs of one receipt, decoded (other logs are skipped)."""
         return list(self.contract(contract).events[event]().process_receipt(receipt, DISCARD))
 
+    def rpc_answers(self, requests: Sequence[tuple[str, list[Any]]]) -> list[dict[str, Any]]:
+        """Each request's JSON-RPC answer as the node gave it (``result`` or ``error``), in
+        request order: one request goes alone, several in one batch.
+
+        For readers that treat a refused request as data rather than an outage (the indexer
+        halves a block range whose ``eth_getLogs`` the node refuses). A batch the node refuses
+        whole answers each of its requests with that one error. Only a node that does not
+        answer raises (a 503 problem).
+        """
+        if not requests:
+            return []
+        provider: Any = self.w3.provider
+        if len(requests) == 1:
+            method, params = requests[0]
+            return [_guard(lambda: provider.make_request(RPCEndpoint(method), params))]
+        batch = [(RPCEndpoint(method), params) for method, params in requests]
+        answers = _guard(lambda: provider.make_batch_request(batch))
+        if not isinstance(answers, list):
+            return [answers] * len(requests)
+        return sorted(answers, key=lambda a: int(a["id"]))
+
     # -- writing -----------------------------------------------------------------------------
 
     def transact(

@@ -156,9 +156,7 @@ class OutboxWorker(PollingLoop):
         assert row.tx_hash and row.raw_tx and row.sender is not None and row.nonce is not None
         receipt = self.gateway.receipt(row.tx_hash)
         if receipt is None:
-            mined_nonce = self.gateway.w3.eth.get_transaction_count(
-                self.gateway.w3.to_checksum_address(row.sender), "latest"
-            )
+            mined_nonce = self.gateway.transaction_count(row.sender, "latest")
             if mined_nonce > row.nonce:
                 # Our nonce was used by another transaction: ours can never be mined.
                 log.warning("outbox_resign", key=row.key, tx_hash=row.tx_hash)
@@ -171,7 +169,7 @@ class OutboxWorker(PollingLoop):
             receipt = self.gateway.receipt(row.tx_hash)
             if receipt is None:
                 return
-        if receipt["blockNumber"] + self.confirmations > self.gateway.w3.eth.block_number:
+        if receipt["blockNumber"] + self.confirmations > self.gateway.block_number():
             return
         row.block_number = receipt["blockNumber"]
         if receipt["status"] == 1:

@@ -63,7 +63,7 @@ def test_a_crash_inside_a_step_commits_nothing(
     def crash(*_args: object) -> None:
         raise RuntimeError("power cut")
 
-    monkeypatch.setattr("api.audit.indexer._extend_supply", crash)
+    monkeypatch.setattr("api.audit.indexer.projection._extend_supply", crash)
     with pytest.raises(RuntimeError):
         indexer.step()
     after = dump_index(sessions)

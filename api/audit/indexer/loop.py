@@ -1,0 +1,284 @@
+"""The indexer's loop: every event of the deployment, read from a checkpoint into the database.
+
+One *step* reads a range of blocks with one ``eth_getLogs`` and commits the range's rows, the
+derived state and the new checkpoint in one database transaction, so a crash at any point
+leaves either all of a block or none of it. Reading a block again is harmless: every event row
+is unique on its block hash and log index.
+
+Reorganisations. Before a step reads on, it asks the node for the block at the checkpoint: if
+its hash is not the one stored, the chain changed under the index. The indexer then walks the
+blocks it stored, newest first, until the node agrees on one (the common ancestor), deletes
+every row above it, undoes their effect on the derived state, and reads on from there. Within a
+step, the first block's parent hash must be the checkpoint's hash, every log's block hash must
+be the hash of its block, and the range's last block must not change while the step reads; if
+any of this fails the step commits nothing and is tried again.
+
+Confirmations: the indexer stays ``confirmations`` blocks behind the head (0 on the devnet).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.audit.decoding import LogDecoder
+from api.audit.errors import ChainRpcError, IndexDeploymentChanged
+from api.audit.indexer.projection import project, undo_above
+from api.audit.indexer.reader import ChainMoved, ChainReader, Header
+from api.audit.models import Block, Checkpoint
+from api.chain.artifacts import Artifacts
+from api.chain.deployments import Deployment, load_deployment
+from api.errors import ChainUnavailable
+from api.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class StepResult:
+    """What one step did."""
+
+    from_block: int = 0
+    to_block: int = 0
+    events: int = 0
+    reorg_to: int | None = None  # the common ancestor, when the step rolled back
+    caught_up: bool = False  # nothing left to read below head - confirmations
+
+
+@dataclass
+class RunStats:
+    events: int = 0
+    blocks: int = 0
+    steps: int = 0
+    reorgs: int = 0
+    checkpoint: int = 0
+    head: int = 0
+    seconds: float = 0.0
+
+
+def deployment_key(deployment: Deployment) -> str:
+    return ";".join(
+        f"{name}={deployment.contracts[name].address.lower()}"
+        for name in sorted(deployment.contracts)
+    )
+
+
+class Indexer:
+    """Reads one deployment's events into one database."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        reader: ChainReader,
+        deployment: Deployment,
+        artifacts: Artifacts,
+        *,
+        confirmations: int = 0,
+        block_range: int = 2000,
+        max_logs: int = 20_000,
+    ) -> None:
+        self.sessions = sessions
+        self.reader = reader
+        self.deployment = deployment
+        self.confirmations = confirmations
+        self.max_block_range = max(1, block_range)
+        # Start small and grow while blocks are quiet: a dense first range never floods a step.
+        self.block_range = min(self.max_block_range, 100)
+        self.max_logs = max_logs
+        self.key = deployment_key(deployment)
+        self.start_block = min(c.block_number for c in deployment.contracts.values())
+        self.decoder = LogDecoder(
+            {
+                name: (contract.address, artifacts.abi(name))
+                for name, contract in deployment.contracts.items()
+                if name in artifacts.contracts
+            }
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings, sessions: sessionmaker[Session]) -> Indexer:
+        reader = ChainReader(settings.rpc_url)
+        deployment = load_deployment(settings.deployments_dir, reader.chain_id())
+        return cls(
+            sessions,
+            reader,
+            deployment,
+            Artifacts.load(settings.artifacts_path),
+            confirmations=settings.indexer_confirmations,
+            block_range=settings.indexer_block_range,
+            max_logs=settings.indexer_max_logs,
+        )
+
+    # -- running ---------------------------------------------------------------------------
+
+    def run(
+        self,
+        *,
+        stop: threading.Event | None = None,
+        follow: bool = False,
+        poll_interval: float = 1.0,
+        progress: Callable[[RunStats], None] | None = None,
+    ) -> RunStats:
+        """Catch up to ``head - confirmations``; with ``follow``, keep following until ``stop``."""
+        stop = stop or threading.Event()
+        stats = RunStats()
+        started = time.monotonic()
+        while not stop.is_set():
+            try:
+                result = self.step()
+            except ChainMoved:
+                time.sleep(0.05)
+                continue
+            stats.steps += 1
+            stats.events += result.events
+            if result.reorg_to is not None:
+                stats.reorgs += 1
+            elif result.to_block:
+                stats.blocks += result.to_block - result.from_block + 1
+            stats.checkpoint = result.to_block or stats.checkpoint
+            stats.seconds = time.monotonic() - started
+            if progress:
+                progress(stats)
+            if result.caught_up:
+                if not follow:
+                    break
+                stop.wait(poll_interval)
+        stats.seconds = time.monotonic() - started
+        return stats
+
+    def step(self) -> StepResult:
+        """Read the next range (or roll back a reorganisation) in one database transaction."""
+        head = self.reader.block_number()
+        tip = head - self.confirmations
+        with self.sessions() as session, session.begin():
+            checkpoint = self._checkpoint(session)
+            current = self.reader.header(checkpoint.block_number)
+            if current is None or current.hash != checkpoint.block_hash:
+                return StepResult(reorg_to=self._roll_back(session, checkpoint))
+            if tip <= checkpoint.block_number:
+                return StepResult(caught_up=True, to_block=checkpoint.block_number)
+            first = checkpoint.block_number + 1
+            last = min(first + self.block_range - 1, tip)
+            end_before, logs, last = self._read_logs(first, last)
+            decoded = [d for d in (self.decoder.decode(entry) for entry in logs) if d]
+            with_events = {d.block_number for d in decoded}
+            headers = self.reader.headers({first, last, *with_events})
+            start, end = headers.get(first), headers.get(last)
+            if start is None or end is None or end.hash != end_before.hash:
+                raise ChainMoved
+            if start.parent_hash != checkpoint.block_hash:
+                return StepResult(reorg_to=self._roll_back(session, checkpoint))
+            for d in decoded:
+                header = headers.get(d.block_number)
+                if header is None or header.hash != d.block_hash:
+                    raise ChainMoved
+            project(session, decoded, headers)
+            checkpoint.block_number = last
+            checkpoint.block_hash = end.hash
+            checkpoint.updated_at = datetime.now(UTC)
+            result = StepResult(
+                from_block=first, to_block=last, events=len(decoded), caught_up=last >= tip
+            )
+        self._adapt(len(logs))
+        return result
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _read_logs(self, first: int, last: int) -> tuple[Header, list[dict[str, Any]], int]:
+        """``eth_getLogs`` over ``first..last`` (halving the range when the node refuses it),
+        with the header of the range's last block as it was before the read."""
+        while True:
+            end_before = self.reader.header(last)
+            if end_before is None:
+                raise ChainMoved
+            try:
+                return end_before, self.reader.logs(self.decoder.addresses, first, last), last
+            except ChainRpcError:
+                if last == first:
+                    raise
+                last = first + (last - first + 1) // 2 - 1
+                self.block_range = last - first + 1
+
+    def _adapt(self, count: int) -> None:
+        """Keep a step near ``max_logs`` logs: fewer blocks when busy, more when quiet."""
+        if count > self.max_logs:
+            self.block_range = max(1, self.block_range // 2)
+        elif count < self.max_logs // 4:
+            self.block_range = min(self.max_block_range, self.block_range * 2)
+
+    def _checkpoint(self, session: Session) -> Checkpoint:
+        checkpoint = session.scalars(select(Checkpoint).with_for_update()).first()
+        if checkpoint is None:
+            before = self.start_block - 1
+            header = self.reader.header(before)
+            if header is None:
+                raise ChainUnavailable(f"the node has no block {before}")
+            checkpoint = Checkpoint(
+                chain_id=self.deployment.chain_id,
+                deployment_key=self.key,
+                start_block=self.start_block,
+                block_number=before,
+                block_hash=header.hash,
+                reorgs=0,
+                updated_at=datetime.now(UTC),
+            )
+            session.add(checkpoint)
+            session.flush()
+        elif (
+            checkpoint.chain_id != self.deployment.chain_id or checkpoint.deployment_key != self.key
+        ):
+            raise IndexDeploymentChanged(
+                f"the index holds chain {checkpoint.chain_id} ({checkpoint.deployment_key}); "
+                f"the deployment is chain {self.deployment.chain_id} ({self.key})"
+            )
+        return checkpoint
+
+    # -- reorganisations -------------------------------------------------------------------
+
+    def _roll_back(self, session: Session, checkpoint: Checkpoint) -> int:
+        """Find the newest stored block the node still has, delete everything above it."""
+        ancestor: tuple[int, str] | None = None
+        upper = checkpoint.block_number
+        while ancestor is None:
+            stored = session.execute(
+                select(Block.number, Block.hash)
+                .where(Block.number <= upper)
+                .order_by(Block.number.desc())
+                .limit(64)
+            ).all()
+            if not stored:
+                break
+            on_chain = self.reader.headers(n for n, _h in stored)
+            for number, stored_hash in stored:
+                header = on_chain.get(number)
+                if header is not None and header.hash == stored_hash:
+                    ancestor = (number, stored_hash)
+                    break
+            upper = stored[-1][0] - 1
+        if ancestor is None:
+            before = checkpoint.start_block - 1
+            header = self.reader.header(before)
+            if header is None:
+                raise ChainUnavailable(f"the node has no block {before}")
+            ancestor = (before, header.hash)
+        number, block_hash = ancestor
+        log.warning(
+            "index_reorganisation",
+            checkpoint=checkpoint.block_number,
+            common_ancestor=number,
+            depth=checkpoint.block_number - number,
+        )
+        undo_above(session, number)
+        checkpoint.block_number = number
+        checkpoint.block_hash = block_hash
+        checkpoint.reorgs += 1
+        checkpoint.updated_at = datetime.now(UTC)
+        return number

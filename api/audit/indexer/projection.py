@@ -1,0 +1,363 @@
+"""Projecting decoded events into the audit tables.
+
+Each event becomes one row of ``audit_events`` and, for the kinds the auditor asks about, one
+typed row (transfers, retirements, batches and their claims, attestations); the derived state
+(balances, the supply series, current identities) follows from those rows. Everything a step
+projects is built in memory and written in bulk inside the step's transaction. ``undo_above``
+is the inverse: it deletes every row above a block and undoes its effect on the derived state,
+so an index rolled back to a block equals one that never read past it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, delete, func, select
+from sqlalchemy.orm import Session
+
+from api.audit.decoding import DecodedLog, to_json_value
+from api.audit.errors import IndexInconsistent
+from api.audit.indexer.reader import Header
+from api.audit.models import (
+    ALL_TABLES,
+    EVENT_TABLES,
+    AttestationEvent,
+    Balance,
+    BatchClaim,
+    Block,
+    Checkpoint,
+    Event,
+    Identity,
+    IssuedBatch,
+    Retirement,
+    SupplyPoint,
+    Transfer,
+)
+from api.db import Base
+
+ZERO_ADDRESS = "0x" + "00" * 20
+_IN_CHUNK = 500  # values per SQL IN (...) list
+
+
+@dataclass
+class _Batch:
+    """The rows and derived-state changes of one step, built in memory, written in bulk."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+    transfers: list[dict[str, Any]] = field(default_factory=list)
+    retirements: list[dict[str, Any]] = field(default_factory=list)
+    batches: list[dict[str, Any]] = field(default_factory=list)
+    claims: list[dict[str, Any]] = field(default_factory=list)
+    attestations: list[dict[str, Any]] = field(default_factory=list)
+    # address -> [balance delta, retired delta]
+    deltas: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    # block -> [minted, burnt, retired] in that block
+    supply: dict[int, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0]))
+
+
+def project(session: Session, decoded: list[DecodedLog], headers: dict[int, Header | None]) -> None:
+    """Write one step's events, their typed rows, the derived state and the blocks that hold
+    them (``headers`` has every such block)."""
+    batch = _Batch()
+    identity_events: list[dict[str, Any]] = []
+    for d in decoded:
+        header = headers[d.block_number]
+        assert header is not None
+        key = {
+            "block_number": d.block_number,
+            "log_index": d.log_index,
+            "tx_hash": d.tx_hash,
+            "block_time": header.timestamp,
+        }
+        batch.events.append(
+            {
+                **key,
+                "block_hash": d.block_hash,
+                "contract": d.contract,
+                "address": d.address,
+                "event": d.event,
+                "args": json.dumps(
+                    {k: to_json_value(v) for k, v in d.args.items()}, separators=(",", ":")
+                ),
+            }
+        )
+        _typed(d, key, batch, identity_events)
+    if batch.events:
+        session.execute(_table(Event).insert(), batch.events)
+    for model, rows in (
+        (Transfer, batch.transfers),
+        (Retirement, batch.retirements),
+        (IssuedBatch, batch.batches),
+        (BatchClaim, batch.claims),
+        (AttestationEvent, batch.attestations),
+    ):
+        if rows:
+            session.execute(_table(model).insert(), rows)
+    _apply_deltas(session, batch.deltas)
+    _extend_supply(session, batch.supply, headers)
+    _apply_identities(session, identity_events)
+    with_events = {d.block_number for d in decoded}
+    if with_events:
+        session.execute(
+            _table(Block).insert(),
+            [
+                {
+                    "number": h.number,
+                    "hash": h.hash,
+                    "parent_hash": h.parent_hash,
+                    "timestamp": h.timestamp,
+                }
+                for n, h in sorted(headers.items())
+                if h is not None and n in with_events
+            ],
+        )
+
+
+def _typed(
+    d: DecodedLog,
+    key: dict[str, Any],
+    batch: _Batch,
+    identity_events: list[dict[str, Any]],
+) -> None:
+    a = d.args
+    if d.contract == "CRDAToken" and d.event == "Transfer":
+        sender, recipient, value = a["from"].lower(), a["to"].lower(), int(a["value"])
+        batch.transfers.append({**key, "sender": sender, "recipient": recipient, "amount": value})
+        if sender == ZERO_ADDRESS:
+            batch.supply[d.block_number][0] += value
+        else:
+            batch.deltas[sender][0] -= value
+        if recipient == ZERO_ADDRESS:
+            batch.supply[d.block_number][1] += value
+        else:
+            batch.deltas[recipient][0] += value
+    elif d.contract == "CRDAToken" and d.event == "Retired":
+        amount = int(a["amount"])
+        holder = a["holder"].lower()
+        batch.retirements.append(
+            {
+                **key,
+                "certificate_id": int(a["certificateId"]),
+                "holder": holder,
+                "amount": amount,
+                "beneficiary_hash": "0x" + a["beneficiaryHash"].hex(),
+                "reason": a["reason"],
+            }
+        )
+        batch.deltas[holder][1] += amount
+        batch.supply[d.block_number][2] += amount
+    elif d.contract == "Issuance" and d.event == "BatchIssued":
+        batch_id = "0x" + a["batchId"].hex()
+        claim_ids = list(a["claimIds"])
+        batch.batches.append(
+            {
+                **key,
+                "batch_id": batch_id,
+                "merkle_root": "0x" + a["merkleRoot"].hex(),
+                "total_amount": int(a["totalAmount"]),
+                "claim_count": len(claim_ids),
+            }
+        )
+        batch.claims.extend(
+            {
+                "batch_id": batch_id,
+                "position": i,
+                "claim_id": "0x" + c.hex(),
+                "block_number": d.block_number,
+            }
+            for i, c in enumerate(claim_ids)
+        )
+    elif d.contract == "IdentityRegistry" and d.event in ("Attested", "Revoked"):
+        attested = d.event == "Attested"
+        row = {
+            **key,
+            "kind": "attested" if attested else "revoked",
+            "account": a["account"].lower(),
+            "actor": (a["verifier"] if attested else a["by"]).lower(),
+            "credential_hash": "0x" + a["credentialHash"].hex(),
+            "level": int(a["level"]) if attested else None,
+            "expires_at": int(a["expiresAt"]) if attested else None,
+        }
+        batch.attestations.append(row)
+        identity_events.append(row)
+
+
+# -- derived state -------------------------------------------------------------------------
+
+
+def _table(model: type[Base]) -> Table:
+    """A model's table: Core executemany inserts skip the ORM's per-row bookkeeping."""
+    return cast(Table, model.__table__)
+
+
+def _chunks(values: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
+
+
+def _apply_deltas(session: Session, deltas: dict[str, list[int]]) -> None:
+    """Add balance and retired deltas per address (bulk update existing rows, insert new)."""
+    if not deltas:
+        return
+    addresses = sorted(deltas)
+    existing: dict[str, tuple[int, int]] = {}
+    for chunk in _chunks(addresses):
+        for address, balance, retired in session.execute(
+            select(Balance.address, Balance.balance, Balance.retired).where(
+                Balance.address.in_(chunk)
+            )
+        ):
+            existing[address] = (balance, retired)
+    updates: list[dict[str, Any]] = []
+    inserts: list[dict[str, Any]] = []
+    for address in addresses:
+        d_balance, d_retired = deltas[address]
+        balance, retired = existing.get(address, (0, 0))
+        new_balance, new_retired = balance + d_balance, retired + d_retired
+        if new_balance < 0 or new_retired < 0:
+            raise IndexInconsistent(f"{address} would hold a negative amount", address=address)
+        row = {"address": address, "balance": new_balance, "retired": new_retired}
+        (updates if address in existing else inserts).append(row)
+    if updates:
+        table = _table(Balance)
+        session.execute(
+            table.update()
+            .where(table.c.address == bindparam("b_address"))
+            .values(balance=bindparam("b_balance"), retired=bindparam("b_retired")),
+            [{f"b_{k}": v for k, v in row.items()} for row in updates],
+        )
+    if inserts:
+        session.execute(_table(Balance).insert(), inserts)
+
+
+def _extend_supply(
+    session: Session, per_block: dict[int, list[int]], headers: dict[int, Header | None]
+) -> None:
+    if not per_block:
+        return
+    last = session.scalars(select(SupplyPoint).order_by(SupplyPoint.block_number.desc())).first()
+    minted, burnt, retired = (last.minted, last.burnt, last.retired) if last else (0, 0, 0)
+    rows = []
+    for number in sorted(per_block):
+        d_minted, d_burnt, d_retired = per_block[number]
+        minted, burnt, retired = minted + d_minted, burnt + d_burnt, retired + d_retired
+        header = headers[number]
+        assert header is not None
+        rows.append(
+            {
+                "block_number": number,
+                "block_time": header.timestamp,
+                "minted": minted,
+                "burnt": burnt,
+                "retired": retired,
+            }
+        )
+    session.execute(_table(SupplyPoint).insert(), rows)
+
+
+def _apply_identities(session: Session, events: list[dict[str, Any]]) -> None:
+    """Replay attestation events (in chain order) onto each account's current identity."""
+    for event in events:
+        identity = session.get(Identity, event["account"])
+        if event["kind"] == "attested":
+            values = {
+                "verifier": event["actor"],
+                "level": event["level"],
+                "expires_at": event["expires_at"],
+                "credential_hash": event["credential_hash"],
+                "revoked": False,
+                "block_number": event["block_number"],
+            }
+            if identity is None:
+                session.add(Identity(account=event["account"], **values))
+            else:
+                for name, value in values.items():
+                    setattr(identity, name, value)
+        elif identity is not None:
+            identity.revoked = True
+            identity.block_number = event["block_number"]
+        session.flush()
+
+
+def undo_above(session: Session, block_number: int) -> None:
+    """Delete every row above ``block_number`` and undo its effect on the derived state."""
+    deltas: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    touched: set[str] = set()
+    for sender, recipient, amount in session.execute(
+        select(Transfer.sender, Transfer.recipient, Transfer.amount).where(
+            Transfer.block_number > block_number
+        )
+    ):
+        if sender != ZERO_ADDRESS:
+            deltas[sender][0] += amount
+            touched.add(sender)
+        if recipient != ZERO_ADDRESS:
+            deltas[recipient][0] -= amount
+            touched.add(recipient)
+    for holder, amount in session.execute(
+        select(Retirement.holder, Retirement.amount).where(Retirement.block_number > block_number)
+    ):
+        deltas[holder][1] -= amount
+    accounts = sorted(
+        session.scalars(
+            select(AttestationEvent.account)
+            .where(AttestationEvent.block_number > block_number)
+            .distinct()
+        )
+    )
+    above: tuple[type[Base], ...] = (*EVENT_TABLES, BatchClaim, SupplyPoint)
+    for model in above:
+        table = cast(Table, model.__table__)
+        session.execute(delete(table).where(table.c.block_number > block_number))
+    session.execute(delete(Block).where(Block.number > block_number))
+    _apply_deltas(session, deltas)
+    # An address no remaining transfer mentions has no row in a clean index either.
+    for chunk in _chunks(sorted(touched)):
+        mentioned = set(
+            session.scalars(select(Transfer.sender).where(Transfer.sender.in_(chunk)).distinct())
+        ) | set(
+            session.scalars(
+                select(Transfer.recipient).where(Transfer.recipient.in_(chunk)).distinct()
+            )
+        )
+        gone = [a for a in chunk if a not in mentioned]
+        if gone:
+            session.execute(delete(Balance).where(Balance.address.in_(gone)))
+    for chunk in _chunks(accounts):
+        session.execute(delete(Identity).where(Identity.account.in_(chunk)))
+        session.flush()
+        remaining = session.execute(
+            select(AttestationEvent)
+            .where(AttestationEvent.account.in_(chunk))
+            .order_by(AttestationEvent.block_number, AttestationEvent.log_index)
+        ).scalars()
+        _apply_identities(
+            session,
+            [
+                {
+                    "kind": e.kind,
+                    "account": e.account,
+                    "actor": e.actor,
+                    "credential_hash": e.credential_hash,
+                    "level": e.level,
+                    "expires_at": e.expires_at,
+                    "block_number": e.block_number,
+                }
+                for e in remaining
+            ],
+        )
+
+
+def reset_index(session: Session) -> None:
+    """Empty every table of the index (the next run reads from the deployment's first block)."""
+    for model in reversed(ALL_TABLES):
+        session.execute(delete(cast(Table, model.__table__)))
+
+
+def indexed_block(session: Session) -> int | None:
+    """The checkpoint's block, or None before the first step."""
+    return session.scalar(select(func.max(Checkpoint.block_number)))
