@@ -10,9 +10,10 @@ from typing import Annotated
 
 import typer
 
+from api.app import export_text
 from api.catalogue import missing_hints, render_markdown
 from api.cli.common import console
-from api.openapi import client_text, export_text
+from api.openapi import client_text
 from api.settings import PROJECT_ROOT
 
 DOCS_DIR = PROJECT_ROOT / "mobile_api_docs"
