@@ -20,10 +20,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api import examples as ex
-from api.audit.indexer import ZERO_ADDRESS
 from api.audit.models import Balance, IssuedBatch, Retirement, Transfer
 from api.audit.queries import index_status, supply_at
 from api.audit.schemas import Amount
+from api.chain.addresses import ZERO_ADDRESS
 from api.chain.gateway import ChainGateway
 
 _STREAM = 5000

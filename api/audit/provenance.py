@@ -25,10 +25,10 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from api import examples as ex
-from api.audit.indexer import ZERO_ADDRESS
 from api.audit.models import BatchClaim, IssuedBatch, Transfer
 from api.audit.queries import find_claim, index_status
 from api.audit.schemas import Amount
+from api.chain.addresses import ZERO_ADDRESS
 
 
 class ClaimShare(BaseModel):

@@ -37,9 +37,9 @@ from api.audit.models import (
     SupplyPoint,
     Transfer,
 )
+from api.chain.addresses import ZERO_ADDRESS
 from api.db import Base
 
-ZERO_ADDRESS = "0x" + "00" * 20
 _IN_CHUNK = 500  # values per SQL IN (...) list
 
 
