@@ -1,5 +1,6 @@
-"""The indexer inside the API process: a daemon thread that keeps following the chain, pausing
-with a growing back-off while the node or the database is away, stopped cleanly on shutdown."""
+"""The indexer inside the API process: a task of the shared polling loop (one step a round),
+on a daemon thread, pausing with a growing back-off while the node or the database is away,
+stopped cleanly on shutdown. ``crda index`` runs :meth:`Indexer.run` in the foreground."""
 
 from __future__ import annotations
 
@@ -11,14 +12,55 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.audit.errors import IndexDeploymentChanged
 from api.audit.indexer.loop import Indexer
+from api.audit.indexer.reader import ChainMoved
 from api.errors import ChainUnavailable, Problem
+from api.outbox.worker import PollingLoop
 from api.settings import Settings
 
 log = structlog.get_logger(__name__)
 
 
+class IndexerLoop(PollingLoop):
+    """One indexer step per round: busy while blocks are left below ``head - confirmations``,
+    resting between rounds once caught up (``PollingLoop.run_forever``)."""
+
+    unavailable_event = "indexer_paused"
+
+    def __init__(
+        self, settings: Settings, factory: Callable[[], Indexer], stop: threading.Event
+    ) -> None:
+        self.settings = settings
+        self._factory = factory
+        self._stop = stop
+        self._indexer: Indexer | None = None
+        self._backoff = settings.indexer_poll_interval
+        self.last_error: str | None = None
+        self.caught_up = threading.Event()
+
+    def run_once(self) -> int:
+        try:
+            if self._indexer is None:
+                self._indexer = self._factory()
+            result = self._indexer.step()
+        except ChainMoved:
+            return 1  # the head moved under the read: read again at once
+        except Exception as exc:  # noqa: BLE001  (keep following; say why it paused)
+            self.last_error = exc.detail if isinstance(exc, Problem) else repr(exc)
+            log.warning("indexer_paused", error=self.last_error, retry_in=self._backoff)
+            if isinstance(exc, IndexDeploymentChanged | ChainUnavailable):
+                self._indexer = None  # the deployment or node may have changed: reload
+            self._stop.wait(self._backoff)
+            self._backoff = min(self._backoff * 2, 30.0)
+            return 0
+        self._backoff = self.settings.indexer_poll_interval
+        self.last_error = None
+        if result.to_block:
+            self.caught_up.set()
+        return 0 if result.caught_up else 1
+
+
 class IndexerThread:
-    """The indexer as a daemon thread of the API process, stopped cleanly on shutdown."""
+    """The indexer's polling loop as a daemon thread of the API process."""
 
     def __init__(
         self,
@@ -29,14 +71,27 @@ class IndexerThread:
     ) -> None:
         self.settings = settings
         self.sessions = sessions
-        self._factory = factory or (lambda: Indexer.from_settings(settings, sessions))
         self._stop = threading.Event()
+        self.loop = IndexerLoop(
+            settings, factory or (lambda: Indexer.from_settings(settings, sessions)), self._stop
+        )
         self._thread: threading.Thread | None = None
-        self.last_error: str | None = None
-        self.caught_up = threading.Event()
+
+    @property
+    def last_error(self) -> str | None:
+        return self.loop.last_error
+
+    @property
+    def caught_up(self) -> threading.Event:
+        return self.loop.caught_up
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="crda-indexer", daemon=True)
+        self._thread = threading.Thread(
+            target=self.loop.run_forever,
+            args=(self._stop, self.settings.indexer_poll_interval),
+            name="crda-indexer",
+            daemon=True,
+        )
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -47,26 +102,3 @@ class IndexerThread:
     @property
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
-
-    def _run(self) -> None:
-        backoff = self.settings.indexer_poll_interval
-        indexer: Indexer | None = None
-        while not self._stop.is_set():
-            try:
-                if indexer is None:
-                    indexer = self._factory()
-                indexer.run(
-                    stop=self._stop,
-                    follow=True,
-                    poll_interval=self.settings.indexer_poll_interval,
-                    progress=lambda s: self.caught_up.set() if s.checkpoint else None,
-                )
-                backoff = self.settings.indexer_poll_interval
-                self.last_error = None
-            except Exception as exc:  # noqa: BLE001  (keep following; say why it paused)
-                self.last_error = exc.detail if isinstance(exc, Problem) else repr(exc)
-                log.warning("indexer_paused", error=self.last_error, retry_in=backoff)
-                if isinstance(exc, IndexDeploymentChanged | ChainUnavailable):
-                    indexer = None  # the deployment or node may have changed: reload
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, 30.0)
