@@ -1,5 +1,5 @@
 """The identity world (people, verifiers, the app over a real devnet and database)."""
 
-from tests.world import world
+from tests.world import app, client, platform, world
 
-__all__ = ["world"]
+__all__ = ["app", "client", "platform", "world"]
