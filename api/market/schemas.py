@@ -7,7 +7,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from api import examples as ex
-from api.market.eip712 import Order, Side
+from api.chain.eip712 import DOMAIN_FIELDS
+from api.market.eip712 import ORDER_TYPES, Order, Side
 from api.market.models import Asset, MarketOrder
 
 HexSignature = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{130}$")]
@@ -179,22 +180,7 @@ class OrderDomainPublic(BaseModel):
                         "chainId": ex.CHAIN_ID,
                         "verifyingContract": ex.EXCHANGE,
                     },
-                    "types": {
-                        "EIP712Domain": [
-                            {"name": "name", "type": "string"},
-                            {"name": "version", "type": "string"},
-                            {"name": "chainId", "type": "uint256"},
-                            {"name": "verifyingContract", "type": "address"},
-                        ],
-                        "Order": [
-                            {"name": "maker", "type": "address"},
-                            {"name": "side", "type": "uint8"},
-                            {"name": "price", "type": "uint256"},
-                            {"name": "quantity", "type": "uint256"},
-                            {"name": "expiry", "type": "uint64"},
-                            {"name": "nonce", "type": "uint256"},
-                        ],
-                    },
+                    "types": {"EIP712Domain": DOMAIN_FIELDS, **ORDER_TYPES},
                     "primary_type": "Order",
                 }
             ]
