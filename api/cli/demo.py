@@ -8,7 +8,6 @@ import typer
 from rich.console import Console
 
 from api.cli.common import fail
-from api.demo import DemoError, Sizes, print_report, run_demo
 from api.settings import get_settings
 
 
@@ -26,6 +25,9 @@ def demo(
     workers: Annotated[int, typer.Option(help="Parallel HTTP clients.")] = 8,
 ) -> None:
     """Seed a believable day against the running platform, over HTTP only (run `up` first)."""
+    # Lazy: the demo makes staff accounts with the auth service, whose siwe import takes ~1 s.
+    from api.demo import DemoError, Sizes, print_report, run_demo
+
     settings = get_settings()
     base = (base_url or f"http://{settings.api_host}:{settings.api_port}").rstrip("/")
     sizes = Sizes(

@@ -10,7 +10,6 @@ from typing import Annotated
 
 import typer
 
-from api.app import export_text
 from api.catalogue import missing_hints, render_markdown
 from api.cli.common import console
 from api.openapi import client_text
@@ -24,6 +23,8 @@ def export_openapi(
     out: Annotated[str, typer.Option(help="Where to write.")] = str(DOCS_DIR / "openapi.json"),
 ) -> None:
     """Write the app's OpenAPI document (sorted keys, stable) and the Python client's table."""
+    from api.app import export_text  # lazy: the app imports every domain (seconds of start-up)
+
     document = export_text()
     path = _write_text(out, document)
     console.print(f"wrote {path}")
@@ -35,6 +36,8 @@ def export_errors(
     out: Annotated[str, typer.Option(help="Where to write.")] = str(DOCS_DIR / "errors.md"),
 ) -> None:
     """Write the error catalogue (every problem type, its status, when, what to show)."""
+    from api.app import export_text  # lazy: the app imports every domain (seconds of start-up)
+
     export_text()  # builds the app, so every module's problem types are registered
     path = _write_text(out, render_markdown())
     console.print(f"wrote {path}")

@@ -20,7 +20,6 @@ from api.chain.devnet import KINDS, DevnetError, port_is_open, start_devnet
 from api.chain.gateway import ChainGateway
 from api.cli.common import RUN_DIR, console, database, fail, read_pid, stop_recorded, write_pid
 from api.settings import PROJECT_ROOT, get_settings
-from api.tasks import make_worker
 
 devnet_app = typer.Typer(help="A local devnet node.", no_args_is_help=True)
 
@@ -122,6 +121,9 @@ def worker(
     once: Annotated[bool, typer.Option(help="Finish what is open, then exit.")] = False,
 ) -> None:
     """Run the outbox worker (chain writes) as its own process."""
+    # Lazy: the domains' tasks reach the auth service, whose siwe import takes ~1 s.
+    from api.tasks import make_worker
+
     settings = get_settings()
     with database(settings) as sessions:
         # The outbox, the issuance batcher and the market ticker, in one loop.
