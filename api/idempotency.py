@@ -15,7 +15,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import JSON, DateTime, Integer, String, UniqueConstraint, select
 from sqlalchemy.exc import IntegrityError
@@ -27,6 +27,7 @@ from api.errors import problem
 from api.timeutil import utcnow
 
 MAX_KEY_LENGTH = 255
+P = TypeVar("P")
 
 IdempotencyKeyReused = problem(
     409,
@@ -65,18 +66,55 @@ def idempotent(
     scope: str,
     key: str | None,
     params: Any,
-    action: Callable[[Session], dict[str, Any]],
+    action: Callable[[Session, P], dict[str, Any]],
+    prepare: Callable[[Session], P] = lambda session: None,  # type: ignore[assignment,return-value]
     required: bool = False,
 ) -> dict[str, Any]:
-    """The one entry point for endpoints: :func:`run_idempotent`, then ``Idempotent-Replayed:
-    true`` on ``response`` when the stored result is replayed. ``required``: the operation
-    refuses to run without a key (``invalid-idempotency-key``)."""
-    if required and key is None:
+    """The one entry point for endpoints: run ``action`` once per key (:func:`run_idempotent`)
+    and set ``Idempotent-Replayed: true`` on ``response`` when the stored result is replayed.
+
+    A key seen before is answered from the store at once. ``prepare`` runs first, in a
+    read-only session of its own, for the slow part that needs no write (chain reads,
+    simulations, signing): the key is written, and the database write lock taken, only for
+    ``action``, which receives what ``prepare`` returned. ``required``: the operation refuses
+    to run without a key (``invalid-idempotency-key``).
+    """
+    if required or key is not None:
         check_key(key)
-    result = run_idempotent(sessions, scope=scope, key=key, params=params, action=action)
-    if result.replayed:
+    body = _replay(sessions, scope, key, params)
+    replayed = body is not None
+    if body is None:
+        with sessions() as session:
+            prepared = prepare(session)
+            session.rollback()
+        result = run_idempotent(
+            sessions,
+            scope=scope,
+            key=key,
+            params=params,
+            action=lambda session: action(session, prepared),
+        )
+        body, replayed = result.response, result.replayed
+    if replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    return result.response
+    return body
+
+
+def _replay(
+    sessions: sessionmaker[Session], scope: str, key: str | None, params: Any
+) -> dict[str, Any] | None:
+    """The stored result of a key used before (409 if with other parameters), else None."""
+    if key is None:
+        return None
+    with sessions() as session:
+        found = _stored(session, scope, key)
+        if found is None or found.response is None:
+            return None
+        if found.request_hash != request_fingerprint(params):
+            raise IdempotencyKeyReused(
+                f"key {key!r} was first used with other parameters", idempotency_key=key
+            )
+        return found.response
 
 
 def check_key(key: str | None) -> str:

@@ -67,7 +67,7 @@ def place_order(
     if checksum(body.maker) != checksum(holder.address):
         raise service.NotOrderMaker("an order's maker is the signed-in holder's own address")
 
-    def action(session: Session) -> dict[str, Any]:
+    def action(session: Session, _: None) -> dict[str, Any]:
         row = service.place_my_order(
             session, market, str(holder.account_id), body.order(), body.signature_bytes()
         )
@@ -172,7 +172,7 @@ def _money_movement(
     response: Response,
     idempotency_key: str | None,
 ) -> MoneyMovementPublic:
-    def action(session: Session) -> dict[str, Any]:
+    def action(session: Session, _: None) -> dict[str, Any]:
         row = service.move_money(
             session, market, kind, body.account_id, body.amount, body.reference
         )

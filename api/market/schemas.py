@@ -14,6 +14,9 @@ from api.market.models import Asset, MarketOrder
 HexSignature = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{130}$")]
 Uint256Text = Annotated[str, Field(pattern=r"^[0-9]{1,78}$")]
 
+# What a wallet is given for an order (the example of ``OrderDomainPublic``).
+_ORDER_DOCUMENT_TYPES: Any = {"EIP712Domain": DOMAIN_FIELDS, **ORDER_TYPES}
+
 
 class OrderCreate(BaseModel):
     """A maker's signed order: the EIP-712 ``Order`` fields and the maker's signature."""
@@ -180,7 +183,7 @@ class OrderDomainPublic(BaseModel):
                         "chainId": ex.CHAIN_ID,
                         "verifyingContract": ex.EXCHANGE,
                     },
-                    "types": {"EIP712Domain": DOMAIN_FIELDS, **ORDER_TYPES},
+                    "types": _ORDER_DOCUMENT_TYPES,
                     "primary_type": "Order",
                 }
             ]

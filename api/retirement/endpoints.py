@@ -58,12 +58,23 @@ def create_retirement(
     Answers 202 with the pending certificate; it is confirmed once the chain has it.
     """
 
-    def action(session: Session) -> dict[str, Any]:
-        return service.retire(
+    def prepare(session: Session) -> service.SignedRetirement:
+        return service.sign_retirement(
             session,
             state.settings,
             chain,
             user,
+            amount=body.amount,
+            beneficiary=body.beneficiary,
+            reason=body.reason,
+        )
+
+    def action(session: Session, signed: service.SignedRetirement) -> dict[str, Any]:
+        return service.retire(
+            session,
+            state.settings,
+            user,
+            signed,
             amount=body.amount,
             beneficiary=body.beneficiary,
             reason=body.reason,
@@ -76,6 +87,7 @@ def create_retirement(
         scope=f"retirements:{user.id}",
         key=idempotency_key,
         params=body.model_dump(mode="json"),
+        prepare=prepare,
         action=action,
         required=True,
     )

@@ -19,6 +19,7 @@ from __future__ import annotations
 import secrets
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
@@ -99,7 +100,18 @@ def sign_forward_request(
     ]
 
 
-def retire(
+@dataclass(frozen=True)
+class SignedRetirement:
+    """A retirement ready to record: the holder's forward request, signed and simulated."""
+
+    holder: str
+    salt: str
+    beneficiary_hash: str
+    forward_nonce: int
+    request: list[Any]
+
+
+def sign_retirement(
     session: Session,
     settings: Settings,
     chain: ChainGateway,
@@ -108,26 +120,15 @@ def retire(
     amount: int,
     beneficiary: str,
     reason: str,
-    publish_beneficiary: bool,
-) -> dict[str, Any]:
-    """Record a retirement and its chain write; returns the pending certificate's JSON.
-
-    Joins the caller's transaction: the endpoint runs it under the holder's Idempotency-Key,
-    which commits the certificate, the outbox row, the ledger hold and the key together.
-    """
+) -> SignedRetirement:
+    """The chain part, before anything is written: simulate the burn as the holder and sign
+    the forward request with the holder's custodial key (no database lock is held meanwhile)."""
     wallet = auth_service.get_wallet(session, user.id)
     if wallet is None:
         raise NotFound("the account has no wallet yet")
     if wallet.key_ciphertext is None:
         raise NoPlatformWallet("a self-custody wallet retires by calling retire() itself")
     holder = wallet.address.lower()
-    in_flight = session.scalar(
-        select(Certificate.id).where(
-            Certificate.holder == holder, Certificate.status == CertificateStatus.pending.value
-        )
-    )
-    if in_flight is not None:
-        raise RetirementInProgress(certificate_id=in_flight)
     salt = "0x" + secrets.token_bytes(32).hex()
     digest = beneficiary_hash(salt, beneficiary)
     token = chain.contract("CRDAToken")
@@ -144,13 +145,40 @@ def retire(
         nonce,
         int(time.time()) + FORWARD_TTL,
     )
+    return SignedRetirement(holder, salt, digest, nonce, request)
+
+
+def retire(
+    session: Session,
+    settings: Settings,
+    user: Account,
+    signed: SignedRetirement,
+    *,
+    amount: int,
+    beneficiary: str,
+    reason: str,
+    publish_beneficiary: bool,
+) -> dict[str, Any]:
+    """Record a signed retirement and its chain write; returns the pending certificate's JSON.
+
+    Joins the caller's transaction: the endpoint runs it under the holder's Idempotency-Key,
+    which commits the certificate, the outbox row, the ledger hold and the key together.
+    """
+    holder = signed.holder
+    in_flight = session.scalar(
+        select(Certificate.id).where(
+            Certificate.holder == holder, Certificate.status == CertificateStatus.pending.value
+        )
+    )
+    if in_flight is not None:
+        raise RetirementInProgress(certificate_id=in_flight)
     row = enqueue(
         session,
-        key=f"retirement:{holder}:{nonce}:{digest}",
+        key=f"retirement:{holder}:{signed.forward_nonce}:{signed.beneficiary_hash}",
         kind=OUTBOX_KIND,
         contract="Forwarder",
         function="execute",
-        args=[request],
+        args=[signed.request],
         signer="relayer",
     )
     certificate_id = str(uuid.uuid4())
@@ -165,12 +193,12 @@ def retire(
             data_key, beneficiary.encode(), beneficiary_aad(certificate_id)
         ),
         beneficiary_data_key=wrapped,
-        beneficiary_salt=salt,
-        beneficiary_hash=digest,
+        beneficiary_salt=signed.salt,
+        beneficiary_hash=signed.beneficiary_hash,
         publish_beneficiary=publish_beneficiary,
         reason=reason,
         status=CertificateStatus.pending.value,
-        forward_nonce=nonce,
+        forward_nonce=signed.forward_nonce,
         outbox_id=row.id,
     )
     session.add(certificate)
