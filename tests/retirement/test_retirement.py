@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -272,3 +275,29 @@ def test_a_retirement_the_chain_refuses_gives_the_held_credits_back(
     assert aw.platform.token.functions.balanceOf(address).call() == 0
     report = aw.client.get("/market/reconciliation", headers=aw.world.operator().headers).json()
     assert report["ok"], report
+
+
+def test_a_retry_burst_with_one_key_gets_one_retirement_and_the_stored_answer(
+    audit_world: AuditWorld,
+) -> None:
+    """A phone retrying while its first request is in flight: twenty POSTs with one key sent
+    together get one certificate, one outbox row, and the same 202 answer, nineteen of them
+    marked as replayed."""
+    aw = audit_world
+    user, _address = aw.holder(credits=5_000)
+    headers = {**user.headers, "Idempotency-Key": "burst-1"}
+
+    async def burst() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=aw.client.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            return await asyncio.gather(
+                *(http.post("/retirements", json=BODY, headers=headers) for _ in range(20))
+            )
+
+    responses = asyncio.run(burst())
+    assert {r.status_code for r in responses} == {202}, {r.text for r in responses}
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert sum(r.headers.get("Idempotent-Replayed") == "true" for r in responses) == 19
+    with aw.sessions() as session:
+        assert len(session.scalars(select(Certificate)).all()) == 1
+        assert len(session.scalars(select(ChainTransaction)).all()) == 1
