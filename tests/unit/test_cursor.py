@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.audit.errors import InvalidCursor
-from api.audit.queries import decode_cursor, encode_cursor
+from api.pagination import InvalidCursor, decode_cursor, encode_cursor
 
 
 def test_a_cursor_round_trips() -> None:
