@@ -14,7 +14,8 @@ SQLite stores ``now()`` to the second and SQLAlchemy binds microseconds).
 This module is platform: it knows no domain; domains and the audit index build on it.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations``: FastAPI reads the annotations of the dependency
+# page_params builds, and those name its arguments (``maximum``), not module globals.
 
 import base64
 import binascii
@@ -24,10 +25,11 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import ColumnElement, Select, and_, false, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from api import examples as ex
 from api.errors import problem
 
 T = TypeVar("T")
@@ -40,8 +42,19 @@ MAX_LIMIT = 1000
 InvalidCursor = problem(422, "invalid-cursor", "The page cursor is not valid")
 
 
+def _page_example(schema: dict[str, Any], cls: type[BaseModel]) -> None:
+    """A page's example in the OpenAPI document: its items' own examples and a cursor."""
+    args = cls.__pydantic_generic_metadata__["args"]
+    extra = args[0].model_config.get("json_schema_extra") if args else None
+    examples = extra.get("examples") if isinstance(extra, dict) else None
+    if isinstance(examples, list) and examples:
+        schema["examples"] = [{"items": examples, "next_cursor": ex.PAGE_CURSOR}]
+
+
 class Page(BaseModel, Generic[T]):
     """One page of a list; pass ``next_cursor`` back to get the next (None: the last page)."""
+
+    model_config = ConfigDict(json_schema_extra=_page_example)
 
     items: list[T]
     next_cursor: str | None = None

@@ -632,11 +632,12 @@ class Demo:
 
     def _claims_of(self, person: Person) -> list[dict[str, Any]]:
         claims: list[dict[str, Any]] = []
+        cursor: str | None = None
         while True:
-            offset = len(claims)
-            page = person.call(Client.claims, limit=200, offset=offset)
+            page = person.call(Client.claims, limit=200, cursor=cursor)
             claims += [dict(item) for item in page["items"]]
-            if len(claims) >= page["total"] or not page["items"]:
+            cursor = page.get("next_cursor")
+            if cursor is None:
                 return claims
 
     def _wait_for_issuance(self) -> None:
@@ -756,14 +757,14 @@ class Demo:
 
         # Settlement on chain is asynchronous (the market ticker and the outbox).
         def settled(business: Person) -> bool:
-            filled = sum(o["filled"] for o in business.call(Client.my_orders, limit=200))
-            traded = sum(t["quantity"] for t in business.call(Client.my_trades, limit=200))
+            filled = sum(o["filled"] for o in business.call(Client.my_orders, limit=200)["items"])
+            traded = sum(t["quantity"] for t in business.call(Client.my_trades, limit=200)["items"])
             return traded >= filled
 
         self._wait("settlement", lambda: all(settled(b) for b, _kg in bids))
         self.bought: dict[str, int] = {}
         for business in self.businesses:
-            trades = business.call(Client.my_trades, limit=200)
+            trades = business.call(Client.my_trades, limit=200)["items"]
             self.bought[business.account_id] = sum(
                 t["quantity"] for t in trades if t["side"] == "buy"
             )
