@@ -80,7 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(
         title="CRDA API",
-        version="0.1.0",
+        version="0.2.0",
         summary="Carbon Reduction Digital Asset platform: the city app's backend.",
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,

@@ -11,6 +11,9 @@ from __future__ import annotations
 from pydantic.json_schema import JsonDict
 
 # Accounts and addresses (EIP-55).
+# A page's ``next_cursor`` (opaque to clients; every list's page shows this one).
+PAGE_CURSOR = "WyJ0cmFuc2ZlcnMiLFsxMiwzXV0"
+
 CITIZEN_ID = "10eb79ce-42fe-4184-8007-9f841362861f"
 CITIZEN = "0x0D5014f51A8B220d876fc978EAfD56cAcCCC25A6"
 BUYER_ID = "1cda059a-d06c-43db-9d29-3f3271300a2f"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, NotRequired, TypedDict
 
-VERSION = '0.1.0'
+VERSION = '0.2.0'
 
 # operation id -> how to call it (method, path template, parameters, media types)
 OPERATIONS: dict[str, dict[str, Any]] = {'accounts-create_wallet': {'body': True,
@@ -54,7 +54,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {'accounts-create_wallet': {'body': True
                                'method': 'GET',
                                'path': '/accounts/{account_id}/credentials',
                                'path_params': ['account_id'],
-                               'query_params': ['limit', 'offset'],
+                               'query_params': ['limit', 'cursor'],
                                'secured': True,
                                'status': 200},
  'accounts-me': {'body': False,
@@ -508,7 +508,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {'accounts-create_wallet': {'body': True
                    'method': 'GET',
                    'path': '/earning/claims',
                    'path_params': [],
-                   'query_params': ['limit', 'offset'],
+                   'query_params': ['limit', 'cursor'],
                    'secured': True,
                    'status': 200},
  'claims-proof': {'body': False,
@@ -668,7 +668,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {'accounts-create_wallet': {'body': True
                       'method': 'GET',
                       'path': '/market/orders',
                       'path_params': [],
-                      'query_params': ['limit', 'offset'],
+                      'query_params': ['limit', 'cursor'],
                       'secured': True,
                       'status': 200},
  'market-my_statement': {'body': False,
@@ -684,7 +684,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {'accounts-create_wallet': {'body': True
                       'method': 'GET',
                       'path': '/market/trades',
                       'path_params': [],
-                      'query_params': ['limit', 'offset'],
+                      'query_params': ['limit', 'cursor'],
                       'secured': True,
                       'status': 200},
  'market-order_book': {'body': False,
@@ -756,7 +756,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {'accounts-create_wallet': {'body': True
                           'method': 'GET',
                           'path': '/earning/rejections',
                           'path_params': [],
-                          'query_params': ['reason', 'limit', 'offset'],
+                          'query_params': ['reason', 'limit', 'cursor'],
                           'secured': True,
                           'status': 200},
  'providers-suspend': {'body': True,
@@ -788,7 +788,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {'accounts-create_wallet': {'body': True
                                      'method': 'GET',
                                      'path': '/retirements',
                                      'path_params': [],
-                                     'query_params': [],
+                                     'query_params': ['limit', 'cursor'],
                                      'secured': True,
                                      'status': 200},
  'verifiers-add_member': {'body': True,
@@ -950,13 +950,6 @@ class ClaimIssuance(TypedDict):
     merkle_root: str
     position: int
     tx_hash: str
-
-
-class ClaimPage(TypedDict):
-    items: list[ClaimPublic]
-    limit: int
-    offset: int
-    total: int
 
 
 class ClaimProvenance(TypedDict):
@@ -1227,6 +1220,16 @@ class Page_BatchPublic_(TypedDict):
     next_cursor: NotRequired[str | None]
 
 
+class Page_ClaimPublic_(TypedDict):
+    items: list[ClaimPublic]
+    next_cursor: NotRequired[str | None]
+
+
+class Page_CredentialPublic_(TypedDict):
+    items: list[CredentialPublic]
+    next_cursor: NotRequired[str | None]
+
+
 class Page_EventPublic_(TypedDict):
     items: list[EventPublic]
     next_cursor: NotRequired[str | None]
@@ -1242,8 +1245,23 @@ class Page_IdentityPublic_(TypedDict):
     next_cursor: NotRequired[str | None]
 
 
+class Page_MyCertificate_(TypedDict):
+    items: list[MyCertificate]
+    next_cursor: NotRequired[str | None]
+
+
+class Page_OrderPublic_(TypedDict):
+    items: list[OrderPublic]
+    next_cursor: NotRequired[str | None]
+
+
 class Page_RetirementPublic_(TypedDict):
     items: list[RetirementPublic]
+    next_cursor: NotRequired[str | None]
+
+
+class Page_SubmissionPublic_(TypedDict):
+    items: list[SubmissionPublic]
     next_cursor: NotRequired[str | None]
 
 
@@ -1254,6 +1272,11 @@ class Page_SupplyPointPublic_(TypedDict):
 
 class Page_TradeAudit_(TypedDict):
     items: list[TradeAudit]
+    next_cursor: NotRequired[str | None]
+
+
+class Page_TradePublic_(TypedDict):
+    items: list[TradePublic]
     next_cursor: NotRequired[str | None]
 
 

@@ -20,7 +20,6 @@ import httpx
 from crda_client._generated import (
     OPERATIONS,
     AccountPublic,
-    ClaimPage,
     ClaimPublic,
     CredentialPublic,
     ErasureOut,
@@ -30,16 +29,20 @@ from crda_client._generated import (
     MoneyMovementPublic,
     OrderBookPublic,
     OrderPublic,
+    Page_ClaimPublic_,
+    Page_CredentialPublic_,
+    Page_MyCertificate_,
+    Page_OrderPublic_,
+    Page_SubmissionPublic_,
+    Page_TradePublic_,
     PersonalDataPublic,
     ProblemDetails,
     ProviderPublic,
     Readiness,
     SiweNonceOut,
     StatementLine,
-    SubmissionPublic,
     Summary,
     TokenPair,
-    TradePublic,
     Verification,
     VerifierPublic,
     VerifyResponse,
@@ -252,12 +255,13 @@ class Client:
         return self.request("accounts-wallet_qr", path=path, query={"format": fmt}).content
 
     def list_credentials(
-        self, account_id: str | None = None, *, limit: int = 20, offset: int = 0
-    ) -> list[CredentialPublic]:
+        self, account_id: str | None = None, *, limit: int = 20, cursor: str | None = None
+    ) -> Page_CredentialPublic_:
         path = {"account_id": self._me(account_id)}
-        query = {"limit": limit, "offset": offset}
+        query = {"limit": limit, "cursor": cursor}
         return cast(
-            list[CredentialPublic], self.call("accounts-list_credentials", path=path, query=query)
+            Page_CredentialPublic_,
+            self.call("accounts-list_credentials", path=path, query=query),
         )
 
     # -- verifiers -----------------------------------------------------------------------
@@ -352,11 +356,11 @@ class Client:
         return cast(list[ProviderPublic], self.call("providers-providers"))
 
     def rejections(
-        self, reason: str | None = None, *, limit: int = 100, offset: int = 0
-    ) -> list[SubmissionPublic]:
-        """Refused submissions with their reasons (operator and auditor)."""
-        query = {"reason": reason, "limit": limit, "offset": offset}
-        return cast(list[SubmissionPublic], self.call("providers-rejections", query=query))
+        self, reason: str | None = None, *, limit: int = 100, cursor: str | None = None
+    ) -> Page_SubmissionPublic_:
+        """Refused submissions with their reasons (operator and auditor), oldest first."""
+        query = {"reason": reason, "limit": limit, "cursor": cursor}
+        return cast(Page_SubmissionPublic_, self.call("providers-rejections", query=query))
 
     # -- earning: claims -------------------------------------------------------------------
     def submit_purchase(self, evidence: dict[str, Any], signature: str) -> ClaimPublic:
@@ -371,9 +375,9 @@ class Client:
         body = {"evidence": evidence, "signature": signature, "gps_legs_m": gps_legs_m or []}
         return cast(ClaimPublic, self.call("claims-submit_trip", json=body))
 
-    def claims(self, *, limit: int = 50, offset: int = 0) -> ClaimPage:
-        query = {"limit": limit, "offset": offset}
-        return cast(ClaimPage, self.call("claims-claims", query=query))
+    def claims(self, *, limit: int = 50, cursor: str | None = None) -> Page_ClaimPublic_:
+        query = {"limit": limit, "cursor": cursor}
+        return cast(Page_ClaimPublic_, self.call("claims-claims", query=query))
 
     def claim(self, claim_id: str) -> ClaimPublic:
         return cast(ClaimPublic, self.call("claims-claim", path={"claim_id": claim_id}))
@@ -406,13 +410,13 @@ class Client:
         path = {"order_id": str(order_id)}
         return cast(OrderPublic, self.call("market-cancel_order", path=path))
 
-    def my_orders(self, *, limit: int = 50, offset: int = 0) -> list[OrderPublic]:
-        query = {"limit": limit, "offset": offset}
-        return cast(list[OrderPublic], self.call("market-my_orders", query=query))
+    def my_orders(self, *, limit: int = 50, cursor: str | None = None) -> Page_OrderPublic_:
+        query = {"limit": limit, "cursor": cursor}
+        return cast(Page_OrderPublic_, self.call("market-my_orders", query=query))
 
-    def my_trades(self, *, limit: int = 50, offset: int = 0) -> list[TradePublic]:
-        query = {"limit": limit, "offset": offset}
-        return cast(list[TradePublic], self.call("market-my_trades", query=query))
+    def my_trades(self, *, limit: int = 50, cursor: str | None = None) -> Page_TradePublic_:
+        query = {"limit": limit, "cursor": cursor}
+        return cast(Page_TradePublic_, self.call("market-my_trades", query=query))
 
     def statement(self, asset: Literal["CRDA", "KRW"] = "CRDA") -> list[StatementLine]:
         """Every movement of your credits (grams) or won, with a running balance."""
@@ -453,8 +457,9 @@ class Client:
         path = {"certificate_id": certificate_id}
         return cast(dict[str, Any], self.call("retirements-get_my_retirement", path=path))
 
-    def my_retirements(self) -> list[dict[str, Any]]:
-        return cast(list[dict[str, Any]], self.call("retirements-list_my_retirements"))
+    def my_retirements(self, *, limit: int = 50, cursor: str | None = None) -> Page_MyCertificate_:
+        query = {"limit": limit, "cursor": cursor}
+        return cast(Page_MyCertificate_, self.call("retirements-list_my_retirements", query=query))
 
     def certificate(self, serial: int) -> dict[str, Any]:
         """The public certificate (no sign-in)."""

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from api.audit import dashboard, exports, queries
 from api.audit.integrity import IntegrityReport, check_integrity
 from api.audit.provenance import ClaimProvenance, claim_provenance
-from api.audit.queries import PageParams, Window
+from api.audit.queries import Window
 from api.audit.schemas import (
     AttestationPublic,
     BatchClaimPublic,
@@ -28,7 +28,6 @@ from api.audit.schemas import (
     HolderPublic,
     IdentityPublic,
     IndexStatus,
-    Page,
     RetirementPublic,
     Supply,
     SupplyPointPublic,
@@ -40,6 +39,7 @@ from api.auth.models import Account, Role
 from api.deps import MAX_SQL_INT, ChainDep, SessionDep, StateDep
 from api.errors import Forbidden, NotFound
 from api.market.reconcile import reconcile
+from api.pagination import Page, PageDep
 
 AUDIT_ROLES = frozenset({Role.auditor.value, Role.operator.value})
 
@@ -56,13 +56,6 @@ router = APIRouter(prefix="/audit", tags=["audit"], dependencies=[Depends(audito
 ExportFormat = Literal["csv", "json"]
 
 
-async def page_params(
-    limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = queries.DEFAULT_LIMIT,
-    cursor: str | None = None,
-) -> PageParams:
-    return PageParams(limit=limit, cursor=cursor)
-
-
 UnixTime = Query(ge=0, le=MAX_SQL_INT, description="unix seconds")
 
 
@@ -75,7 +68,6 @@ async def window(
     return Window(from_block, to_block, from_time, to_time)
 
 
-PageDep = Annotated[PageParams, Depends(page_params)]
 WindowDep = Annotated[Window, Depends(window)]
 
 

@@ -14,5 +14,4 @@ BlockNotIndexed = problem(409, "block-not-indexed", "The index has not reached t
 IndexInconsistent = problem(
     500, "index-inconsistent", "The index contradicts itself; run the integrity check"
 )
-InvalidCursor = problem(422, "invalid-cursor", "The page cursor is not valid")
 ChainRpcError = problem(502, "chain-rpc-error", "The blockchain node refused a request")

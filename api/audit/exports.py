@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.audit.queries import iterate
-from api.audit.schemas import Page
+from api.pagination import Page
 
 M = TypeVar("M", bound=BaseModel)
 

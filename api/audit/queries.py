@@ -1,11 +1,9 @@
 """The auditor's read-only queries over the index, all paginated the same way.
 
-Pagination is keyset (cursor) pagination, defined once in :func:`keyset_page`: each list has a
-fixed sort key that ends in a unique column, a page is ``WHERE key > cursor ORDER BY key
-LIMIT n``, and the cursor is the last row's key, opaque to the client (base64url of JSON,
-tagged with the list's name so a cursor of one list is refused by another). Pages are stable
-while the index grows, cost the same at any depth, and an export walks a whole list page by
-page in short transactions (:func:`iterate`) without loading it.
+Pagination is the API's one keyset (cursor) pagination (:mod:`api.pagination`): each list has a
+fixed sort key that ends in a unique column, so pages are stable while the index grows, cost
+the same at any depth, and an export walks a whole list page by page in short transactions
+(:func:`iterate`) without loading it.
 
 Time filters (``Window``) are on block numbers or block times (unix seconds). Everything is as
 of the index's checkpoint; ``supply_at`` answers for any block up to it.
@@ -13,18 +11,16 @@ of the index's checkpoint; ``supply_at`` answers for any block up to it.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
-from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session, sessionmaker
 
-from api.audit.errors import BlockNotIndexed, IndexNotStarted, InvalidCursor
+from api.audit.errors import BlockNotIndexed, IndexNotStarted
 from api.audit.models import (
     AttestationEvent,
     Balance,
@@ -45,7 +41,6 @@ from api.audit.schemas import (
     HolderPublic,
     IdentityPublic,
     IndexStatus,
-    Page,
     RetirementPublic,
     Supply,
     SupplyPointPublic,
@@ -53,90 +48,9 @@ from api.audit.schemas import (
     TransferPublic,
 )
 from api.market.models import MarketFill, MarketSettlement
+from api.pagination import FIRST_PAGE, Page, PageParams, keyset_page
 
 M = TypeVar("M", bound=BaseModel)
-
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 1000
-
-
-# -- pagination, defined once --------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PageParams:
-    """``limit`` rows after ``cursor`` (the ``next_cursor`` of the previous page)."""
-
-    limit: int = DEFAULT_LIMIT
-    cursor: str | None = None
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.limit <= MAX_LIMIT:
-            raise InvalidCursor(f"limit must be between 1 and {MAX_LIMIT}", limit=self.limit)
-
-
-def encode_cursor(name: str, values: Sequence[Any]) -> str:
-    raw = json.dumps([name, list(values)], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(name: str, cursor: str, size: int) -> list[Any]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        tag, values = json.loads(raw)
-    except (binascii.Error, ValueError, TypeError) as exc:
-        raise InvalidCursor("the cursor is not one this API made") from exc
-    if (
-        tag != name
-        or not isinstance(values, list)
-        or len(values) != size
-        or not all(_cursor_value(v) for v in values)
-    ):
-        raise InvalidCursor(f"the cursor is not one of the {name} list")
-    return values
-
-
-def _cursor_value(value: Any) -> bool:
-    """A key a cursor may carry: a string, or an integer a database column can hold."""
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, int):
-        return -(2**63) <= value < 2**63  # beyond it SQLite raises OverflowError (a 500)
-    return isinstance(value, str)
-
-
-def _after(keys: Sequence[InstrumentedAttribute[Any]], values: Sequence[Any], desc: bool) -> Any:
-    """Rows strictly after ``values`` in the lexicographic order of ``keys``."""
-    clauses: list[ColumnElement[bool]] = []
-    for i, key in enumerate(keys):
-        equal = [k == v for k, v in zip(keys[:i], values[:i], strict=True)]
-        beyond = key < values[i] if desc else key > values[i]
-        clauses.append(and_(*equal, beyond))
-    return or_(*clauses) if clauses else false()
-
-
-def keyset_page(
-    session: Session,
-    name: str,
-    stmt: Select[Any],
-    keys: Sequence[InstrumentedAttribute[Any]],
-    params: PageParams,
-    to_item: Callable[[Any], M],
-    *,
-    desc: bool = False,
-) -> Page[M]:
-    """One page of ``stmt`` (a select of one model) ordered by ``keys`` (unique together)."""
-    if params.cursor:
-        stmt = stmt.where(_after(keys, decode_cursor(name, params.cursor, len(keys)), desc))
-    order = [k.desc() if desc else k.asc() for k in keys]
-    rows = session.scalars(stmt.order_by(*order).limit(params.limit + 1)).all()
-    more = len(rows) > params.limit
-    rows = rows[: params.limit]
-    next_cursor = None
-    if more:
-        last = rows[-1]
-        next_cursor = encode_cursor(name, [getattr(last, k.key) for k in keys])
-    return Page(items=[to_item(r) for r in rows], next_cursor=next_cursor)
 
 
 def iterate(
@@ -253,7 +167,7 @@ def _supply_point(row: SupplyPoint) -> SupplyPointPublic:
 
 
 def list_supply(
-    session: Session, *, window: Window = ALL, page: PageParams = PageParams()
+    session: Session, *, window: Window = ALL, page: PageParams = FIRST_PAGE
 ) -> Page[SupplyPointPublic]:
     """Supply after every block that changed it (a time series for the dashboard)."""
     stmt = window.apply(select(SupplyPoint), SupplyPoint)
@@ -264,7 +178,7 @@ def list_supply(
 
 
 def list_holders(
-    session: Session, *, include_empty: bool = False, page: PageParams = PageParams()
+    session: Session, *, include_empty: bool = False, page: PageParams = FIRST_PAGE
 ) -> Page[HolderPublic]:
     """Holders by balance, largest first (``include_empty``: also those holding nothing now)."""
     stmt = select(Balance)
@@ -304,7 +218,7 @@ def list_transfers(
     *,
     address: str | None = None,
     window: Window = ALL,
-    page: PageParams = PageParams(),
+    page: PageParams = FIRST_PAGE,
 ) -> Page[TransferPublic]:
     """Transfers, mints (sender zero) and burns (recipient zero) in chain order."""
     stmt = window.apply(select(Transfer), Transfer)
@@ -323,7 +237,7 @@ def list_transfers(
 
 
 def list_batches(
-    session: Session, *, window: Window = ALL, page: PageParams = PageParams()
+    session: Session, *, window: Window = ALL, page: PageParams = FIRST_PAGE
 ) -> Page[BatchPublic]:
     """Issuance batches with their Merkle roots, in chain order."""
     stmt = window.apply(select(IssuedBatch), IssuedBatch)
@@ -345,7 +259,7 @@ def get_batch(session: Session, batch_id: str) -> BatchPublic | None:
 
 
 def list_batch_claims(
-    session: Session, batch_id: str, *, page: PageParams = PageParams()
+    session: Session, batch_id: str, *, page: PageParams = FIRST_PAGE
 ) -> Page[BatchClaimPublic]:
     """The claim ids of one batch, in the batch's order."""
     stmt = select(BatchClaim).where(BatchClaim.batch_id == batch_id.lower())
@@ -374,7 +288,7 @@ def list_retirements(
     *,
     holder: str | None = None,
     window: Window = ALL,
-    page: PageParams = PageParams(),
+    page: PageParams = FIRST_PAGE,
 ) -> Page[RetirementPublic]:
     """Retirements (certificates) in chain order."""
     stmt = window.apply(select(Retirement), Retirement)
@@ -395,7 +309,7 @@ def list_trades(
     *,
     status: str | None = None,
     address: str | None = None,
-    page: PageParams = PageParams(),
+    page: PageParams = FIRST_PAGE,
 ) -> Page[TradeAudit]:
     """Every matched fill of the market (the database's record), oldest first, with the
     transaction that settled it."""
@@ -435,7 +349,7 @@ def list_attestations(
     *,
     account: str | None = None,
     window: Window = ALL,
-    page: PageParams = PageParams(),
+    page: PageParams = FIRST_PAGE,
 ) -> Page[AttestationPublic]:
     """Attestations and revocations in chain order."""
     stmt = window.apply(select(AttestationEvent), AttestationEvent)
@@ -451,7 +365,7 @@ def list_attestations(
     )
 
 
-def list_identities(session: Session, *, page: PageParams = PageParams()) -> Page[IdentityPublic]:
+def list_identities(session: Session, *, page: PageParams = FIRST_PAGE) -> Page[IdentityPublic]:
     """Each attested account's current attestation (by address)."""
     return keyset_page(
         session, "identities", select(Identity), [Identity.account], page,
@@ -484,7 +398,7 @@ def list_events(
     contract: str | None = None,
     event: str | None = None,
     window: Window = ALL,
-    page: PageParams = PageParams(),
+    page: PageParams = FIRST_PAGE,
 ) -> Page[EventPublic]:
     """Every indexed event (role changes, pauses, forwarder requests, ...) in chain order."""
     stmt = window.apply(select(Event), Event)

@@ -6,7 +6,7 @@ JavaScript number); times are unix seconds of the block that recorded the event.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, PlainSerializer
 
@@ -14,15 +14,6 @@ from api import examples as ex
 from api.timeutil import UtcDateTime
 
 Amount = Annotated[int, PlainSerializer(str, return_type=str, when_used="json")]
-
-T = TypeVar("T")
-
-
-class Page(BaseModel, Generic[T]):
-    """One page of a list; pass ``next_cursor`` back to get the next (None: the last page)."""
-
-    items: list[T]
-    next_cursor: str | None = None
 
 
 class _Row(BaseModel):

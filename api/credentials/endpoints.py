@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Response, status
 from fastapi.responses import JSONResponse
 
 from api.auth import service as accounts
@@ -33,6 +33,7 @@ from api.credentials.schemas import (
 from api.credentials.views import credential_public
 from api.deps import ChainDep, SessionDep, SettingsDep
 from api.errors import Forbidden, NotFound
+from api.pagination import Page, PageParams, page_params
 from api.qr import QrFormat, qr_response
 from identity.did import DIDError, parse_pkh_did
 
@@ -232,17 +233,13 @@ def jwks(settings: SettingsDep) -> dict[str, Any]:
 
 # An account's credentials, served under /accounts like the rest of the account.
 accounts_router = APIRouter(prefix="/accounts", tags=["accounts"])
+CredentialsPage = Annotated[PageParams, Depends(page_params(maximum=100, default=20))]
 
 
 @accounts_router.get("/{account_id}/credentials")
 def list_credentials(
-    account_id: str,
-    user: CurrentUser,
-    session: SessionDep,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
-) -> list[CredentialPublic]:
+    account_id: str, user: CurrentUser, session: SessionDep, page: CredentialsPage
+) -> Page[CredentialPublic]:
+    """The account's credentials, newest first."""
     ensure_may_read_account(user, account_id)
-    return [
-        credential_public(c) for c in service.list_credentials(session, account_id, limit, offset)
-    ]
+    return service.list_credentials(session, account_id, page).page(credential_public)

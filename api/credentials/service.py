@@ -33,6 +33,7 @@ from api.chain.gateway import ChainGateway
 from api.chain.identity import IdentityReader
 from api.credentials.models import Credential, Identity, Verifier
 from api.errors import Forbidden, NotFound, problem
+from api.pagination import PageParams, Rows, seek_rows
 from api.settings import Settings
 from api.timeutil import aware, utcnow
 from identity import status_list
@@ -368,18 +369,13 @@ def get_credential_for(session: Session, user: Account, credential_id: str) -> C
     return credential
 
 
-def list_credentials(
-    session: Session, account_id: str, limit: int, offset: int
-) -> list[Credential]:
-    return list(
-        session.scalars(
-            select(Credential)
-            .where(Credential.account_id == account_id)
-            .order_by(Credential.created_at.desc(), Credential.id)
-            .limit(limit)
-            .offset(offset)
-        )
-    )
+def list_credentials(session: Session, account_id: str, page: PageParams) -> Rows[Credential]:
+    """The account's credentials, newest first."""
+    stmt = select(Credential).where(Credential.account_id == account_id)
+    return seek_rows(
+        session, "account-credentials", stmt, Credential.created_at, Credential.id, page,
+        desc=True,
+    )  # fmt: skip
 
 
 def revoke_credential(

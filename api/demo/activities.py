@@ -196,11 +196,12 @@ def live_the_day(day: Day, citizens: list[Person], partners: Partners) -> None:
 
 def _claims_of(person: Person) -> list[dict[str, Any]]:
     claims: list[dict[str, Any]] = []
+    cursor: str | None = None
     while True:
-        offset = len(claims)
-        page = person.call(Client.claims, limit=200, offset=offset)
+        page = person.call(Client.claims, limit=200, cursor=cursor)
         claims += [dict(item) for item in page["items"]]
-        if len(claims) >= page["total"] or not page["items"]:
+        cursor = page.get("next_cursor")
+        if cursor is None:
             return claims
 
 

@@ -95,14 +95,14 @@ def market_session(
 
     # Settlement on chain is asynchronous (the market ticker and the outbox).
     def settled(business: Person) -> bool:
-        filled = sum(o["filled"] for o in business.call(Client.my_orders, limit=200))
-        traded = sum(t["quantity"] for t in business.call(Client.my_trades, limit=200))
+        filled = sum(o["filled"] for o in business.call(Client.my_orders, limit=200)["items"])
+        traded = sum(t["quantity"] for t in business.call(Client.my_trades, limit=200)["items"])
         return traded >= filled
 
     day.wait("settlement", lambda: all(settled(b) for b, _kg in bids))
     bought: dict[str, int] = {}
     for business in businesses.members:
-        trades = business.call(Client.my_trades, limit=200)
+        trades = business.call(Client.my_trades, limit=200)["items"]
         bought[business.account_id] = sum(t["quantity"] for t in trades if t["side"] == "buy")
         day.report.trades += len(trades)
         day.report.traded_g += sum(t["quantity"] for t in trades)

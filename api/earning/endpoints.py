@@ -6,16 +6,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, status
 
 from api.auth.deps import CurrentHolder, require_roles
 from api.auth.models import Role
-from api.deps import MAX_SQL_INT, SessionDep, StateDep
+from api.deps import SessionDep, StateDep
 from api.earning import issuance, service
 from api.earning.evidence import RECEIPT_TYPES, TRIP_TYPES
 from api.earning.methodology import factor_set
 from api.earning.schemas import (
-    ClaimPage,
     ClaimPublic,
     EvidenceDomainPublic,
     MethodologyPublic,
@@ -29,6 +28,7 @@ from api.earning.schemas import (
     VerificationPublic,
 )
 from api.earning.service import EarningContext
+from api.pagination import Page, PageParams, page_params
 
 PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
@@ -38,6 +38,8 @@ def get_earning_context(state: StateDep) -> EarningContext:
 
 
 EarningDep = Annotated[EarningContext, Depends(get_earning_context)]
+ClaimsPage = Annotated[PageParams, Depends(page_params(maximum=200))]
+RejectionsPage = Annotated[PageParams, Depends(page_params(maximum=500, default=100))]
 
 public_router = APIRouter(prefix="/earning", tags=["evidence"])
 
@@ -107,14 +109,10 @@ def reactivate(code: str, session: SessionDep) -> ProviderPublic:
 
 @router.get("/rejections", tags=["providers"], dependencies=reader)
 def rejections(
-    session: SessionDep,
-    reason: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0, le=MAX_SQL_INT)] = 0,
-) -> list[SubmissionPublic]:
-    """Refused submissions with their reasons (for auditors)."""
-    found = service.rejected_submissions(session, reason=reason, limit=limit, offset=offset)
-    return [SubmissionPublic.of(s) for s in found]
+    session: SessionDep, page: RejectionsPage, reason: str | None = None
+) -> Page[SubmissionPublic]:
+    """Refused submissions with their reasons (for auditors), oldest first."""
+    return service.rejected_submissions(session, page, reason=reason).page(SubmissionPublic.of)
 
 
 # -- citizen: activities and claims ---------------------------------------------------
@@ -161,17 +159,11 @@ def submit_trip(
 
 
 @router.get("/claims", tags=["claims"])
-def claims(
-    citizen: CitizenDep,
-    session: SessionDep,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=MAX_SQL_INT)] = 0,
-) -> ClaimPage:
+def claims(citizen: CitizenDep, session: SessionDep, page: ClaimsPage) -> Page[ClaimPublic]:
     """The citizen's claims, newest first."""
-    rows, total = service.list_claims(session, citizen.address, limit=limit, offset=offset)
-    batches = service.batches_of(session, rows)
-    items = [ClaimPublic.of(c, batches.get(c.batch_id or 0)) for c in rows]
-    return ClaimPage(items=items, total=total, limit=limit, offset=offset)
+    found = service.list_claims(session, citizen.address, page)
+    batches = service.batches_of(session, found.rows)
+    return found.page(lambda c: ClaimPublic.of(c, batches.get(c.batch_id or 0)))
 
 
 @router.get("/claims/{claim_id}", tags=["claims"], responses={404: PROBLEM})

@@ -166,7 +166,9 @@ class TripCreate(BaseModel):
 
 
 class ClaimPublic(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [ex.PURCHASE_CLAIM_ISSUED]})
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [ex.PURCHASE_CLAIM_ISSUED, ex.TRIP_CLAIM_ACCEPTED]}
+    )
 
     claim_id: str
     status: ClaimStatus
@@ -207,26 +209,6 @@ class ClaimPublic(BaseModel):
             created_at=claim.created_at,
             issued_at=claim.issued_at,
         )
-
-
-class ClaimPage(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "items": [ex.TRIP_CLAIM_ACCEPTED, ex.PURCHASE_CLAIM_ISSUED],
-                    "total": 2,
-                    "limit": 20,
-                    "offset": 0,
-                }
-            ]
-        }
-    )
-
-    items: list[ClaimPublic]
-    total: int
-    limit: int
-    offset: int
 
 
 class ProofPublic(BaseModel):

@@ -11,7 +11,7 @@ slug and detail in a transaction of its own, then the problem is raised for the 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -46,6 +46,7 @@ from api.earning.models import (
     SubmissionStatus,
 )
 from api.errors import NotFound, Problem, ValidationFailed, problem
+from api.pagination import PageParams, Rows, keyset_rows
 from api.settings import Settings
 
 
@@ -438,21 +439,13 @@ def get_claim(session: Session, claim_id: str, citizen: str | None = None) -> Cl
     return claim
 
 
-def list_claims(
-    session: Session, citizen: str, *, limit: int = 50, offset: int = 0
-) -> tuple[list[Claim], int]:
-    total = session.scalar(select(func.count(Claim.id)).where(Claim.beneficiary == citizen))
-    rows = session.scalars(
-        select(Claim)
-        .where(Claim.beneficiary == citizen)
-        .order_by(Claim.id.desc())
-        .limit(limit)
-        .offset(offset)
-    )
-    return list(rows), int(total or 0)
+def list_claims(session: Session, citizen: str, page: PageParams) -> Rows[Claim]:
+    """The citizen's claims, newest first."""
+    stmt = select(Claim).where(Claim.beneficiary == citizen)
+    return keyset_rows(session, "earning-claims", stmt, [Claim.id], page, desc=True)
 
 
-def batches_of(session: Session, claims: list[Claim]) -> dict[int, IssuanceBatch]:
+def batches_of(session: Session, claims: Sequence[Claim]) -> dict[int, IssuanceBatch]:
     """The issuance batches of ``claims`` by row id (one query)."""
     ids = {c.batch_id for c in claims if c.batch_id}
     if not ids:
@@ -463,13 +456,13 @@ def batches_of(session: Session, claims: list[Claim]) -> dict[int, IssuanceBatch
 
 
 def rejected_submissions(
-    session: Session, *, reason: str | None = None, limit: int = 100, offset: int = 0
-) -> list[Submission]:
-    """For auditors: refused submissions with their reasons."""
+    session: Session, page: PageParams, *, reason: str | None = None
+) -> Rows[Submission]:
+    """For auditors: refused submissions with their reasons, oldest first."""
     query = select(Submission).where(Submission.status == SubmissionStatus.rejected)
     if reason:
         query = query.where(Submission.reason == reason)
-    return list(session.scalars(query.order_by(Submission.id).limit(limit).offset(offset)))
+    return keyset_rows(session, "earning-rejections", query, [Submission.id], page)
 
 
 def explain(claim: Claim) -> list[str]:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from api.auth.deps import CurrentHolder, require_roles
 from api.auth.models import Account, Role
 from api.chain.addresses import ZERO_ADDRESS, checksum
-from api.deps import MAX_ROW_ID, MAX_SQL_INT, SessionDep, StateDep
+from api.deps import MAX_ROW_ID, SessionDep, StateDep
 from api.idempotency import idempotent
 from api.market import service
 from api.market.context import MarketContext
@@ -38,13 +38,14 @@ from api.market.schemas import (
     StatementLine,
     TradePublic,
 )
-from api.timeutil import aware
+from api.pagination import Page, PageParams, page_params
 
 router = APIRouter(prefix="/market", tags=["market"])
 
 OperatorUser = Annotated[Account, Depends(require_roles(Role.operator))]
 ReconcilerUser = Annotated[Account, Depends(require_roles(Role.operator, Role.auditor))]
 IdempotencyKeyHeader = Annotated[str | None, Header(alias="Idempotency-Key")]
+MarketPage = Annotated[PageParams, Depends(page_params(maximum=200))]
 
 
 def get_market(state: StateDep) -> MarketContext:
@@ -85,15 +86,9 @@ def place_order(
 
 
 @router.get("/orders")
-def my_orders(
-    holder: CurrentHolder,
-    session: SessionDep,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=MAX_SQL_INT)] = 0,
-) -> list[OrderPublic]:
+def my_orders(holder: CurrentHolder, session: SessionDep, page: MarketPage) -> Page[OrderPublic]:
     """Your own orders, newest first."""
-    rows = service.list_orders(session, holder.address, limit=limit, offset=offset)
-    return [OrderPublic.of(row) for row in rows]
+    return service.list_orders(session, holder.address, page)
 
 
 @router.post("/orders/{order_id}/cancel")
@@ -108,25 +103,9 @@ def cancel_order(
 
 
 @router.get("/trades")
-def my_trades(
-    holder: CurrentHolder,
-    session: SessionDep,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=MAX_SQL_INT)] = 0,
-) -> list[TradePublic]:
+def my_trades(holder: CurrentHolder, session: SessionDep, page: MarketPage) -> Page[TradePublic]:
     """Your settled trades, newest first."""
-    me = checksum(holder.address)
-    return [
-        TradePublic(
-            fill_id=fill.fill_id,
-            side="buy" if fill.buyer == me else "sell",
-            price=fill.price,
-            quantity=fill.quantity,
-            won=fill.won,
-            settled_at=aware(fill.settled_at).isoformat() if fill.settled_at else None,
-        )
-        for fill in service.list_trades(session, holder.address, limit=limit, offset=offset)
-    ]
+    return service.list_trades(session, holder.address, page)
 
 
 @router.get("/statement")

@@ -38,7 +38,9 @@ from api.market.models import (
     TransferStatus,
     WonTransfer,
 )
+from api.market.schemas import OrderPublic, TradePublic
 from api.outbox.service import enqueue
+from api.pagination import Page, PageParams, keyset_page
 from api.timeutil import aware
 
 InvalidOrder = problem(
@@ -438,29 +440,37 @@ def order_book(session: Session, now: int, depth: int = 50) -> dict[str, list[Bo
 
 
 def list_orders(
-    session: Session, maker: str, *, status: OrderStatus | None = None, limit: int = 50,
-    offset: int = 0,
-) -> list[MarketOrder]:  # fmt: skip
+    session: Session, maker: str, page: PageParams, *, status: OrderStatus | None = None
+) -> Page[OrderPublic]:
+    """The maker's orders, newest first."""
     query = select(MarketOrder).where(MarketOrder.maker == checksum(maker))
     if status is not None:
         query = query.where(MarketOrder.status == status)
-    return list(session.scalars(query.order_by(MarketOrder.id.desc()).limit(limit).offset(offset)))
-
-
-def list_trades(
-    session: Session, address: str, *, limit: int = 50, offset: int = 0
-) -> list[MarketFill]:
-    address = checksum(address)
-    return list(
-        session.scalars(
-            select(MarketFill)
-            .where((MarketFill.buyer == address) | (MarketFill.seller == address))
-            .where(MarketFill.status == FillStatus.settled)
-            .order_by(MarketFill.id.desc())
-            .limit(limit)
-            .offset(offset)
-        )
+    return keyset_page(
+        session, "market-orders", query, [MarketOrder.id], page, OrderPublic.of, desc=True
     )
+
+
+def list_trades(session: Session, address: str, page: PageParams) -> Page[TradePublic]:
+    """The holder's settled trades, newest first, each from their side (buy or sell)."""
+    me = checksum(address)
+    query = (
+        select(MarketFill)
+        .where((MarketFill.buyer == me) | (MarketFill.seller == me))
+        .where(MarketFill.status == FillStatus.settled)
+    )
+
+    def trade(fill: MarketFill) -> TradePublic:
+        return TradePublic(
+            fill_id=fill.fill_id,
+            side="buy" if fill.buyer == me else "sell",
+            price=fill.price,
+            quantity=fill.quantity,
+            won=fill.won,
+            settled_at=aware(fill.settled_at).isoformat() if fill.settled_at else None,
+        )
+
+    return keyset_page(session, "market-trades", query, [MarketFill.id], page, trade, desc=True)
 
 
 def statement(session: Session, address: str, asset: Asset) -> list[dict[str, Any]]:

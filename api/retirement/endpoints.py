@@ -14,6 +14,7 @@ from api.auth.models import Account, Role
 from api.deps import ChainDep, SessionDep, SettingsDep, StateDep
 from api.errors import NotFound
 from api.idempotency import idempotent
+from api.pagination import Page, PageParams, page_params
 from api.qr import QrFormat, qr_response
 from api.retirement import service
 from api.retirement.certificates import (
@@ -42,6 +43,7 @@ public = APIRouter(prefix="/certificates", tags=["certificates"])
 
 # Holders retire their own credits: citizens and businesses.
 HolderUser = Annotated[Account, Depends(require_roles(Role.citizen, Role.business))]
+RetirementsPage = Annotated[PageParams, Depends(page_params(maximum=200))]
 
 
 @router.post("", status_code=202, responses={202: {"model": MyCertificate}, 409: {}, 422: {}})
@@ -99,14 +101,10 @@ def create_retirement(
 
 @router.get("")
 def list_my_retirements(
-    user: CurrentUser, session: SessionDep, settings: SettingsDep
-) -> list[MyCertificate]:
+    user: CurrentUser, session: SessionDep, settings: SettingsDep, page: RetirementsPage
+) -> Page[MyCertificate]:
     """The caller's own certificates, newest first."""
-    rows = service.my_certificates(session, user)
-    return [
-        MyCertificate.model_validate(certificate_json(session, settings, c, include_private=True))
-        for c in rows
-    ]
+    return service.my_certificates(session, settings, user, page)
 
 
 @router.get("/{certificate_id}")

@@ -37,8 +37,10 @@ from api.chain.gateway import ChainGateway
 from api.errors import Forbidden, NotFound, problem
 from api.market import ledger as market_ledger
 from api.outbox.service import enqueue
+from api.pagination import Page, PageParams, seek_rows
 from api.retirement.certificates import beneficiary_aad, beneficiary_hash, certificate_json
 from api.retirement.models import Certificate, CertificateStatus
+from api.retirement.schemas import MyCertificate
 from api.settings import Settings
 
 RetirementInProgress = problem(
@@ -209,14 +211,17 @@ def retire(
     return certificate_json(session, settings, certificate, include_private=True)
 
 
-def my_certificates(session: Session, user: Account, limit: int = 200) -> list[Certificate]:
+def my_certificates(
+    session: Session, settings: Settings, user: Account, page: PageParams
+) -> Page[MyCertificate]:
     """The caller's own certificates, newest first."""
-    return list(
-        session.scalars(
-            select(Certificate)
-            .where(Certificate.account_id == user.id)
-            .order_by(Certificate.created_at.desc())
-            .limit(limit)
+    stmt = select(Certificate).where(Certificate.account_id == user.id)
+    rows = seek_rows(
+        session, "my-retirements", stmt, Certificate.created_at, Certificate.id, page, desc=True
+    )
+    return rows.page(
+        lambda c: MyCertificate.model_validate(
+            certificate_json(session, settings, c, include_private=True)
         )
     )
 

@@ -65,7 +65,7 @@ def test_a_citizen_signs_up_gets_verified_and_anyone_verifies_the_credential(
     account = citizen.sign_up(email, PASSWORD, name="Kim Minji")
     pair = citizen.sign_in(email, PASSWORD)
     assert pair["account_id"] == account["id"] and pair["token_type"] == "Bearer"
-    assert citizen.list_credentials() == []
+    assert citizen.list_credentials()["items"] == []
 
     # At the desk: the verifier verifies the citizen.
     credential = desk.issue_credential(
@@ -73,7 +73,7 @@ def test_a_citizen_signs_up_gets_verified_and_anyone_verifies_the_credential(
     )
     assert credential["status"] == "active"
     assert citizen.get_wallet()["custody"] == "platform"
-    assert [c["id"] for c in citizen.list_credentials()] == [credential["id"]]
+    assert [c["id"] for c in citizen.list_credentials()["items"]] == [credential["id"]]
     assert citizen.credential_qr(credential["id"]).startswith(b"\x89PNG")
 
     # Anyone (no sign-in) verifies the credential the citizen shows.

@@ -13,12 +13,13 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.audit import exports, queries
-from api.audit.errors import BlockNotIndexed, IndexNotStarted, InvalidCursor
+from api.audit.errors import BlockNotIndexed, IndexNotStarted
 from api.audit.integrity import check_integrity
 from api.audit.models import Balance, Transfer
-from api.audit.queries import PageParams, Window
+from api.audit.queries import Window
 from api.audit.schemas import TransferPublic
 from api.chain.gateway import ChainGateway
+from api.pagination import InvalidCursor, PageParams
 from tests.audit.conftest import Activity
 
 pytestmark = [pytest.mark.chain, pytest.mark.database]

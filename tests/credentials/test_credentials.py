@@ -17,6 +17,7 @@ from identity import status_list
 from identity.issue import StatusEntry, issue_identity_credential, signing_key
 from identity.uniqueness import uniqueness_key
 from tests.conftest import increase_time
+from tests.pages import assert_refuses_cursor_of, walk_in_pages
 from tests.world import World, assert_problem, new_uniqueness_key
 
 
@@ -63,6 +64,18 @@ def test_a_renewal_supersedes_the_previous_credential(world: World) -> None:
     stale = world.verify(old["verifiable_credential"])
     assert stale["verified"] is False
     assert _errors(stale) == {"credential-revoked", "credential-not-attested"}
+
+
+def test_an_accounts_credentials_page_by_cursor(world: World) -> None:
+    _org, desk = world.verifier()
+    citizen = world.sign_up()
+    key = new_uniqueness_key(world.settings)
+    for level in (2, 3, 2):  # renewals: three credentials, the first two revoked
+        assert world.issue(desk, citizen, key=key, level=level).status_code == 201
+    path = f"/accounts/{citizen.id}/credentials"
+    ids = walk_in_pages(world.client, path, citizen.headers, "id")
+    assert len(ids) == 3
+    assert_refuses_cursor_of(world.client, path, citizen.headers, "my-retirements")
 
 
 def test_a_tampered_claim_fails_the_signature(world: World) -> None:

@@ -20,6 +20,7 @@ from api.chain.gateway import ChainGateway, NonceManager
 from api.settings import Settings
 from tests.conftest import Accounts
 from tests.earning.conftest import Partners, balance, partner_key
+from tests.pages import assert_refuses_cursor_of, walk_in_pages
 from tests.people import People
 
 pytestmark = pytest.mark.chain
@@ -90,7 +91,8 @@ def test_a_citizen_earns_through_the_api_and_proves_it_on_chain(
         )
         assert other.status_code == 404
     page = client.get("/earning/claims", headers=me).json()
-    assert page["total"] == 2 and {c["status"] for c in page["items"]} == {"issued"}
+    assert len(page["items"]) == 2 and page["next_cursor"] is None
+    assert {c["status"] for c in page["items"]} == {"issued"}
 
     version = rode.json()["methodology_version"]
     factors = client.get(f"/earning/methodologies/{version}").json()
@@ -140,7 +142,7 @@ def test_refusals_are_problem_details_and_recorded_for_auditors(
     assert client.get("/earning/rejections").status_code == 401
     as_citizen = client.get("/earning/rejections", headers=people.holder(alice))
     assert as_citizen.status_code == 403
-    rejected = client.get("/earning/rejections", headers=people.operator()).json()
+    rejected = client.get("/earning/rejections", headers=people.operator()).json()["items"]
     assert [r["reason"] for r in rejected] == ["duplicate-evidence"]
 
 
@@ -182,3 +184,23 @@ def test_the_operator_registers_and_suspends_providers(
     )
     codes = {p["code"] for p in client.get("/earning/providers", headers=op).json()}
     assert {"bus-co", "green-mart"} <= codes
+
+
+def test_claims_and_rejections_page_by_cursor(
+    client: TestClient, people: People, partners: Partners, verified: Accounts
+) -> None:
+    me = people.holder(verified.alice.address)
+    bodies = []
+    for _ in range(3):
+        evidence, signature = partners.receipt(verified.alice.address)
+        bodies.append({"evidence": evidence.model_dump(), "signature": signature})
+        assert client.post("/earning/purchases", json=bodies[-1], headers=me).status_code == 201
+    for body in bodies:  # each refusal is a rejected submission
+        assert client.post("/earning/purchases", json=body, headers=me).status_code == 409
+
+    claims = walk_in_pages(client, "/earning/claims", me, "claim_id")
+    assert len(claims) == 3
+    rejected = walk_in_pages(client, "/earning/rejections", people.operator(), "id")
+    assert len(rejected) >= 3 and rejected == sorted(rejected)  # oldest first
+    assert_refuses_cursor_of(client, "/earning/claims", me, "earning-rejections")
+    assert_refuses_cursor_of(client, "/earning/rejections", people.operator(), "earning-claims")

@@ -25,6 +25,7 @@ from api.market.eip712 import Domain, Side
 from api.market.models import Asset, MarketOrder, OrderStatus
 from api.settings import Settings
 from tests.market.conftest import KG, Harness, sql_count
+from tests.pages import assert_refuses_cursor_of, walk_in_pages
 from tests.people import People
 
 
@@ -252,9 +253,9 @@ def test_placing_and_cancelling_over_http(
     order = placed.json()
     book = client.get("/market/book").json()
     assert book == {"buy": [], "sell": [{"price": 1000, "quantity": 2000, "orders": 1}]}
-    mine = client.get("/market/orders", headers=alice).json()
+    mine = client.get("/market/orders", headers=alice).json()["items"]
     assert [o["id"] for o in mine] == [order["id"]]
-    assert client.get("/market/orders", headers=bob).json() == []
+    assert client.get("/market/orders", headers=bob).json()["items"] == []
     refused = client.post(f"/market/orders/{order['id']}/cancel", headers=bob)
     assert (refused.status_code, refused.json()["type"]) == (403, "/problems/not-order-maker")
     cancelled = client.post(f"/market/orders/{order['id']}/cancel", headers=alice)
@@ -283,7 +284,7 @@ def test_a_trade_over_http_shows_in_both_statements(
     )
     assert sold.status_code == bought.status_code == 201, bought.text
     traders.settle()
-    trades = client.get("/market/trades", headers=bob).json()
+    trades = client.get("/market/trades", headers=bob).json()["items"]
     assert [(t["side"], t["quantity"], t["won"]) for t in trades] == [("buy", 2 * KG, 2_400)]
     won = client.get("/market/statement", params={"asset": "KRW"}, headers=bob).json()
     assert won[-1]["balance"] == 10_000 - 2_400
@@ -418,3 +419,26 @@ def test_idempotency_runs_one_of_many_threads_for_any_domain(traders: Harness) -
     assert sorted(r.replayed for r in results) == [False] + [True] * 19
     with traders.sessions() as session:
         assert session.scalar(select(func.count()).select_from(MarketOrder)) == 0
+
+
+def test_own_orders_and_trades_page_by_cursor(
+    client: TestClient, traders: Harness, people: People
+) -> None:
+    a = traders.accounts
+    alice, bob = people.holder(a.alice.address), people.holder(a.bob.address)
+    for _ in range(3):
+        sold = client.post(
+            "/market/orders", json=order_body(traders, a.alice, Side.sell, 1000, 1), headers=alice
+        )
+        bought = client.post(
+            "/market/orders", json=order_body(traders, a.bob, Side.buy, 1000, 1), headers=bob
+        )
+        assert sold.status_code == bought.status_code == 201, bought.text
+    traders.settle()
+
+    orders = walk_in_pages(client, "/market/orders", alice, "id")
+    assert len(orders) == 3 and orders == sorted(orders, reverse=True)  # newest first
+    trades = walk_in_pages(client, "/market/trades", bob, "fill_id")
+    assert len(trades) == 3
+    assert_refuses_cursor_of(client, "/market/orders", alice, "market-trades")
+    assert_refuses_cursor_of(client, "/market/trades", bob, "market-orders")

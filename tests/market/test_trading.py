@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from api.audit import dashboard, queries
-from api.audit.queries import PageParams
 from api.market import service
 from api.market.eip712 import Side
 from api.market.models import Asset, FillStatus, MarketFill, MarketOrder, OrderStatus
+from api.pagination import PageParams
 from tests.market.conftest import KG, Harness
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from api.outbox.models import ChainTransaction, OutboxStatus
 from api.retirement.models import Certificate
 from tests.audit.conftest import AuditWorld
+from tests.pages import assert_refuses_cursor_of, walk_in_pages
 from tests.world import assert_problem
 
 pytestmark = [pytest.mark.chain, pytest.mark.database]
@@ -187,7 +188,7 @@ def test_only_holders_retire_and_only_their_own_certificates_are_theirs(certifie
     assert_problem(
         aw.client.get(f"/retirements/{body['id']}", headers=stranger.headers), 403, "forbidden"
     )
-    assert aw.client.get("/retirements", headers=stranger.headers).json() == []
+    assert aw.client.get("/retirements", headers=stranger.headers).json()["items"] == []
     unknown = aw.client.get("/retirements/no-such-id", headers=stranger.headers)
     assert_problem(unknown, 403, "forbidden")
     auditor = aw.auditor()
@@ -201,6 +202,17 @@ def test_only_holders_retire_and_only_their_own_certificates_are_theirs(certifie
     assert_problem(retire(aw, user, "zero", amount=0), 422, "validation-error")
     business, _ = aw.holder("business", credits=700)
     assert retire(aw, business, "b-1", amount=700).status_code == 202
+
+
+def test_own_certificates_page_by_cursor(audit_world: AuditWorld) -> None:
+    aw = audit_world
+    user, _address = aw.holder(credits=5_000)
+    for key in ("p-1", "p-2", "p-3"):
+        assert retire(aw, user, key, amount=1_000).status_code == 202
+        aw.worker().drain()  # one retirement in flight at a time
+    ids = walk_in_pages(aw.client, "/retirements", user.headers, "id")
+    assert len(ids) == 3
+    assert_refuses_cursor_of(aw.client, "/retirements", user.headers, "account-credentials")
 
 
 def test_a_published_beneficiary_is_shown_and_checkable_by_anyone(audit_world: AuditWorld) -> None:
