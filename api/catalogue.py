@@ -18,38 +18,12 @@ from api.errors import PROBLEM_TYPES
 
 # slug -> (when it happens, what the app should show)
 HINTS: dict[str, tuple[str, str]] = {
-    # -- protocol and framework -------------------------------------------------------------
-    "chain-rpc-error": (
-        "The blockchain node refused a request (an operator problem).",
-        '"Temporarily unavailable"; retry later.',
-    ),
+    # -- raised by slug (a contract error with no mapping, a fill the chain refused) ---------
     "chain-rejected": (
         "The chain refused the operation with a custom error this catalogue does not map; "
         "`error_name` and `error_args` say which.",
         '"The operation was refused" with `detail`; do not retry unchanged.',
     ),
-    # -- audit ------------------------------------------------------------------------------
-    "invalid-cursor": (
-        "A list's `cursor` is not one this list returned, or `limit` is out of range.",
-        "Restart the list from the first page.",
-    ),
-    "index-not-started": (
-        "The audit index has not read the chain yet.",
-        '"Data not available yet"; retry later.',
-    ),
-    "block-not-indexed": (
-        "The requested block is beyond the index's checkpoint.",
-        '"Not indexed yet"; retry later.',
-    ),
-    "index-deployment-changed": (
-        "The audit index belongs to another deployment (an operator problem).",
-        '"Temporarily unavailable".',
-    ),
-    "index-inconsistent": (
-        "The audit index contradicts itself (an operator problem: run the integrity check).",
-        '"Temporarily unavailable".',
-    ),
-    # -- market -------------------------------------------------------------------------------
     "fill-rejected": (
         "The chain refused to settle a fill (a balance, identity or signature changed).",
         "Show the fill as not settled; the order stays as it is.",

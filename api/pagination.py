@@ -39,7 +39,13 @@ M = TypeVar("M", bound=BaseModel)
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
 
-InvalidCursor = problem(422, "invalid-cursor", "The page cursor is not valid")
+InvalidCursor = problem(
+    422,
+    "invalid-cursor",
+    "The page cursor is not valid",
+    when="A list's `cursor` is not one this list returned, or `limit` is out of range.",
+    show="Restart the list from the first page.",
+)
 
 
 def _page_example(schema: dict[str, Any], cls: type[BaseModel]) -> None:
