@@ -225,8 +225,9 @@ def batch_claims(batch_id: str, session: SessionDep, page: PageDep) -> Page[Batc
     return queries.list_batch_claims(session, batch_id, page=page)
 
 
-@router.get("/batches/{batch_id}/claims/export", response_class=StreamingResponse,
-            responses=_EXPORT)  # fmt: skip
+@router.get(
+    "/batches/{batch_id}/claims/export", response_class=StreamingResponse, responses=_EXPORT
+)
 def batch_claims_export(
     batch_id: str, state: StateDep, session: SessionDep, format: ExportFormat = "csv"
 ) -> StreamingResponse:
@@ -297,9 +298,14 @@ def attestations_export(
     format: ExportFormat = "csv",
 ) -> StreamingResponse:
     return _export(
-        state, session, "attestations", format, queries.list_attestations, account=account,
+        state,
+        session,
+        "attestations",
+        format,
+        queries.list_attestations,
+        account=account,
         window=win,
-    )  # fmt: skip
+    )
 
 
 @router.get("/identities")
@@ -336,9 +342,15 @@ def events_export(
     format: ExportFormat = "csv",
 ) -> StreamingResponse:
     return _export(
-        state, session, "events", format, queries.list_events, contract=contract, event=event,
+        state,
+        session,
+        "events",
+        format,
+        queries.list_events,
+        contract=contract,
+        event=event,
         window=win,
-    )  # fmt: skip
+    )
 
 
 # -- checks ----------------------------------------------------------------------------------

@@ -227,23 +227,59 @@ def check_integrity(
         )
 
     checks = [
-        check("total-supply", "minted - burnt in the events vs totalSupply()", minted - burnt,
-              chain_supply, "chain"),
-        check("total-retired", "retirements in the events vs totalRetired()", retired,
-              chain_retired, "chain"),
-        check("certificates", "retirement events vs lastCertificateId()", certificates,
-              chain_certificates, "chain"),
-        check("balances-sum", "sum of stored balances vs totalSupply()", stored_sum,
-              chain_supply, "chain"),
-        check("supply-series-issued", "supply table vs mints in the events", table.issued,
-              minted, "events"),
-        check("supply-series-burnt", "supply table vs burns in the events", table.burnt,
-              burnt, "events"),
-        check("supply-series-retired", "supply table vs retirements in the events",
-              table.retired, retired, "events"),
-        check("batches-total", "batch totals vs mints in the events", batch_total, minted,
-              "events"),
-    ]  # fmt: skip
+        check(
+            "total-supply",
+            "minted - burnt in the events vs totalSupply()",
+            minted - burnt,
+            chain_supply,
+            "chain",
+        ),
+        check(
+            "total-retired",
+            "retirements in the events vs totalRetired()",
+            retired,
+            chain_retired,
+            "chain",
+        ),
+        check(
+            "certificates",
+            "retirement events vs lastCertificateId()",
+            certificates,
+            chain_certificates,
+            "chain",
+        ),
+        check(
+            "balances-sum",
+            "sum of stored balances vs totalSupply()",
+            stored_sum,
+            chain_supply,
+            "chain",
+        ),
+        check(
+            "supply-series-issued",
+            "supply table vs mints in the events",
+            table.issued,
+            minted,
+            "events",
+        ),
+        check(
+            "supply-series-burnt",
+            "supply table vs burns in the events",
+            table.burnt,
+            burnt,
+            "events",
+        ),
+        check(
+            "supply-series-retired",
+            "supply table vs retirements in the events",
+            table.retired,
+            retired,
+            "events",
+        ),
+        check(
+            "batches-total", "batch totals vs mints in the events", batch_total, minted, "events"
+        ),
+    ]
     return IntegrityReport(
         ok=all(c.ok for c in checks) and not differences and not more,
         chain_id=status.chain_id,

@@ -327,12 +327,18 @@ def list_trades(
             session.get(MarketSettlement, fill.settlement_id) if fill.settlement_id else None
         )
         return TradeAudit(
-            fill_id=fill.fill_id, buyer=fill.buyer, seller=fill.seller, price=fill.price,
-            quantity=fill.quantity, won=fill.won, status=str(fill.status),
+            fill_id=fill.fill_id,
+            buyer=fill.buyer,
+            seller=fill.seller,
+            price=fill.price,
+            quantity=fill.quantity,
+            won=fill.won,
+            status=str(fill.status),
             reject_reason=fill.reject_reason,
             settlement_tx_hash=settlement.tx_hash if settlement else None,
-            created_at=fill.created_at, settled_at=fill.settled_at,
-        )  # fmt: skip
+            created_at=fill.created_at,
+            settled_at=fill.settled_at,
+        )
 
     return keyset_page(session, "trades", stmt, [MarketFill.id], page, item)
 
@@ -368,9 +374,13 @@ def list_attestations(
 def list_identities(session: Session, *, page: PageParams = FIRST_PAGE) -> Page[IdentityPublic]:
     """Each attested account's current attestation (by address)."""
     return keyset_page(
-        session, "identities", select(Identity), [Identity.account], page,
+        session,
+        "identities",
+        select(Identity),
+        [Identity.account],
+        page,
         IdentityPublic.model_validate,
-    )  # fmt: skip
+    )
 
 
 def get_identity(session: Session, account: str) -> IdentityPublic | None:

@@ -373,9 +373,14 @@ def list_credentials(session: Session, account_id: str, page: PageParams) -> Row
     """The account's credentials, newest first."""
     stmt = select(Credential).where(Credential.account_id == account_id)
     return seek_rows(
-        session, "account-credentials", stmt, Credential.created_at, Credential.id, page,
+        session,
+        "account-credentials",
+        stmt,
+        Credential.created_at,
+        Credential.id,
+        page,
         desc=True,
-    )  # fmt: skip
+    )
 
 
 def revoke_credential(

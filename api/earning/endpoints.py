@@ -91,18 +91,22 @@ def providers(session: SessionDep) -> list[ProviderPublic]:
 
 
 @router.post(
-    "/providers/{code}/suspend", tags=["providers"], dependencies=operator,
+    "/providers/{code}/suspend",
+    tags=["providers"],
+    dependencies=operator,
     responses={404: PROBLEM},
-)  # fmt: skip
+)
 def suspend(code: str, body: ProviderSuspend, session: SessionDep) -> ProviderPublic:
     """Refuse the provider's records from now on."""
     return ProviderPublic.of(service.suspend_provider(session, code, body.reason))
 
 
 @router.post(
-    "/providers/{code}/reactivate", tags=["providers"], dependencies=operator,
+    "/providers/{code}/reactivate",
+    tags=["providers"],
+    dependencies=operator,
     responses={404: PROBLEM},
-)  # fmt: skip
+)
 def reactivate(code: str, session: SessionDep) -> ProviderPublic:
     return ProviderPublic.of(service.reactivate_provider(session, code))
 
@@ -180,9 +184,10 @@ def proof(claim_id: str, citizen: CitizenDep, session: SessionDep) -> ProofPubli
 
 
 @router.get(
-    "/claims/{claim_id}/verification", tags=["claims"],
+    "/claims/{claim_id}/verification",
+    tags=["claims"],
     responses={404: PROBLEM, 409: PROBLEM, 503: PROBLEM},
-)  # fmt: skip
+)
 def verification(
     claim_id: str, citizen: CitizenDep, session: SessionDep, state: StateDep
 ) -> VerificationPublic:

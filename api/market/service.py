@@ -148,8 +148,14 @@ def place_order(
     order-limit-reached (409), price-outside-band (422), insufficient-balance (409),
     self-trade (409).
     """
-    order = Order(checksum(order.maker), Side(order.side), order.price, order.quantity,
-                  order.expiry, order.nonce)  # fmt: skip
+    order = Order(
+        checksum(order.maker),
+        Side(order.side),
+        order.price,
+        order.quantity,
+        order.expiry,
+        order.nonce,
+    )
     validate_order(order, ctx)
     digest = ctx.domain.order_hash(order)
     if recover(digest, signature) != order.maker:
@@ -184,9 +190,15 @@ def place_order(
         session,
         "order",
         order_hash,
-        [Move(asset, (order.maker, AccountKind.available), (order.maker, AccountKind.escrow),
-              reserve)],
-    )  # fmt: skip
+        [
+            Move(
+                asset,
+                (order.maker, AccountKind.available),
+                (order.maker, AccountKind.escrow),
+                reserve,
+            )
+        ],
+    )
     row = MarketOrder(
         order_hash=order_hash,
         account_id=account_id,
@@ -356,9 +368,15 @@ def withdraw(
         session,
         "withdrawal",
         f"withdrawal:{transfer.id}",
-        [Move(Asset.won, (address, AccountKind.available), (address, AccountKind.withdrawing),
-              amount)],
-    )  # fmt: skip
+        [
+            Move(
+                Asset.won,
+                (address, AccountKind.available),
+                (address, AccountKind.withdrawing),
+                amount,
+            )
+        ],
+    )
     enqueue(
         session,
         key=f"market.withdrawal:{transfer.id}",
@@ -398,9 +416,12 @@ def _new_transfer(
     if existing is not None:
         raise Conflict(f"{kind} {reference!r} was already recorded", transfer_id=existing.id)
     transfer = WonTransfer(
-        kind=kind, address=address, amount=amount, reference=reference,
+        kind=kind,
+        address=address,
+        amount=amount,
+        reference=reference,
         status=TransferStatus.pending,
-    )  # fmt: skip
+    )
     session.add(transfer)
     session.flush()
     return transfer
@@ -478,16 +499,28 @@ def statement(session: Session, address: str, asset: Asset) -> list[dict[str, An
     (moves between their own accounts, such as reserving for an order, net to nothing)."""
     address = checksum(address)
     rows = session.execute(
-        select(LedgerTransaction.id, LedgerTransaction.kind, LedgerTransaction.reference,
-               LedgerTransaction.created_at, func.sum(LedgerEntry.amount))
+        select(
+            LedgerTransaction.id,
+            LedgerTransaction.kind,
+            LedgerTransaction.reference,
+            LedgerTransaction.created_at,
+            func.sum(LedgerEntry.amount),
+        )
         .join(LedgerEntry, LedgerEntry.transaction_id == LedgerTransaction.id)
         .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
-        .where(LedgerAccount.owner == address, LedgerAccount.asset == asset,
-               LedgerAccount.kind.in_(HOLDER_KINDS))
-        .group_by(LedgerTransaction.id, LedgerTransaction.kind, LedgerTransaction.reference,
-                  LedgerTransaction.created_at)
+        .where(
+            LedgerAccount.owner == address,
+            LedgerAccount.asset == asset,
+            LedgerAccount.kind.in_(HOLDER_KINDS),
+        )
+        .group_by(
+            LedgerTransaction.id,
+            LedgerTransaction.kind,
+            LedgerTransaction.reference,
+            LedgerTransaction.created_at,
+        )
         .order_by(LedgerTransaction.id)
-    )  # fmt: skip
+    )
     running = 0
     lines: list[dict[str, Any]] = []
     for tx_id, kind, reference, created_at, amount in rows:
@@ -495,10 +528,15 @@ def statement(session: Session, address: str, asset: Asset) -> list[dict[str, An
             continue
         running += int(amount)
         lines.append(
-            {"transaction_id": tx_id, "kind": kind, "reference": reference,
-             "created_at": aware(created_at).isoformat() if created_at else None,
-             "amount": int(amount), "balance": running}
-        )  # fmt: skip
+            {
+                "transaction_id": tx_id,
+                "kind": kind,
+                "reference": reference,
+                "created_at": aware(created_at).isoformat() if created_at else None,
+                "amount": int(amount),
+                "balance": running,
+            }
+        )
     return lines
 
 

@@ -176,10 +176,18 @@ def verify(
 ) -> Any:
     """Check a certificate against the chain; no login. HTML for a browser, JSON otherwise."""
     result = verify_certificate(
-        session, chain, settings, serial, amount=amount,
-        beneficiary_hash_claimed=beneficiary_hash, tx_hash=tx_hash, holder=holder,
-        beneficiary=beneficiary, salt=salt, reason=reason,
-    )  # fmt: skip
+        session,
+        chain,
+        settings,
+        serial,
+        amount=amount,
+        beneficiary_hash_claimed=beneficiary_hash,
+        tx_hash=tx_hash,
+        holder=holder,
+        beneficiary=beneficiary,
+        salt=salt,
+        reason=reason,
+    )
     if "text/html" in request.headers.get("accept", ""):
         return HTMLResponse(verification_html(result))
     return result
@@ -191,8 +199,15 @@ def verify_document(
 ) -> Verification:
     """Check every field of a certificate document against the chain; no login."""
     return verify_certificate(
-        session, chain, settings, body.serial, amount=body.amount,
-        beneficiary_hash_claimed=body.beneficiary_hash, tx_hash=body.tx_hash,
-        holder=body.holder, beneficiary=body.beneficiary, salt=body.beneficiary_salt,
+        session,
+        chain,
+        settings,
+        body.serial,
+        amount=body.amount,
+        beneficiary_hash_claimed=body.beneficiary_hash,
+        tx_hash=body.tx_hash,
+        holder=body.holder,
+        beneficiary=body.beneficiary,
+        salt=body.beneficiary_salt,
         reason=body.reason,
-    )  # fmt: skip
+    )

@@ -135,8 +135,10 @@ def test_supply_batches_claims_provenance_and_filters(indexed: AuditWorld, activ
     assert provenance["issued"] is True
     (issuance,) = provenance["issuances"]
     assert (issuance["batch_id"], issuance["merkle_root"], issuance["tx_hash"]) == (
-        first["batch_id"], first["merkle_root"], first["tx_hash"],
-    )  # fmt: skip
+        first["batch_id"],
+        first["merkle_root"],
+        first["tx_hash"],
+    )
     # Minted straight on chain, not earned through the API: no off-chain record to show.
     assert provenance["record"] is None and provenance["record_source"] == "EarningClaimRecords"
     unknown = aw.client.get(f"/audit/claims/0x{'00' * 32}/provenance", headers=headers)
@@ -167,8 +169,9 @@ def test_numbers_beyond_a_database_integer_are_refused_before_any_query(
         ("/audit/transfers", "to_time"),
         ("/audit/supply", "block"),
     ]:
-        assert_problem(aw.client.get(path, params={param: huge}, headers=headers), 422,
-                       "validation-error")  # fmt: skip
+        assert_problem(
+            aw.client.get(path, params={param: huge}, headers=headers), 422, "validation-error"
+        )
     # A NUL character, which PostgreSQL cannot hold (also found by fuzzing), in any parameter.
     for path in ("/audit/retirements", "/audit/retirements/export"):
         refused = aw.client.get(path, params={"holder": "\x00"}, headers=headers)

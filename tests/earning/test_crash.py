@@ -55,9 +55,13 @@ def submit(sessions, ctx: EarningContext, partners: Partners, accounts: Accounts
                     else service.submit_trip
                 )
                 claim = submit_fn(
-                    session, ctx, citizen=who, account_id=None, evidence=evidence,
+                    session,
+                    ctx,
+                    citizen=who,
+                    account_id=None,
+                    evidence=evidence,
                     signature=signature,
-                )  # fmt: skip
+                )
                 total += claim.amount
     return total
 
@@ -96,8 +100,12 @@ def test_a_worker_killed_at_any_step_is_finished_by_the_next_one(
     with open(tmp_path / "crashed.log", "wb") as log:
         crashed = subprocess.run(
             [sys.executable, "-m", "tests.earning.crash_worker", step],
-            cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=120,
-        )  # fmt: skip
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=120,
+        )
     assert crashed.returncode == -signal.SIGKILL, (tmp_path / "crashed.log").read_text()[-3000:]
     # The crash left the work unfinished.
     assert issued(sessions)[0] == 0
@@ -105,8 +113,12 @@ def test_a_worker_killed_at_any_step_is_finished_by_the_next_one(
     with open(tmp_path / "restarted.log", "wb") as log:
         restarted = subprocess.run(
             [sys.executable, "-m", "api.cli", "worker", "--once"],
-            cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=120,
-        )  # fmt: skip
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=120,
+        )
     assert restarted.returncode == 0, (tmp_path / "restarted.log").read_text()[-3000:]
 
     amount, statuses = issued(sessions)
@@ -136,8 +148,11 @@ def test_a_worker_killed_from_outside_at_an_observed_state_is_finished(
     log = open(tmp_path / "worker.log", "wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "api.cli", "worker"],
-        cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -155,8 +170,12 @@ def test_a_worker_killed_from_outside_at_an_observed_state_is_finished(
         log.close()
     subprocess.run(
         [sys.executable, "-m", "api.cli", "worker", "--once"],
-        cwd=PROJECT_ROOT, env=env, check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
+        cwd=PROJECT_ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     amount, statuses = issued(sessions)
     assert (amount, statuses) == (expected, {ClaimStatus.issued})
     assert total_supply(chain) - supply == expected

@@ -44,17 +44,26 @@ def submit_some(
             evidence, signature = partners.receipt(who)
             claims.append(
                 service.submit_purchase(
-                    session, ctx, citizen=who, account_id=None, evidence=evidence,
+                    session,
+                    ctx,
+                    citizen=who,
+                    account_id=None,
+                    evidence=evidence,
                     signature=signature,
                 )
-            )  # fmt: skip
+            )
             evidence, signature = partners.tap_trip(who)
             claims.append(
                 service.submit_trip(
-                    session, ctx, citizen=who, account_id=None, evidence=evidence,
-                    signature=signature, gps_legs_m=[400],
+                    session,
+                    ctx,
+                    citizen=who,
+                    account_id=None,
+                    evidence=evidence,
+                    signature=signature,
+                    gps_legs_m=[400],
                 )
-            )  # fmt: skip
+            )
     return claims
 
 

@@ -111,8 +111,10 @@ def test_a_citizen_earns_through_the_api_and_proves_it_on_chain(
     assert record["provider"]["signer_address"] == partners.transit.address
     assert record["evidence_signature"] and record["inputs"] == claim["inputs"]
     assert record["recomputation"] == {
-        "ok": True, "expected": claim["amount_grams"], "stored": claim["amount_grams"]
-    }  # fmt: skip
+        "ok": True,
+        "expected": claim["amount_grams"],
+        "stored": claim["amount_grams"],
+    }
     proof = client.get(f"/earning/claims/{claim['claim_id']}/proof", headers=me).json()
     assert record["merkle_proof"] == proof["proof"] and record["batch_id"] == proof["batch_id"]
     assert provenance["issuances"][0]["tx_hash"] == record["tx_hash"]
@@ -133,9 +135,10 @@ def test_refusals_are_problem_details_and_recorded_for_auditors(
     assert again.headers["content-type"] == "application/problem+json"
     assert again.json()["type"] == "/problems/duplicate-evidence"
     malformed = client.post(
-        "/earning/trips", json={"evidence": {"tripId": 1}, "signature": "0x"},
+        "/earning/trips",
+        json={"evidence": {"tripId": 1}, "signature": "0x"},
         headers=people.holder(alice),
-    )  # fmt: skip
+    )
     assert malformed.status_code == 422
     assert malformed.json()["type"] == "/problems/validation-error"
 

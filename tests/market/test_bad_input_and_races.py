@@ -302,8 +302,14 @@ def test_a_wallet_signs_with_the_served_domain_and_balances_show_what_is_reserve
     assert served["domain"]["chainId"] == traders.chain.chain_id
     assert served["domain"]["verifyingContract"] == traders.chain.contract("Exchange").address
     # What a self-custody app does: eth_signTypedData_v4 over the served domain and types.
-    message = {"maker": a.alice.address, "side": int(Side.sell), "price": 1100,
-               "quantity": 2 * KG, "expiry": traders.ctx.now() + 3600, "nonce": 777}  # fmt: skip
+    message = {
+        "maker": a.alice.address,
+        "side": int(Side.sell),
+        "price": 1100,
+        "quantity": 2 * KG,
+        "expiry": traders.ctx.now() + 3600,
+        "nonce": 777,
+    }
     signed = a.alice.sign_typed_data(served["domain"], {"Order": served["types"]["Order"]}, message)
     body = {**message, "side": "sell", "signature": "0x" + signed.signature.hex()}
     alice = people.holder(a.alice.address)
@@ -312,8 +318,12 @@ def test_a_wallet_signs_with_the_served_domain_and_balances_show_what_is_reserve
     balances = {b["asset"]: b for b in client.get("/market/balances", headers=alice).json()}
     # alice holds 5 kg (the traders fixture): 2 kg wait in the order's escrow.
     assert balances["CRDA"] == {
-        "asset": "CRDA", "available": 3 * KG, "escrow": 2 * KG, "withdrawing": 0, "total": 5 * KG
-    }  # fmt: skip
+        "asset": "CRDA",
+        "available": 3 * KG,
+        "escrow": 2 * KG,
+        "withdrawing": 0,
+        "total": 5 * KG,
+    }
     assert balances["CRDA"]["total"] == traders.credits(a.alice.address)
     assert client.get("/market/balances").status_code == 401
 
@@ -323,16 +333,22 @@ def test_a_platform_custody_holder_trades_without_handling_keys(
 ) -> None:
     with traders.sessions() as session:
         account = create_account(
-            session, settings, email=f"{uuid.uuid4().hex[:8]}@example.org",
-            password=None, role=Role.citizen,
-        )  # fmt: skip
+            session,
+            settings,
+            email=f"{uuid.uuid4().hex[:8]}@example.org",
+            password=None,
+            role=Role.citizen,
+        )
         wallet = create_platform_wallet(session, settings, account)
         address, account_id = wallet.address, account.id
     traders.attest(address)
     traders.give_credits({address: 3 * KG})
     token, _ttl = issue_access_token(settings, account_id, Role.citizen.value)
-    body = {k: v for k, v in order_body(traders, traders.accounts.alice, Side.sell, 900, 1).items()
-            if k != "signature"}  # fmt: skip
+    body = {
+        k: v
+        for k, v in order_body(traders, traders.accounts.alice, Side.sell, 900, 1).items()
+        if k != "signature"
+    }
     body["maker"] = address
     placed = client.post("/market/orders", json=body, headers={"Authorization": f"Bearer {token}"})
     assert placed.status_code == 201, placed.text

@@ -54,8 +54,9 @@ def test_citizens_and_a_business_trade_and_ledger_statement_and_chain_agree(
         market = dashboard.market_per_day(session)
         mine = queries.list_trades(session, address=bob.address.lower(), page=PageParams(10, None))
     assert [(t.seller, t.price, t.quantity, t.won) for t in trades] == [
-        (bob.address, 1100, 4 * KG, 4 * 1100), (alice.address, 1200, 4 * KG, 4 * 1200),
-    ]  # fmt: skip
+        (bob.address, 1100, 4 * KG, 4 * 1100),
+        (alice.address, 1200, 4 * KG, 4 * 1200),
+    ]
     assert all(t.status == "settled" and t.settlement_tx_hash for t in trades)
     receipt = harness.chain.w3.eth.get_transaction_receipt(trades[0].settlement_tx_hash)
     assert receipt["status"] == 1

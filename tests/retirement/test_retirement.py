@@ -226,9 +226,11 @@ def test_a_published_beneficiary_is_shown_and_checkable_by_anyone(audit_world: A
     # Anyone can recompute the commitment from the published name and salt.
     result = aw.client.post(
         "/certificates/verify",
-        json={**{k: public[k] for k in ("serial", "amount", "tx_hash", "beneficiary")},
-              "beneficiary_salt": public["beneficiary_salt"]},
-    ).json()  # fmt: skip
+        json={
+            **{k: public[k] for k in ("serial", "amount", "tx_hash", "beneficiary")},
+            "beneficiary_salt": public["beneficiary_salt"],
+        },
+    ).json()
     assert result["verified"] is True, result
     assert "beneficiary" in {c["name"] for c in result["checks"] if c["ok"]}
     # The name is stored encrypted, not as text.
@@ -246,10 +248,16 @@ def test_credits_reserved_by_a_sell_order_cannot_be_retired_and_the_ledger_follo
     expiry = aw.platform.chain.w3.eth.get_block("latest")["timestamp"] + 3600
     order = aw.client.post(
         "/market/orders",
-        json={"maker": address, "side": "sell", "price": 1_000, "quantity": 4_000,
-              "expiry": expiry, "nonce": 1},
+        json={
+            "maker": address,
+            "side": "sell",
+            "price": 1_000,
+            "quantity": 4_000,
+            "expiry": expiry,
+            "nonce": 1,
+        },
         headers=user.headers,
-    )  # fmt: skip
+    )
     assert order.status_code == 201, order.text
     # 4 kg wait in the order's escrow: only 1 kg is free to retire.
     assert_problem(retire(aw, user, "too-much", amount=1_001), 409, "insufficient-balance")

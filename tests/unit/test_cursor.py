@@ -45,9 +45,14 @@ def test_a_timestamp_list_pages_through_rows_of_the_same_second() -> None:
         cursor: str | None = None
         while True:
             rows = seek_rows(
-                session, "notes", select(_Note), _Note.created_at, _Note.id,
-                PageParams(2, cursor), desc=True,
-            )  # fmt: skip
+                session,
+                "notes",
+                select(_Note),
+                _Note.created_at,
+                _Note.id,
+                PageParams(2, cursor),
+                desc=True,
+            )
             seen += [r.id for r in rows.rows]
             if (cursor := rows.next_cursor) is None:
                 break
