@@ -34,10 +34,14 @@ Account.enable_unaudited_hdwallet_features()
 DEVNET_MNEMONIC = "test test test test test test test test test test test junk"
 
 
+# The fixtures that give a test a real database (the shared one, or one of the test's own).
+DATABASE_FIXTURES = {"migrated", "database", "new_database"}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that touches the database, so a PostgreSQL pass can run just those."""
     for item in items:
-        if "migrated" in getattr(item, "fixturenames", ()):
+        if DATABASE_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.database)
 
 

@@ -10,7 +10,17 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Date, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.db import Base
@@ -134,3 +144,22 @@ class Claim(Base):
     batch_attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     issued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# The period of a citizen's all-time tally (its row is the first write of every submission).
+ALL_TIME = "*"
+
+
+class EarningTally(Base):
+    """Grams credited to a citizen per period: a day (``2026-11-23``), a year (``2026``), and
+    all time (``*``). The daily and yearly caps are conditional updates of these rows
+    (``grams + amount <= cap``), so no number of concurrent submissions can pass a cap, in any
+    number of processes; the all-time row, written first, serialises one citizen's overlap
+    checks."""
+
+    __tablename__ = "earning_tallies"
+    __table_args__ = (CheckConstraint("grams >= 0", name="grams_not_negative"),)
+
+    citizen: Mapped[str] = mapped_column(String(42), primary_key=True)
+    period: Mapped[str] = mapped_column(String(10), primary_key=True)
+    grams: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -10,16 +10,16 @@ slug and detail in a transaction of its own, then the problem is raised for the 
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from eth_abi import encode as abi_encode
 from eth_utils import is_checksum_address, keccak
-from sqlalchemy import and_, func, select, text
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -36,9 +36,11 @@ from api.earning.evidence import (
 )
 from api.earning.methodology import FactorSet, factor_set, stations
 from api.earning.models import (
+    ALL_TIME,
     Claim,
     ClaimStatus,
     DataProvider,
+    EarningTally,
     IssuanceBatch,
     ProviderKind,
     ProviderStatus,
@@ -276,7 +278,7 @@ def _accept(
     # The citizen's identity on chain at the activity's time.
     fraud.require_verified_at(ctx.identity.attestation(citizen), citizen, ended, now)
 
-    _lock_citizen(session, citizen)
+    _lock_citizen(session, citizen, amount)
     if is_trip:
         overlapping = session.scalar(
             select(Claim.claim_id).where(
@@ -345,54 +347,56 @@ def local_day(moment: datetime, settings: Settings) -> date:
     return (moment + timedelta(hours=settings.earning_utc_offset_hours)).date()
 
 
-# Striped: a bounded set of locks, one citizen always on the same stripe.
-_STRIPES = [threading.Lock() for _ in range(256)]
+def _tally(session: Session, citizen: str, period: str) -> None:
+    """Make sure the citizen's tally row of ``period`` exists (a no-op when it does)."""
+    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
+    session.execute(
+        insert(EarningTally)
+        .values(citizen=citizen, period=period, grams=0)
+        .on_conflict_do_nothing()
+    )
 
 
-@contextmanager
-def _citizen_lock(citizen: str) -> Iterator[None]:
-    """Serialise one citizen's submissions within this process (the embedded SQLite setup,
-    where the checks read outside the write transaction); PostgreSQL adds a database lock."""
-    with _STRIPES[keccak(text=citizen)[0]]:
-        yield
+def _add(session: Session, citizen: str, period: str, amount: int, cap: int | None) -> int | None:
+    """Add ``amount`` to a tally unless that passes ``cap``; None when added, else the grams
+    the tally holds (one conditional UPDATE: concurrent adds can never pass the cap)."""
+    _tally(session, citizen, period)
+    row = (EarningTally.citizen == citizen) & (EarningTally.period == period)
+    where = row if cap is None else row & (EarningTally.grams + amount <= cap)
+    added = session.execute(
+        update(EarningTally)
+        .where(where)
+        .values(grams=EarningTally.grams + amount)
+        .execution_options(synchronize_session=False)
+    )
+    if added.rowcount == 1:  # type: ignore[attr-defined]
+        return None
+    return int(session.scalar(select(EarningTally.grams).where(row)) or 0)
 
 
-def _lock_citizen(session: Session, citizen: str) -> None:
-    """Serialise one citizen's submissions (overlap and cap checks) across API processes on
-    PostgreSQL, with a transaction-scoped advisory lock on the citizen's address."""
-    if session.get_bind().dialect.name == "postgresql":
-        key = int.from_bytes(keccak(text=citizen)[:8], "big", signed=True)
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+def _lock_citizen(session: Session, citizen: str, amount: int) -> None:
+    """The submission's first write: the citizen's all-time tally. It holds the citizen's row
+    (PostgreSQL) or the database's write lock (SQLite) until the claim commits, so one
+    citizen's overlap checks run one at a time, in any number of processes."""
+    _add(session, citizen, ALL_TIME, amount, None)
 
 
 def _check_caps(session: Session, settings: Settings, citizen: str, day: date, amount: int) -> None:
-    daily = session.scalar(
-        select(func.coalesce(func.sum(Claim.amount), 0)).where(
-            Claim.beneficiary == citizen, Claim.activity_day == day
-        )
-    )
-    if int(daily or 0) + amount > settings.daily_cap_grams:
+    daily = _add(session, citizen, day.isoformat(), amount, settings.daily_cap_grams)
+    if daily is not None:
         raise fraud.DailyCapReached(
             f"{daily} g credited on {day.isoformat()}; {amount} g more would pass the daily cap "
             f"of {settings.daily_cap_grams} g",
             cap_grams=settings.daily_cap_grams,
-            credited_grams=int(daily or 0),
+            credited_grams=daily,
         )
-    yearly = session.scalar(
-        select(func.coalesce(func.sum(Claim.amount), 0)).where(
-            and_(
-                Claim.beneficiary == citizen,
-                Claim.activity_day >= date(day.year, 1, 1),
-                Claim.activity_day <= date(day.year, 12, 31),
-            )
-        )
-    )
-    if int(yearly or 0) + amount > settings.yearly_cap_grams:
+    yearly = _add(session, citizen, str(day.year), amount, settings.yearly_cap_grams)
+    if yearly is not None:
         raise fraud.YearlyCapReached(
             f"{yearly} g credited in {day.year}; {amount} g more would pass the yearly cap "
             f"of {settings.yearly_cap_grams} g",
             cap_grams=settings.yearly_cap_grams,
-            credited_grams=int(yearly or 0),
+            credited_grams=yearly,
         )
 
 
