@@ -35,7 +35,15 @@ from web3.exceptions import (
     Web3RPCError,
 )
 from web3.logs import DISCARD
-from web3.types import BlockData, BlockIdentifier, EventData, RPCEndpoint, TxParams, TxReceipt
+from web3.types import (
+    BlockData,
+    BlockIdentifier,
+    EventData,
+    RPCEndpoint,
+    TxData,
+    TxParams,
+    TxReceipt,
+)
 
 from api.chain.artifacts import Artifacts
 from api.chain.deployments import Deployment, deployment_problems, load_deployment
@@ -315,6 +323,13 @@ class ChainGateway:
         """The receipt if the transaction is mined, else None (no waiting)."""
         try:
             return _guard(lambda: self.w3.eth.get_transaction_receipt(HexBytes(tx_hash)))
+        except TransactionNotFound:
+            return None
+
+    def transaction(self, tx_hash: str) -> TxData | None:
+        """The transaction as the node knows it (pending or mined), else None."""
+        try:
+            return _guard(lambda: self.w3.eth.get_transaction(HexBytes(tx_hash)))
         except TransactionNotFound:
             return None
 

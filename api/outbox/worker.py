@@ -158,11 +158,17 @@ class OutboxWorker(PollingLoop):
         if receipt is None:
             mined_nonce = self.gateway.transaction_count(row.sender, "latest")
             if mined_nonce > row.nonce:
-                # Our nonce was used by another transaction: ours can never be mined.
-                log.warning("outbox_resign", key=row.key, tx_hash=row.tx_hash)
-                row.status = OutboxStatus.pending
-                row.tx_hash = row.raw_tx = None
-                return
+                # Our nonce is used: by our own transaction (a block landed between the two
+                # reads) or by another one. Re-sign only when ours provably cannot be mined.
+                receipt = self.gateway.receipt(row.tx_hash)
+                if receipt is None:
+                    if self.gateway.transaction(row.tx_hash) is not None:
+                        return  # the node has ours: its receipt will come
+                    log.warning("outbox_resign", key=row.key, tx_hash=row.tx_hash)
+                    row.status = OutboxStatus.pending
+                    row.tx_hash = row.raw_tx = None
+                    return
+        if receipt is None:
             self.gateway.broadcast(
                 SignedTx(bytes(HexBytes(row.raw_tx)), row.tx_hash, row.nonce, row.sender, {})
             )

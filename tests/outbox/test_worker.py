@@ -10,12 +10,13 @@ from dataclasses import dataclass, field
 import pytest
 from eth_utils import keccak
 from fastapi.testclient import TestClient
+from hexbytes import HexBytes
 from sqlalchemy.orm import Session, sessionmaker
 from web3.types import TxReceipt
 
 from api.app import create_app
 from api.chain.errors import ChainRevert
-from api.chain.gateway import ChainGateway, NonceManager
+from api.chain.gateway import ChainGateway, NonceManager, SignedTx
 from api.db import make_engine, make_session_factory
 from api.outbox.models import ChainTransaction, OutboxStatus
 from api.outbox.service import enqueue
@@ -276,3 +277,44 @@ def test_the_api_process_runs_the_worker_by_default(
             assert time.monotonic() < deadline, "the embedded worker did not send the row"
             time.sleep(0.1)
     assert balance(chain, accounts.carol.address) == 900
+
+
+def test_a_block_landing_between_the_receipt_and_nonce_reads_is_not_a_reason_to_resign(
+    chain: ChainGateway,
+    accounts: Accounts,
+    sessions: sessionmaker[Session],
+    handler: RecordingHandler,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The worker reads "no receipt yet", then the sender's mined nonce; when the row's own
+    transaction is mined between those two reads, the nonce is taken by *it*: the worker must
+    confirm that transaction, not sign a second one (which, for a write the contract does not
+    deduplicate, would run twice)."""
+    key = enqueue_batch(sessions, accounts.alice.address, 300)
+    worker = make_worker(chain, accounts, sessions, handler)
+    with sessions() as session, session.begin():
+        stored = session.query(ChainTransaction).filter_by(key=key).one()
+        assert worker._sign(session, stored) is not None
+    signed = row(sessions, key)
+    sent_before = chain.transaction_count(accounts.issuer.address)
+    real_count = chain.transaction_count
+
+    def count_after_a_block(address: str, block: str = "latest") -> int:
+        # Between the worker's two reads, the stored transaction reaches a block.
+        monkeypatch.setattr(chain, "transaction_count", real_count)
+        assert signed.raw_tx and signed.tx_hash and signed.nonce is not None
+        chain.broadcast(
+            SignedTx(bytes.fromhex(signed.raw_tx[2:]), signed.tx_hash, signed.nonce, address, {})
+        )
+        assert chain.wait_for_receipt(HexBytes(signed.tx_hash)) is not None
+        return real_count(address, block)
+
+    monkeypatch.setattr(chain, "transaction_count", count_after_a_block)
+    worker.drain()
+
+    done = row(sessions, key)
+    assert done.status == OutboxStatus.confirmed
+    assert done.tx_hash == signed.tx_hash and done.attempts == 1
+    assert handler.confirmed == [key]
+    assert chain.transaction_count(accounts.issuer.address) == sent_before + 1
+    assert balance(chain, accounts.alice.address) == 300
