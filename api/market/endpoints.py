@@ -68,11 +68,15 @@ def place_order(
     if checksum(body.maker) != checksum(holder.address):
         raise service.NotOrderMaker("an order's maker is the signed-in holder's own address")
 
-    def action(session: Session, _: None) -> dict[str, Any]:
-        row = service.place_my_order(
+    def prepare(session: Session) -> service.CheckedOrder:
+        return service.sign_my_order(
             session, market, str(holder.account_id), body.order(), body.signature_bytes()
         )
-        return OrderPublic.of(row).model_dump(mode="json")
+
+    def action(session: Session, checked: service.CheckedOrder) -> dict[str, Any]:
+        return OrderPublic.of(service.record_order(session, market, checked)).model_dump(
+            mode="json"
+        )
 
     stored = idempotent(
         state.sessions,
@@ -80,6 +84,7 @@ def place_order(
         scope=f"market.orders:{holder.account_id}",
         key=idempotency_key,
         params=body.model_dump(mode="json"),
+        prepare=prepare,
         action=action,
     )
     return OrderPublic.model_validate(stored)

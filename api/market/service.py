@@ -133,20 +133,21 @@ def validate_order(order: Order, ctx: MarketContext) -> None:
         raise InvalidOrder("; ".join(errors), errors=errors)
 
 
-def place_order(
-    session: Session,
-    ctx: MarketContext,
-    order: Order,
-    signature: bytes,
-    *,
-    account_id: str | None = None,
-) -> MarketOrder:
-    """Check, reserve and match a maker's signed order; returns the stored order.
+@dataclass(frozen=True)
+class CheckedOrder:
+    """An order whose terms, signature and maker's identity were checked (no lock held)."""
+
+    order: Order
+    signature: bytes
+    digest: bytes
+
+
+def check_order(ctx: MarketContext, order: Order, signature: bytes) -> CheckedOrder:
+    """The checks that need no lock: terms, the maker's signature, the maker's identity on
+    chain (a chain read, made before the market lock is taken).
 
     Problems: invalid-order (422), invalid-signature (422: tampered, or signed for another
-    chain or exchange), unverified-account (403), duplicate-order (409: a replayed signature),
-    order-limit-reached (409), price-outside-band (422), insufficient-balance (409),
-    self-trade (409).
+    chain or exchange), unverified-account (403).
     """
     order = Order(
         checksum(order.maker),
@@ -162,6 +163,30 @@ def place_order(
         raise InvalidSignature("the signature does not recover to the maker for this exchange")
     if not ctx.is_verified(order.maker):
         raise UnverifiedAccount(f"{order.maker} has no live identity attestation")
+    return CheckedOrder(order, signature, digest)
+
+
+def place_order(
+    session: Session,
+    ctx: MarketContext,
+    order: Order,
+    signature: bytes,
+    *,
+    account_id: str | None = None,
+) -> MarketOrder:
+    """Check, reserve and match a maker's signed order; returns the stored order."""
+    return record_order(session, ctx, check_order(ctx, order, signature), account_id=account_id)
+
+
+def record_order(
+    session: Session, ctx: MarketContext, checked: CheckedOrder, *, account_id: str | None = None
+) -> MarketOrder:
+    """Reserve and match a checked order under the market lock; returns the stored order.
+
+    Problems: duplicate-order (409: a replayed signature), order-limit-reached (409),
+    price-outside-band (422), insufficient-balance (409), self-trade (409).
+    """
+    order, signature, digest = checked.order, checked.signature, checked.digest
     state = lock_market(session)
     order_hash = "0x" + digest.hex()
     if session.scalar(select(MarketOrder.id).where(MarketOrder.order_hash == order_hash)):
@@ -248,19 +273,19 @@ def cancel_order(
     return row
 
 
-def place_my_order(
+def sign_my_order(
     session: Session, ctx: MarketContext, account_id: str, order: Order, signature: bytes | None
-) -> MarketOrder:
-    """Place the signed-in holder's order: a self-custody wallet sends its own signature; for a
-    platform-custody holder the platform signs with that holder's key, only on this, their own
-    authenticated request."""
+) -> CheckedOrder:
+    """The signed-in holder's order, checked: a self-custody wallet sends its own signature;
+    for a platform-custody holder the platform signs with that holder's key, only on this,
+    their own authenticated request."""
     if signature is None:
         wallet = session.get(Wallet, account_id)
         if wallet is None or wallet.key_ciphertext is None:
             raise SignatureRequired()
         key = wallet_signer(session, ctx.settings, account_id)
         signature = ctx.domain.sign_order(order, key)
-    return place_order(session, ctx, order, signature)
+    return check_order(ctx, order, signature)
 
 
 def cancel_my_order(
