@@ -15,6 +15,7 @@ from eth_account.signers.local import LocalAccount
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from web3.exceptions import Web3RPCError
+from web3.types import TxReceipt
 
 from api.chain.gateway import ChainGateway, NonceManager
 from api.chain.models import SignerNonce
@@ -47,7 +48,7 @@ def platform(
         engine.dispose()
 
 
-def nonce_of(chain: ChainGateway, receipt: dict) -> int:
+def nonce_of(chain: ChainGateway, receipt: TxReceipt) -> int:
     return int(chain.w3.eth.get_transaction(receipt["transactionHash"])["nonce"])
 
 
