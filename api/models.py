@@ -6,6 +6,7 @@ import line below.
 
 from api.audit import models as audit_models
 from api.auth import models as auth_models
+from api.chain.models import SignerNonce
 from api.credentials import models as credential_models
 from api.db import Base
 from api.earning import models as earning_models
@@ -18,6 +19,7 @@ __all__ = [
     "Base",
     "ChainTransaction",
     "IdempotencyKey",
+    "SignerNonce",
     "audit_models",
     "auth_models",
     "credential_models",

@@ -43,7 +43,10 @@ class AppState:
         with self._lock:
             if self._chain is None:
                 try:
-                    self._chain = ChainGateway.connect(self.settings, check=True)
+                    # Nonces from the database: other processes may sign with the same keys.
+                    self._chain = ChainGateway.connect(
+                        self.settings, check=True, sessions=self.sessions
+                    )
                 except (ArtifactsMissing, DeploymentMissing) as exc:
                     raise DeploymentMismatch(str(exc)) from exc
             return self._chain

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
 from api.chain import compiler
@@ -137,16 +137,28 @@ def session_gateway(settings: Settings, deployment: Deployment) -> ChainGateway:
     return ChainGateway.connect(settings)
 
 
+@pytest.fixture(scope="session")
+def _nonce_rows(database_url: str) -> Iterator[Engine]:
+    """An engine on the shared database, to forget its signer nonces after a chain revert."""
+    engine = create_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
 @pytest.fixture
-def chain(session_gateway: ChainGateway) -> Iterator[ChainGateway]:
+def chain(session_gateway: ChainGateway, _nonce_rows: Engine) -> Iterator[ChainGateway]:
     """The gateway, with the chain reverted to its state before the test afterwards."""
     w3 = session_gateway.w3
     snapshot = w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
     yield session_gateway
     reverted = w3.provider.make_request("evm_revert", [snapshot])  # type: ignore[arg-type]
     assert reverted.get("result") is True, reverted
-    # The revert took the nonces back with it: re-seed them from the node.
+    # The revert took the nonces back with it: re-seed them from the node, and forget the
+    # ones the app's processes allocated in the shared database (a devnet-only rewind).
     session_gateway.nonces = NonceManager(w3)
+    with _nonce_rows.begin() as connection:
+        if inspect(connection).has_table("signer_nonces"):
+            connection.execute(text("DELETE FROM signer_nonces"))
 
 
 def increase_time(gateway: ChainGateway, seconds: int) -> None:

@@ -3,8 +3,10 @@
 - contracts come from the artifacts and the deployment file, never from literals;
 - every write is simulated first (``eth_estimateGas``, or ``eth_call`` when the gas is fixed),
   so a revert costs no nonce and comes back as a decoded custom error;
-- one nonce counter per signing key, seeded once from the node and kept in the process, so
-  concurrent sends from one key never collide;
+- nonces come from a pluggable source (``api.chain.nonces``): in memory for one process
+  (tests, scripts, deployment), from the database for the platform, whose processes share
+  its keys; a nonce is allocated only for the signing (and, on the direct paths, the
+  broadcast), so concurrent sends from one key never collide and a refused one leaves no gap;
 - fees, chain id and gas are filled in locally (one fee look-up a second at most), so a send
   is one signature and one ``eth_sendRawTransaction``;
 - receipts are polled at a configurable interval and confirmations are configurable.
@@ -17,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from eth_abi import decode as abi_decode
 from eth_account.signers.local import LocalAccount
@@ -48,8 +50,12 @@ from web3.types import (
 from api.chain.artifacts import Artifacts
 from api.chain.deployments import Deployment, deployment_problems, load_deployment
 from api.chain.errors import ChainRevert, ErrorDecoder
+from api.chain.nonces import DatabaseNonces, NonceManager, NonceSource
 from api.errors import ChainUnavailable, DeploymentMismatch
 from api.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 T = TypeVar("T")
 
@@ -60,30 +66,6 @@ GAS_HEADROOM = 1.2
 
 def make_web3(rpc_url: str, timeout: float = 10.0) -> Web3:
     return Web3(HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
-
-
-class NonceManager:
-    """Next nonce per address, seeded once from the node's pending count, then local."""
-
-    def __init__(self, w3: Web3) -> None:
-        self._w3 = w3
-        self._next: dict[str, int] = {}
-        self._lock = threading.Lock()
-
-    def reserve(self, address: str) -> int:
-        with self._lock:
-            if address not in self._next:
-                self._next[address] = self._w3.eth.get_transaction_count(
-                    Web3.to_checksum_address(address), "pending"
-                )
-            nonce = self._next[address]
-            self._next[address] = nonce + 1
-            return nonce
-
-    def forget(self, address: str) -> None:
-        """Re-seed from the node on the next send (after a send failed or nonces drifted)."""
-        with self._lock:
-            self._next.pop(address, None)
 
 
 @dataclass(frozen=True)
@@ -117,6 +99,7 @@ class ChainGateway:
         confirmations: int = 0,
         poll_interval: float = 0.05,
         receipt_timeout: float = 60.0,
+        nonces: NonceSource | None = None,
     ) -> None:
         self.w3 = w3
         self.artifacts = artifacts
@@ -124,15 +107,25 @@ class ChainGateway:
         self.confirmations = confirmations
         self.poll_interval = poll_interval
         self.receipt_timeout = receipt_timeout
-        self.nonces = NonceManager(w3)
+        self.nonces: NonceSource = nonces or NonceManager(w3, count=self._pending_count)
         self.errors = ErrorDecoder(artifacts.all_abis())
         self._chain_id: int | None = None
         self._fees = _FeeCache()
         self._fee_lock = threading.Lock()
 
     @classmethod
-    def connect(cls, settings: Settings, *, check: bool = True) -> ChainGateway:
-        """Gateway for the configured node and its deployment; ``check`` fails fast on drift."""
+    def connect(
+        cls,
+        settings: Settings,
+        *,
+        check: bool = True,
+        sessions: sessionmaker[Session] | None = None,
+    ) -> ChainGateway:
+        """Gateway for the configured node and its deployment; ``check`` fails fast on drift.
+
+        With ``sessions``, nonces are allocated in that database (``signer_nonces``), so any
+        number of processes may sign with the platform's keys; without, in this process.
+        """
         w3 = make_web3(settings.rpc_url)
         artifacts = Artifacts.load(settings.artifacts_path)
         chain_id = _guard(lambda: w3.eth.chain_id)
@@ -145,6 +138,8 @@ class ChainGateway:
             poll_interval=settings.receipt_poll_interval,
             receipt_timeout=settings.receipt_timeout,
         )
+        if sessions is not None:
+            gateway.nonces = DatabaseNonces(sessions, chain_id, gateway._pending_count)
         if check:
             problems = gateway.deployment_problems()
             if problems:
@@ -281,30 +276,59 @@ class ChainGateway:
     # -- writing -----------------------------------------------------------------------------
 
     def transact(
-        self, fn: ContractFunction, signer: LocalAccount, *, gas: int | None = None
+        self,
+        fn: ContractFunction,
+        signer: LocalAccount,
+        *,
+        gas: int | None = None,
+        session: Session | None = None,
     ) -> TxReceipt:
-        """Simulate, sign with a local nonce, send, await the receipt (and confirmations)."""
-        signed = self.sign(fn, signer, gas=gas)
-        self.broadcast(signed)
+        """Simulate, sign, send, await the receipt (and confirmations).
+
+        The nonce is spent only if the node accepts the transaction. Pass ``session`` when the
+        caller's transaction has written already: the nonce is then allocated inside it (on
+        SQLite, a transaction of its own would wait for the caller's write lock).
+        """
+        signed = self._send(self._built(fn, signer.address, gas), signer, session)
         return self.wait_for_receipt(HexBytes(signed.tx_hash), signed.tx)
 
     def sign(
-        self, fn: ContractFunction, signer: LocalAccount, *, gas: int | None = None
+        self,
+        fn: ContractFunction,
+        signer: LocalAccount,
+        *,
+        gas: int | None = None,
+        session: Session | None = None,
     ) -> SignedTx:
-        """Simulate and sign a call of ``fn``, reserving the signer's next nonce.
+        """Simulate and sign a call of ``fn``, allocating the signer's next nonce.
 
         Nothing is sent: a caller that must survive a crash (the outbox) stores the signed
         transaction first and broadcasts it afterwards, as often as needed (same nonce, same
-        hash, so it can be mined once at most).
+        hash, so it can be mined once at most). With ``session`` (the transaction that stores
+        it), the nonce is allocated in that transaction and commits with the stored
+        transaction; without, it is spent when ``sign`` returns.
         """
-        sender = signer.address
+        tx = self._built(fn, signer.address, gas)
+        with self.nonces.allocate(signer.address, session) as nonce:
+            return self._signed(tx, nonce, signer)
+
+    def _built(self, fn: ContractFunction, sender: str, gas: int | None) -> dict[str, Any]:
+        """The simulated, unsigned transaction (no nonce yet: none is held while simulating)."""
         if gas is None:
             # The gas estimate is the simulation: a revert surfaces here with its custom error.
             gas = int(self._decoded(lambda: fn.estimate_gas({"from": sender})) * GAS_HEADROOM)
         else:
             self._decoded(lambda: fn.call({"from": sender}))
-        tx = dict(fn.build_transaction(cast(TxParams, self._tx_fields(sender, gas))))
-        return self._sign(tx, signer)
+        return dict(fn.build_transaction(cast(TxParams, self._tx_fields(sender, gas))))
+
+    def _send(
+        self, tx: dict[str, Any], signer: LocalAccount, session: Session | None = None
+    ) -> SignedTx:
+        """Sign and broadcast under one nonce allocation: kept only if the node took it."""
+        with self.nonces.allocate(signer.address, session) as nonce:
+            signed = self._signed(tx, nonce, signer)
+            self.broadcast(signed)
+        return signed
 
     def broadcast(self, signed: SignedTx) -> None:
         """Send a signed transaction; sending one the node already has is not an error."""
@@ -315,7 +339,7 @@ class ChainGateway:
         except Exception as exc:
             if _already_known(exc):
                 return
-            # The node refused it (nonce, fee, balance): re-seed the nonce from the node.
+            # The node refused it (nonce, fee, balance): an in-memory source re-seeds.
             self.nonces.forget(signed.sender)
             raise
 
@@ -333,15 +357,16 @@ class ChainGateway:
         except TransactionNotFound:
             return None
 
-    def send_value(self, signer: LocalAccount, to: str, value: int) -> TxReceipt:
+    def send_value(
+        self, signer: LocalAccount, to: str, value: int, *, session: Session | None = None
+    ) -> TxReceipt:
         """Send ``value`` wei of the native coin (e.g. gas money for a new verifier)."""
         tx = {
             **self._tx_fields(signer.address, 21_000),
             "to": Web3.to_checksum_address(to),
             "value": value,
         }
-        signed = self._sign(tx, signer)
-        self.broadcast(signed)
+        signed = self._send(tx, signer, session)
         return self.wait_for_receipt(HexBytes(signed.tx_hash), signed.tx)
 
     def deploy(self, name: str, signer: LocalAccount, *args: Any) -> tuple[str, TxReceipt]:
@@ -356,8 +381,7 @@ class ChainGateway:
         tx = dict(
             constructor.build_transaction(cast(TxParams, self._tx_fields(signer.address, gas)))
         )
-        signed = self._sign(tx, signer)
-        self.broadcast(signed)
+        signed = self._send(tx, signer)
         receipt = self.wait_for_receipt(HexBytes(signed.tx_hash), signed.tx)
         address = receipt["contractAddress"]
         assert address is not None
@@ -374,8 +398,12 @@ class ChainGateway:
             "maxPriorityFeePerGas": priority_fee,
         }
 
-    def _sign(self, tx: dict[str, Any], signer: LocalAccount) -> SignedTx:
-        tx = {**tx, "nonce": _guard(lambda: self.nonces.reserve(signer.address))}
+    def _pending_count(self, address: str) -> int:
+        """The node's count of ``address``'s transactions, those in its pool included."""
+        return self.transaction_count(address, "pending")
+
+    def _signed(self, tx: dict[str, Any], nonce: int, signer: LocalAccount) -> SignedTx:
+        tx = {**tx, "nonce": nonce}
         signed = signer.sign_transaction(tx)
         return SignedTx(
             raw=bytes(signed.raw_transaction),

@@ -105,14 +105,24 @@ def migrate() -> None:
 def serve(
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="API processes on the one port (uvicorn workers).")
+    ] = 1,
 ) -> None:
-    """Serve the API in the foreground (it refuses to start on the wrong chain)."""
+    """Serve the API in the foreground (it refuses to start on the wrong chain).
+
+    Several processes (``--workers``, or several ``crda serve`` behind a load balancer) share
+    the database, nonces included; the background work then runs in processes of its own,
+    ``crda worker`` and ``crda index`` (``CRDA_RUN_WORKERS=false`` and
+    ``CRDA_INDEXER_ENABLED=false`` for the API processes).
+    """
     settings = get_settings()
     uvicorn.run(
         "api.app:create_app",
         factory=True,
         host=host or settings.api_host,
         port=port or settings.api_port,
+        workers=workers,
         log_level="info",
     )
 
@@ -127,7 +137,9 @@ def worker(
     settings = get_settings()
     with database(settings) as sessions:
         # The outbox, the issuance batcher and the market ticker, in one loop.
-        platform_worker = make_worker(settings, sessions, ChainGateway.connect(settings))
+        # Nonces from the database: the API processes sign with the same keys.
+        gateway = ChainGateway.connect(settings, sessions=sessions)
+        platform_worker = make_worker(settings, sessions, gateway)
         if once:
             platform_worker.drain()
             return

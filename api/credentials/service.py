@@ -137,13 +137,14 @@ def register_verifier(
         wrapped_data_key=wrapped,
         active=True,
     )
-    session.add(verifier)
-    session.flush()
     operator = EthAccount.from_key(settings.operator_key.get_secret_value())
     registry = chain.contract("IdentityRegistry")
+    # The chain first, the row after: no database write is held while the node works (a new
+    # key and id cannot clash with a stored verifier).
     chain.transact(registry.functions.grantRole(VERIFIER_ROLE, key.address), operator)
     if settings.verifier_gas_allowance:
         chain.send_value(operator, key.address, settings.verifier_gas_allowance)
+    session.add(verifier)
     session.commit()
     return verifier
 
@@ -340,9 +341,12 @@ def issue_credential(
     session.add(credential)
     session.flush()
     registry = chain.contract("IdentityRegistry")
+    # The nonce is allocated in this transaction, which has written already (on SQLite, one
+    # of its own would wait for this one's write lock).
     receipt = chain.transact(
         registry.functions.attest(wallet.address, digest, level, int(valid_until.timestamp())),
         signer,
+        session=session,
     )
     credential.attest_tx_hash = receipt["transactionHash"].to_0x_hex()
     session.commit()

@@ -1,8 +1,10 @@
 """The outbox worker: sign, store, broadcast, confirm; finishing correctly after any crash.
 
 Each row moves ``pending -> sent -> confirmed | failed``:
-1. pending: simulate and sign (reserving a nonce), then store the raw transaction and its hash
-   *before* broadcasting. A crash before that commit leaves the row pending and nothing sent.
+1. pending: simulate and sign, then store the raw transaction and its hash *before*
+   broadcasting. The nonce is allocated in the same database transaction (with the gateway's
+   database source), so a crash before that commit leaves the row pending, nothing sent and
+   no nonce spent.
 2. sent: broadcast the stored transaction (again, if need be: same nonce and hash, so it can
    be mined once at most), then look for its receipt. If the sender's nonce moved past ours
    without our hash being mined, the transaction can never be mined: sign it afresh.
@@ -139,7 +141,8 @@ class OutboxWorker(PollingLoop):
         gas_limit = getattr(self.handlers.get(row.kind), "gas_limit", None)
         gas = gas_limit(row) if callable(gas_limit) else None
         try:
-            signed = self.gateway.sign(fn, signer, gas=gas)
+            # The nonce is allocated in this transaction: it commits with the stored one.
+            signed = self.gateway.sign(fn, signer, gas=gas, session=session)
         except ChainRevert as error:
             self._refused(session, row, error, None)
             return None

@@ -318,3 +318,35 @@ def test_a_block_landing_between_the_receipt_and_nonce_reads_is_not_a_reason_to_
     assert handler.confirmed == [key]
     assert chain.transaction_count(accounts.issuer.address) == sent_before + 1
     assert balance(chain, accounts.alice.address) == 300
+
+
+def test_with_database_nonces_a_crash_before_commit_spends_no_nonce_and_after_sends_once(
+    settings: Settings,
+    chain: ChainGateway,
+    accounts: Accounts,
+    sessions: sessionmaker[Session],
+    handler: RecordingHandler,
+) -> None:
+    """The nonce is allocated in the row's own transaction: rolled back with it, stored with it."""
+    platform = ChainGateway.connect(settings, sessions=sessions)
+    signers = {"issuer": accounts.issuer}
+    key = enqueue_batch(sessions, accounts.alice.address, 600)
+    start = chain.transaction_count(accounts.issuer.address, "pending")
+
+    class Crash(Exception):
+        pass
+
+    crashed = OutboxWorker(sessions, platform, signers, {"test.batch": handler})
+    with pytest.raises(Crash), sessions() as session, session.begin():
+        crashed._sign(session, session.query(ChainTransaction).filter_by(key=key).one())
+        raise Crash  # the process dies before the commit: nothing stored, nothing allocated
+    assert row(sessions, key).status == OutboxStatus.pending
+    with sessions() as session, session.begin():  # sign and store, then "crash"
+        crashed._sign(session, session.query(ChainTransaction).filter_by(key=key).one())
+    stored = row(sessions, key)
+    assert stored.nonce == start
+
+    OutboxWorker(sessions, platform, signers, {"test.batch": handler}).drain()
+    done = row(sessions, key)
+    assert (done.status, done.tx_hash, done.attempts) == (OutboxStatus.confirmed, stored.tx_hash, 1)
+    assert balance(chain, accounts.alice.address) == 600
