@@ -48,7 +48,12 @@ from web3.types import (
 )
 
 from api.chain.artifacts import Artifacts
-from api.chain.deployments import Deployment, deployment_problems, load_deployment
+from api.chain.deployments import (
+    Deployment,
+    deployment_problems,
+    genesis_hash,
+    load_deployment,
+)
 from api.chain.errors import ChainRevert, ErrorDecoder
 from api.chain.nonces import DatabaseNonces, NonceManager, NonceSource
 from api.errors import ChainUnavailable, DeploymentMismatch
@@ -139,7 +144,8 @@ class ChainGateway:
             receipt_timeout=settings.receipt_timeout,
         )
         if sessions is not None:
-            gateway.nonces = DatabaseNonces(sessions, chain_id, gateway._pending_count)
+            genesis = _guard(lambda: genesis_hash(w3))
+            gateway.nonces = DatabaseNonces(sessions, chain_id, genesis, gateway._pending_count)
         if check:
             problems = gateway.deployment_problems()
             if problems:

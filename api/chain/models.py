@@ -21,6 +21,9 @@ class SignerNonce(Base):
     __tablename__ = "signer_nonces"
 
     chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    # The chain's genesis block: a devnet restarted with the same chain id is another chain,
+    # whose nonces start again from zero (its rows never mix with the old chain's).
+    genesis: Mapped[str] = mapped_column(String(66), primary_key=True)
     address: Mapped[str] = mapped_column(String(42), primary_key=True)
     next_nonce: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(

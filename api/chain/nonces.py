@@ -97,10 +97,15 @@ class DatabaseNonces:
     """
 
     def __init__(
-        self, sessions: sessionmaker[Session], chain_id: int, count: Callable[[str], int]
+        self,
+        sessions: sessionmaker[Session],
+        chain_id: int,
+        genesis: str,
+        count: Callable[[str], int],
     ) -> None:
         self._sessions = sessions
         self._chain_id = chain_id
+        self._genesis = genesis
         self._count = count
 
     @contextmanager
@@ -127,7 +132,13 @@ class DatabaseNonces:
             insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
             session.execute(
                 insert(SignerNonce)
-                .values(chain_id=self._chain_id, address=address, next_nonce=0, updated_at=utcnow())
+                .values(
+                    chain_id=self._chain_id,
+                    genesis=self._genesis,
+                    address=address,
+                    next_nonce=0,
+                    updated_at=utcnow(),
+                )
                 .on_conflict_do_nothing()
             )
             taken = self._advance(session, address, pending)
@@ -139,7 +150,11 @@ class DatabaseNonces:
         start = case((SignerNonce.next_nonce > pending, SignerNonce.next_nonce), else_=pending)
         next_nonce = session.execute(
             update(SignerNonce)
-            .where(SignerNonce.chain_id == self._chain_id, SignerNonce.address == address)
+            .where(
+                SignerNonce.chain_id == self._chain_id,
+                SignerNonce.genesis == self._genesis,
+                SignerNonce.address == address,
+            )
             .values(next_nonce=start + 1, updated_at=utcnow())
             .returning(SignerNonce.next_nonce)
             .execution_options(synchronize_session=False)

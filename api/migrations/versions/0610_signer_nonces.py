@@ -22,10 +22,11 @@ def upgrade() -> None:
     op.create_table(
         "signer_nonces",
         sa.Column("chain_id", sa.BigInteger(), nullable=False),
+        sa.Column("genesis", sa.String(length=66), nullable=False),
         sa.Column("address", sa.String(length=42), nullable=False),
         sa.Column("next_nonce", sa.BigInteger(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("chain_id", "address", name=op.f("pk_signer_nonces")),
+        sa.PrimaryKeyConstraint("chain_id", "genesis", "address", name=op.f("pk_signer_nonces")),
     )
 
 
