@@ -59,6 +59,11 @@ HINTS: dict[str, tuple[str, str]] = {
         "Nothing: the credits were issued once.",
     ),
     "empty-batch": ("An issuance batch has no claims.", "A bug; report it."),
+    "transfer-already-applied": (
+        "A won mint or burn names a deposit or withdrawal reference the token used before "
+        "(a re-sent transfer never moves money twice).",
+        "Nothing: the deposit or withdrawal was applied once.",
+    ),
     "zero-amount": ("An amount (a mint or a retirement) is zero.", '"Enter an amount above 0."'),
     "missing-beneficiary": (
         "A retirement needs a beneficiary.",

@@ -9,7 +9,9 @@ import {ISettlementToken} from "./interfaces/ISettlementToken.sol";
 
 /// @title SettlementToken: KRW-pegged settlement money of the market
 /// @notice 1 unit = 1 won (0 decimals). It stands in for the city's local currency or a bank's
-/// deposit token: the operator mints when a won deposit is confirmed and burns on withdrawal.
+/// deposit token: the operator mints when a won deposit is confirmed and burns on withdrawal,
+/// each naming the deposit or withdrawal by a reference that can be used once: an operator
+/// transaction sent twice by mistake moves no money twice.
 /// Only addresses the identity registry verifies may hold it. The exchange contract
 /// (EXCHANGE_ROLE) moves it without an allowance, and only for orders its makers signed.
 contract SettlementToken is ERC20, ERC20Pausable, AccessControl, ISettlementToken {
@@ -21,6 +23,7 @@ contract SettlementToken is ERC20, ERC20Pausable, AccessControl, ISettlementToke
     bytes32 public constant EXCHANGE_ROLE = keccak256("EXCHANGE_ROLE");
 
     IIdentityRegistry private immutable _registry;
+    mapping(bytes32 ref => bool) private _usedReferences;
 
     /// @param admin the operator (role admin).
     /// @param registry the identity registry consulted on every mint and transfer.
@@ -35,20 +38,32 @@ contract SettlementToken is ERC20, ERC20Pausable, AccessControl, ISettlementToke
         return 0;
     }
 
-    /// @notice Credit `amount` won to `account` for a confirmed deposit.
-    /// @dev Requirements: `MINTER_ROLE`; `amount` > 0; `account` verified; not paused.
-    /// Emits {Transfer} from the zero address.
-    function mint(address account, uint256 amount) external onlyRole(MINTER_ROLE) {
+    /// @notice Credit `amount` won to `account` for the confirmed deposit named by `ref`.
+    /// @dev Requirements: `MINTER_ROLE`; `amount` > 0; `ref` non-zero and never used by a mint
+    /// or burn before; `account` verified; not paused.
+    /// Emits {Transfer} from the zero address, then {Minted}.
+    function mint(address account, uint256 amount, bytes32 ref) external onlyRole(MINTER_ROLE) {
         if (amount == 0) revert SettlementTokenZeroAmount();
+        _useReference(ref);
         _mint(account, amount);
+        emit Minted(account, amount, ref);
     }
 
-    /// @notice Debit `amount` won from `account` for a withdrawal paid out off chain.
-    /// @dev Requirements: `MINTER_ROLE`; `amount` > 0; `account` holds it; not paused.
-    /// Emits {Transfer} to the zero address.
-    function burn(address account, uint256 amount) external onlyRole(MINTER_ROLE) {
+    /// @notice Debit `amount` won from `account` for the withdrawal named by `ref`, paid out
+    /// off chain.
+    /// @dev Requirements: `MINTER_ROLE`; `amount` > 0; `ref` non-zero and never used by a mint
+    /// or burn before; `account` holds it; not paused.
+    /// Emits {Transfer} to the zero address, then {Burnt}.
+    function burn(address account, uint256 amount, bytes32 ref) external onlyRole(MINTER_ROLE) {
         if (amount == 0) revert SettlementTokenZeroAmount();
+        _useReference(ref);
         _burn(account, amount);
+        emit Burnt(account, amount, ref);
+    }
+
+    /// @notice Whether a mint or burn has used `ref` (deposits and withdrawals share one set).
+    function referenceUsed(bytes32 ref) external view returns (bool) {
+        return _usedReferences[ref];
     }
 
     /// @notice Stop every movement. Requirements: `PAUSER_ROLE`.
@@ -59,6 +74,13 @@ contract SettlementToken is ERC20, ERC20Pausable, AccessControl, ISettlementToke
     /// @notice Resume. Requirements: `PAUSER_ROLE`.
     function unpause() external onlyRole(PAUSER_ROLE) {
         _unpause();
+    }
+
+    /// @dev Marks `ref` used, refusing the zero word and any reference used before.
+    function _useReference(bytes32 ref) private {
+        if (ref == bytes32(0)) revert SettlementTokenZeroReference();
+        if (_usedReferences[ref]) revert SettlementTokenReferenceUsed(ref);
+        _usedReferences[ref] = true;
     }
 
     /// @dev The exchange spends without an allowance; it checks the maker's signature itself.

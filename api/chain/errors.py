@@ -48,6 +48,11 @@ ERROR_PROBLEMS: dict[str, tuple[int, str, str]] = {
         "The account is not verified",
     ),
     "SettlementTokenZeroAmount": (422, "zero-amount", "An amount is zero"),
+    "SettlementTokenReferenceUsed": (
+        409,
+        "transfer-already-applied",
+        "The deposit or withdrawal was already applied",
+    ),
     "ExchangeNotMaker": (403, "not-order-maker", "Only the order's maker may cancel it"),
     "ExchangeInvalidSignature": (422, "invalid-signature", "The signature is not the maker's"),
     "ExchangeEmptyBatch": (422, "empty-batch", "The batch has no fills"),

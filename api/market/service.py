@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from eth_abi import encode as abi_encode
+from eth_utils import keccak
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -357,11 +359,20 @@ def order_of(row: MarketOrder) -> Order:
 # -- won in and out, credits in and out ---------------------------------------------------------
 
 
+def won_reference(kind: str, reference: str) -> bytes:
+    """The on-chain reference of a deposit or withdrawal (``kind``), which the settlement
+    token accepts once: ``keccak256(abi.encode("CRDA.won.<kind>.v1", reference))`` of the
+    bank's reference, unique per kind. An auditor recomputes it from the transfer's record to
+    match the ``Minted``/``Burnt`` event, and a mint or burn sent twice moves money once."""
+    return keccak(abi_encode(["string", "string"], [f"CRDA.won.{kind}.v1", reference]))
+
+
 def deposit(
     session: Session, ctx: MarketContext, address: str, amount: int, reference: str
 ) -> WonTransfer:
     """The operator credits ``amount`` won for a confirmed bank deposit: the mint goes through
-    the outbox; the ledger posts it when the mint is confirmed on chain."""
+    the outbox, naming the deposit by its reference (the token refuses it twice); the ledger
+    posts it when the mint is confirmed on chain."""
     address = checksum(address)
     _check_amount(amount)
     if not ctx.is_verified(address):
@@ -374,7 +385,7 @@ def deposit(
         kind="market.deposit",
         contract="SettlementToken",
         function="mint",
-        args=[address, amount],
+        args=[address, amount, won_reference("deposit", reference)],
         signer="operator",
     )
     return transfer
@@ -384,7 +395,8 @@ def withdraw(
     session: Session, ctx: MarketContext, address: str, amount: int, reference: str
 ) -> WonTransfer:
     """Debit ``amount`` won for a payout: held at once (``withdrawing``), burnt through the
-    outbox, and written off the ledger when the burn is confirmed (given back if it fails)."""
+    outbox under the withdrawal's reference (refused twice by the token), and written off the
+    ledger when the burn is confirmed (given back if it fails)."""
     address = checksum(address)
     _check_amount(amount)
     lock_market(session)
@@ -408,7 +420,7 @@ def withdraw(
         kind="market.withdrawal",
         contract="SettlementToken",
         function="burn",
-        args=[address, amount],
+        args=[address, amount, won_reference("withdrawal", reference)],
         signer="operator",
     )
     return transfer

@@ -9,7 +9,8 @@
    a settled fill moves the seller's escrowed credits to the buyer and the buyer's escrowed won
    to the seller; a fill the chain rejected moves nothing, gives its quantity back and cancels
    the order at fault (both when the fault is the fill's).
-A fill id settles at most once on chain, so a re-sent batch cannot move anything twice.
+A fill id settles at most once on chain, so a re-sent batch cannot move anything twice; won
+deposits and withdrawals likewise name their transfer by a reference the token accepts once.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from web3.types import TxReceipt
 
+from api.chain.addresses import checksum
 from api.chain.errors import ChainRevert
 from api.chain.gateway import ChainGateway
 from api.market import ledger
@@ -248,11 +250,40 @@ def reject_fill(session: Session, fill: MarketFill, reason: str) -> None:
     log.warning("fill_rejected", fill_id=fill.fill_id, reason=reason)
 
 
-class DepositHandler:
-    """``market.deposit``: the won mint landed, so the ledger credits the holder."""
+class WonHandler:
+    """What deposits and withdrawals share: a mint or burn names its transfer by a reference
+    the token accepts once (``service.won_reference``), so a re-sent row moves money once."""
+
+    event = ""  # the token's event of this kind (Minted, Burnt)
+
+    def __init__(self, gateway: ChainGateway | None = None) -> None:
+        self.gateway = gateway
 
     def already_applied(self, row: ChainTransaction, error: ChainRevert) -> bool:
-        return False
+        """This row's reference was used on chain to move this row's account and amount: an
+        earlier send of the row did it. The refusal is then ``SettlementTokenReferenceUsed``, or
+        an undecoded revert when both sends were mined in one block (the gateway replays a
+        failed transaction on the state before its block), so the event is the proof, not the
+        error. Another use of the reference is a real failure."""
+        if self.gateway is None:
+            return False  # nothing to prove it with
+        account, amount, ref = row.args
+        deployment = self.gateway.deployment
+        start = deployment.contracts["SettlementToken"].block_number if deployment else 0
+        events = self.gateway.events(
+            "SettlementToken", self.event, argument_filters={"ref": ref}, from_block=start
+        )
+        return any(
+            checksum(e["args"]["account"]) == checksum(account)
+            and int(e["args"]["amount"]) == int(amount)
+            for e in events
+        )
+
+
+class DepositHandler(WonHandler):
+    """``market.deposit``: the won mint landed, so the ledger credits the holder."""
+
+    event = "Minted"
 
     def on_confirmed(
         self, session: Session, row: ChainTransaction, receipt: TxReceipt | None
@@ -281,11 +312,10 @@ class DepositHandler:
         transfer.status = TransferStatus.failed
 
 
-class WithdrawalHandler:
+class WithdrawalHandler(WonHandler):
     """``market.withdrawal``: the burn landed (write the won off) or failed (give it back)."""
 
-    def already_applied(self, row: ChainTransaction, error: ChainRevert) -> bool:
-        return False
+    event = "Burnt"
 
     def on_confirmed(
         self, session: Session, row: ChainTransaction, receipt: TxReceipt | None

@@ -55,8 +55,8 @@ def outbox_handlers(gateway: ChainGateway | None) -> dict[str, OutboxHandler]:
     """The outbox kinds the market owns: settlement batches, won deposits and withdrawals."""
     return {
         "market.settlement": SettlementHandler(gateway),
-        "market.deposit": DepositHandler(),
-        "market.withdrawal": WithdrawalHandler(),
+        "market.deposit": DepositHandler(gateway),
+        "market.withdrawal": WithdrawalHandler(gateway),
     }
 
 

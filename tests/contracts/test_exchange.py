@@ -20,6 +20,11 @@ KG = 1000
 _ids = itertools.count(1)
 
 
+def ref() -> bytes:
+    """A fresh deposit or withdrawal reference."""
+    return keccak(text=f"ref-{next(_ids)}")
+
+
 @dataclass
 class Market:
     platform: Platform
@@ -75,7 +80,7 @@ def market(platform: Platform) -> Market:
     m = Market(platform, won, exchange, Domain(chain.chain_id, exchange.address))
     platform.issue({accounts.alice.address: 10 * KG, accounts.carol.address: 5 * KG})
     for who in (accounts.bob.address, accounts.carol.address):
-        platform.send(won.functions.mint(who, 100_000), accounts.operator)
+        platform.send(won.functions.mint(who, 100_000, ref()), accounts.operator)
     return m
 
 
@@ -240,19 +245,88 @@ def test_single_settle_reverts_with_the_reason(market: Market, accounts) -> None
 def test_settlement_token_is_held_only_by_verified_identities(market: Market, accounts) -> None:
     with reverts("SettlementTokenUnverifiedAccount"):
         market.platform.send(
-            market.won.functions.mint(accounts.mallory.address, 10), accounts.operator
+            market.won.functions.mint(accounts.mallory.address, 10, ref()), accounts.operator
         )
     with reverts("SettlementTokenUnverifiedAccount"):
         market.platform.send(
             market.won.functions.transfer(accounts.mallory.address, 10), accounts.bob
         )
     with reverts("AccessControlUnauthorizedAccount"):
-        market.platform.send(market.won.functions.mint(accounts.bob.address, 10), accounts.bob)
+        market.platform.send(
+            market.won.functions.mint(accounts.bob.address, 10, ref()), accounts.bob
+        )
     with reverts("SettlementTokenZeroAmount"):
-        market.platform.send(market.won.functions.burn(accounts.bob.address, 0), accounts.operator)
-    market.platform.send(market.won.functions.burn(accounts.bob.address, 40_000), accounts.operator)
+        market.platform.send(
+            market.won.functions.burn(accounts.bob.address, 0, ref()), accounts.operator
+        )
+    market.platform.send(
+        market.won.functions.burn(accounts.bob.address, 40_000, ref()), accounts.operator
+    )
     assert market.won_of(accounts.bob.address) == 60_000
     assert market.won.functions.decimals().call() == 0
+
+
+def test_RevertWhen_a_mint_reuses_its_reference(market: Market, accounts) -> None:
+    deposit = ref()
+    assert not market.won.functions.referenceUsed(deposit).call()
+    receipt = market.platform.send(
+        market.won.functions.mint(accounts.bob.address, 5_000, deposit), accounts.operator
+    )
+    (minted,) = market.won.events.Minted().process_receipt(receipt, errors=DISCARD)
+    assert minted["args"]["account"] == accounts.bob.address
+    assert (minted["args"]["amount"], minted["args"]["ref"]) == (5_000, deposit)
+    assert market.won.functions.referenceUsed(deposit).call()
+    with reverts("SettlementTokenReferenceUsed") as caught:
+        market.platform.send(
+            market.won.functions.mint(accounts.bob.address, 5_000, deposit), accounts.operator
+        )
+    assert caught[0].error_args["ref"] == deposit
+    # Not for another account or amount either: the reference names the deposit.
+    with reverts("SettlementTokenReferenceUsed"):
+        market.platform.send(
+            market.won.functions.mint(accounts.carol.address, 1, deposit), accounts.operator
+        )
+    assert market.won_of(accounts.bob.address) == 105_000
+
+
+def test_RevertWhen_a_burn_reuses_its_reference(market: Market, accounts) -> None:
+    withdrawal = ref()
+    receipt = market.platform.send(
+        market.won.functions.burn(accounts.bob.address, 1_000, withdrawal), accounts.operator
+    )
+    (burnt,) = market.won.events.Burnt().process_receipt(receipt, errors=DISCARD)
+    assert (burnt["args"]["amount"], burnt["args"]["ref"]) == (1_000, withdrawal)
+    with reverts("SettlementTokenReferenceUsed") as caught:
+        market.platform.send(
+            market.won.functions.burn(accounts.bob.address, 1_000, withdrawal), accounts.operator
+        )
+    assert caught[0].error_args["ref"] == withdrawal
+    assert market.won_of(accounts.bob.address) == 99_000
+
+
+def test_mints_and_burns_share_one_set_of_references(market: Market, accounts) -> None:
+    """A reference names one movement of money: a mint's cannot be burnt under, nor back."""
+    minted, burnt = ref(), ref()
+    market.platform.send(
+        market.won.functions.mint(accounts.bob.address, 10, minted), accounts.operator
+    )
+    market.platform.send(
+        market.won.functions.burn(accounts.bob.address, 10, burnt), accounts.operator
+    )
+    with reverts("SettlementTokenReferenceUsed"):
+        market.platform.send(
+            market.won.functions.burn(accounts.bob.address, 10, minted), accounts.operator
+        )
+    with reverts("SettlementTokenReferenceUsed"):
+        market.platform.send(
+            market.won.functions.mint(accounts.bob.address, 10, burnt), accounts.operator
+        )
+
+
+def test_RevertWhen_a_mint_or_burn_names_no_reference(market: Market, accounts) -> None:
+    for fn in (market.won.functions.mint, market.won.functions.burn):
+        with reverts("SettlementTokenZeroReference"):
+            market.platform.send(fn(accounts.bob.address, 10, bytes(32)), accounts.operator)
 
 
 def test_nobody_else_moves_won_or_credits_without_an_allowance(market: Market, accounts) -> None:
