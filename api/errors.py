@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -179,8 +180,33 @@ _HTTP_STATUS_PROBLEMS: dict[int, type[Problem]] = {
 }
 
 
-def problem_response(exc: Problem, request: Request) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+# The methods a 405's ``Allow`` may name, in the order it names them.
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers at the request's path.
+
+    Starlette's ``Allow`` names only the methods of the first route whose path matched, so a
+    path served by several routes (``GET`` and ``POST`` written apart) would be under-reported:
+    each method is asked of the router instead (``matches`` is FULL for a route that takes it).
+    """
+    routes = request.app.router.routes
+    return [
+        method
+        for method in HTTP_METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
+
+
+def problem_response(
+    exc: Problem, request: Request, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    headers = dict(headers or {})
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
     return JSONResponse(
         exc.body(instance=request.url.path),
         status_code=exc.status,
@@ -215,7 +241,15 @@ def install_problem_handlers(app: FastAPI) -> None:
             error.status, error.slug, error.title = exc.status_code, _slug(phrase), phrase
         if isinstance(exc.detail, str) and exc.detail.lower() != error.title.lower():
             error.detail = exc.detail
-        return problem_response(error, request)
+        headers = None
+        if exc.status_code == 405:
+            # RFC 9110 section 15.5.6: a 405 lists the methods the resource does answer.
+            allowed = allowed_methods(request)
+            headers = {"Allow": ", ".join(allowed)}
+            error.detail = f"{request.method} is not answered here; this path answers " + (
+                ", ".join(allowed)
+            )
+        return problem_response(error, request, headers)
 
     async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
         log.error("database_unavailable", path=request.url.path, error=type(exc).__name__)

@@ -46,6 +46,16 @@ def test_wrong_method_is_a_405_problem(client: TestClient) -> None:
     assert response.status_code == 405
     assert response.headers["content-type"] == PROBLEM
     assert response.json()["type"] == "/problems/method-not-allowed"
+    assert response.headers["allow"] == "GET"
+
+
+def test_a_405_allows_every_method_of_the_path(client: TestClient) -> None:
+    """A path served by several routes (GET and POST written apart) names them all."""
+    response = client.delete("/accounts/me/wallet")
+    assert response.status_code == 405, response.text
+    assert response.headers["content-type"] == PROBLEM
+    assert response.headers["allow"] == "GET, POST"
+    assert "GET, POST" in response.json()["detail"]
 
 
 def test_request_id_is_echoed(client: TestClient) -> None:
