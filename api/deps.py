@@ -46,6 +46,11 @@ ChainDep = Annotated[ChainGateway, Depends(get_chain)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
+# What the document says of every path and query parameter with no pattern of its own
+# (api/openapi.py): the rule :func:`refuse_nul_characters` enforces.
+NO_NUL_PATTERN = r"^[^\u0000]*$"
+
+
 def refuse_nul_characters(request: Request) -> None:
     """No text a client sends in a path or query may hold a NUL character: PostgreSQL cannot
     store or compare one, and no identifier, address or name of ours contains it. Checked for

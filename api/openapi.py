@@ -10,6 +10,8 @@ operation once, so a route written tomorrow is documented the same way without t
   503 (database or chain down) everywhere but ``/healthz``, and ``default`` for anything else;
   a route declares a rarer one (``responses={429: {"description": ...}}``) and the body is
   filled in here;
+- every string path or query parameter without a pattern of its own says it holds no NUL
+  character (every route refuses one: ``api.deps.refuse_nul_characters``);
 - the bearer scheme says it carries a JWT, and the servers and version are stated.
 
 ``crda export-openapi`` writes the result, with sorted keys, to ``mobile_api_docs/openapi.json``.
@@ -24,6 +26,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from api.clientgen import generate
+from api.deps import NO_NUL_PATTERN
 from api.errors import PROBLEM_MEDIA_TYPE
 
 PROBLEM_SCHEMA = "ProblemDetails"
@@ -167,6 +170,14 @@ def _restore_example_nulls(example: Any, schema: dict[str, Any], schemas: dict[s
             _restore_example_nulls(value, properties[name], schemas)
 
 
+def _exclude_nul(schema: dict[str, Any]) -> None:
+    """A free-text parameter (a string with no pattern, enum or format) excludes NUL."""
+    for option in schema.get("anyOf", []):
+        _exclude_nul(option)
+    if schema.get("type") == "string" and not {"pattern", "enum", "format", "const"} & set(schema):
+        schema["pattern"] = NO_NUL_PATTERN
+
+
 def postprocess(schema: dict[str, Any]) -> dict[str, Any]:
     """Problem responses, security and servers on a FastAPI-built document (in place)."""
     components = schema.setdefault("components", {})
@@ -187,6 +198,9 @@ def postprocess(schema: dict[str, Any]) -> dict[str, Any]:
         for method, operation in item.items():
             if method not in ("get", "put", "post", "delete", "patch", "head", "options"):
                 continue
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") in ("path", "query"):
+                    _exclude_nul(parameter.get("schema", {}))
             responses: dict[str, Any] = operation.setdefault("responses", {})
             wanted = {s for s in responses if _is_error(s)} | _error_statuses(
                 path, method, operation

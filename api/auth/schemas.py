@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, SecretStr
 
 from api import examples as ex
 from api.timeutil import UtcDateTime
@@ -175,20 +175,36 @@ class AccountPublic(BaseModel):
     erased_at: UtcDateTime | None
 
 
-class WalletCreate(BaseModel):
-    """``platform``: the platform makes and keeps the key. ``self``: prove the address (SIWE)."""
+class PlatformWalletCreate(BaseModel):
+    """The platform makes the key and keeps it (it signs for the holder)."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{"custody": "platform"}]})
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"custody": "platform"}]}
+    )
 
-    custody: Literal["platform", "self"]
-    message: str | None = Field(default=None, max_length=4000)
-    signature: str | None = Field(default=None, pattern=r"^0x[0-9a-fA-F]{130}$")
+    custody: Literal["platform"]
 
-    @model_validator(mode="after")
-    def _proof_for_self_custody(self) -> WalletCreate:
-        if self.custody == "self" and (not self.message or not self.signature):
-            raise ValueError("self custody needs a signed SIWE message and its signature")
-        return self
+
+class SelfWalletCreate(BaseModel):
+    """The holder keeps the key and proves the address with a signed SIWE message."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"custody": "self", "message": ex.SIWE_MESSAGE, "signature": ex.SIWE_SIGNATURE}
+            ]
+        },
+    )
+
+    custody: Literal["self"]
+    message: str = Field(min_length=1, max_length=4000, description="The EIP-4361 message.")
+    signature: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$", description="Its signature.")
+
+
+# One body, two shapes told apart by ``custody`` (a ``oneOf`` with a discriminator in the
+# document, so a generated client has a type for each and cannot send a half-proven wallet).
+WalletCreate = Annotated[PlatformWalletCreate | SelfWalletCreate, Field(discriminator="custody")]
 
 
 class WalletPublic(BaseModel):

@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from eth_abi import encode as abi_encode
-from eth_utils import is_checksum_address, keccak
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from eth_utils import keccak
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.chain.eip712 import TypedDomain, Types, recover_digest, sign_digest
 from api.errors import problem
+from api.fields import Address
 
 DOMAIN_NAME = "CRDA Evidence"
 DOMAIN_VERSION = "1"
@@ -78,12 +79,6 @@ EvidenceSignatureInvalid = problem(
 )
 
 
-def _address(value: str) -> str:
-    if not is_checksum_address(value):
-        raise ValueError("must be a checksummed 0x address")
-    return value
-
-
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -99,12 +94,10 @@ class ReceiptEvidence(_Strict):
     """An e-receipt as the merchant signs it (the EIP-712 ``Receipt`` message)."""
 
     receiptId: str = Field(min_length=1, max_length=128)
-    merchant: str
-    citizen: str
+    merchant: Address
+    citizen: Address
     issuedAt: int = Field(ge=0, le=UINT64)
     items: list[LineItem] = Field(min_length=1, max_length=100)
-
-    _check_merchant = field_validator("merchant", "citizen")(_address)
 
 
 class TripEvidence(_Strict):
@@ -116,8 +109,8 @@ class TripEvidence(_Strict):
     """
 
     tripId: str = Field(min_length=1, max_length=128)
-    operator: str
-    citizen: str
+    operator: Address
+    citizen: Address
     mode: str = Field(min_length=1, max_length=32)
     startedAt: int = Field(ge=0, le=UINT64)
     endedAt: int = Field(ge=0, le=UINT64)
@@ -128,8 +121,6 @@ class TripEvidence(_Strict):
     endLat: int = Field(default=0, ge=-INT32, le=INT32)
     endLon: int = Field(default=0, ge=-INT32, le=INT32)
     distanceMeters: int = Field(ge=1, le=UINT32)
-
-    _check_addresses = field_validator("operator", "citizen")(_address)
 
 
 EvidenceKind = Literal["purchase", "trip"]
