@@ -6,6 +6,7 @@ messages on that slug, never on the human-readable title or detail.
 
 from __future__ import annotations
 
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -184,13 +185,38 @@ _HTTP_STATUS_PROBLEMS: dict[int, type[Problem]] = {
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
-def allowed_methods(request: Request) -> list[str]:
-    """Every method some route answers at the request's path.
+def _declared_paths(app: Any) -> list[tuple[re.Pattern[str], int, list[str]]]:
+    """(regex, number of parameters, methods) of each path the OpenAPI document declares."""
+    cached: list[tuple[re.Pattern[str], int, list[str]]] | None = getattr(
+        app.state, "declared_paths", None
+    )
+    if cached is None:
+        cached = []
+        for path, item in app.openapi()["paths"].items():
+            regex = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path))
+            methods = [m for m in HTTP_METHODS if m.lower() in item]
+            cached.append((re.compile(f"^{regex}$"), path.count("{"), methods))
+        app.state.declared_paths = cached
+    return cached
 
-    Starlette's ``Allow`` names only the methods of the first route whose path matched, so a
-    path served by several routes (``GET`` and ``POST`` written apart) would be under-reported:
-    each method is asked of the router instead (``matches`` is FULL for a route that takes it).
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods the resource at the request's path answers, as the document declares them.
+
+    The resource is the most specific declared path that matches (``/credentials/issue``
+    rather than ``/credentials/{credential_id}``): a path served by several routes (``GET`` and
+    ``POST`` written apart) names them all, and a literal path is not credited with the
+    methods of a parametrised one that happens to match it. A path the document does not
+    declare falls back to the router (each method asked of every route).
     """
+    path = request.scope.get("path", "")
+    matching = [
+        (params, methods)
+        for regex, params, methods in _declared_paths(request.app)
+        if regex.match(path)
+    ]
+    if matching:
+        return min(matching, key=lambda found: found[0])[1]
     routes = request.app.router.routes
     return [
         method

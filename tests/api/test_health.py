@@ -149,3 +149,14 @@ def test_readyz_is_a_503_problem_when_the_database_is_not_migrated(
 def test_compiler_is_the_pinned_npm_solc(compiled: dict) -> None:
     assert compiled["compiler"] == compiler.compiler_version() == "0.8.30"
     assert compiled["evmVersion"] == "cancun"
+
+
+def test_a_literal_path_is_not_a_parametrised_one(client: TestClient) -> None:
+    """GET /certificates/verify is no certificate with the serial "verify": a 405 naming the
+    methods of /certificates/verify, not a 422 about the serial."""
+    response = client.get("/certificates/verify")
+    assert response.status_code == 405, response.text
+    assert response.headers["allow"] == "POST"
+    options = client.options("/credentials/issue")
+    assert options.status_code == 405, options.text
+    assert options.headers["allow"] == "POST"
