@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from api.auth.deps import CurrentUser, require_roles
 from api.auth.models import Account, Role
-from api.deps import ChainDep, SessionDep, SettingsDep, StateDep
+from api.deps import MAX_SQL_INT, ChainDep, SessionDep, SettingsDep, StateDep
 from api.errors import NotFound
 from api.idempotency import idempotent
 from api.pagination import Page, PageParams, page_params
@@ -174,7 +174,7 @@ def verify(
     session: SessionDep,
     settings: SettingsDep,
     chain: ChainDep,
-    amount: Annotated[int | None, Query(ge=0, lt=2**255)] = None,
+    amount: Annotated[int | None, Query(ge=0, le=MAX_SQL_INT)] = None,
     beneficiary_hash: Annotated[str | None, Query(pattern=HASH)] = None,
     tx_hash: Annotated[str | None, Query(pattern=HASH)] = None,
     holder: Annotated[str | None, Query(pattern=ADDRESS)] = None,
