@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from api import examples as ex
 from api.deps import MAX_SQL_INT
@@ -134,10 +134,11 @@ class CertificateClaim(BaseModel):
         }
     )
 
-    serial: int = Field(ge=1, le=2**63 - 1)
+    # Strict: a JSON true/false is no number (lax mode would read it as 1/0).
+    serial: StrictInt = Field(ge=1, le=2**63 - 1)
     # A certificate's amount is grams in 64 bits (the table's BIGINT); a bound of 2**255
     # (uint256) is beyond what JSON number readers (and the fuzzer) compare exactly.
-    amount: int | None = Field(default=None, ge=0, le=MAX_SQL_INT)
+    amount: StrictInt | None = Field(default=None, ge=0, le=MAX_SQL_INT)
     beneficiary_hash: str | None = Field(default=None, pattern=HASH)
     tx_hash: str | None = Field(default=None, pattern=HASH)
     holder: str | None = Field(default=None, pattern=ADDRESS)
