@@ -35,7 +35,7 @@ load_all_checks()
 # module may be loaded twice (imported by the fuzzing pass, and by path as schemathesis.toml's
 # hooks), so the stock check is found under ours when ours is registered already.
 _REGISTERED = CHECKS.get_one("positive_data_acceptance")
-_STOCK_POSITIVE_DATA_ACCEPTANCE = getattr(_REGISTERED, "stock", _REGISTERED)
+_STOCK_POSITIVE_DATA_ACCEPTANCE: Any = getattr(_REGISTERED, "stock", _REGISTERED)
 
 
 def _register(check: Callable[..., bool | None]) -> Callable[..., bool | None]:
