@@ -20,6 +20,12 @@ from eth_utils import to_checksum_address
 from pydantic import AfterValidator, Field
 from pydantic.fields import FieldInfo
 
+# The largest integer every JSON reader holds exactly (an IEEE double's 53 bits: JavaScript,
+# and the fuzzer's bounds, compare beyond it inexactly). A request integer that is bounded by
+# a machine width (uint64 times, 64-bit amounts) states this bound instead: no real value comes
+# near it, and the README promises that larger integers travel as strings.
+JSON_SAFE_INT = 2**53 - 1
+
 ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}$"
 ADDRESS_NOTE = (
     "An Ethereum address: `0x` and 40 hex digits, in any case. The API normalises it to its "

@@ -7,10 +7,22 @@ from datetime import date
 from typing import Annotated, Literal
 
 import email_validator
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, SecretStr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, SecretStr
 
 from api import examples as ex
 from api.timeutil import UtcDateTime
+
+# An EIP-4361 message is a few hundred characters (with resources, rarely over a thousand);
+# the siwe parser's time grows with the square of the length (4000 characters: seconds).
+SIWE_MESSAGE_MAX = 1500
+
+
+def _date_text(value: object) -> object:
+    """A date is `YYYY-MM-DD` text, as the document says: not a number (lax validation would
+    read 0 as 1970-01-01)."""
+    if value is not None and not isinstance(value, str | date):
+        raise ValueError("a date is YYYY-MM-DD text")
+    return value
 
 
 @dataclass(frozen=True)
@@ -33,7 +45,7 @@ class PersonalDataIn(BaseModel):
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     phone: str | None = Field(default=None, pattern=r"^\+?[0-9 \-]{6,20}$")
-    birth_date: date | None = None
+    birth_date: Annotated[date | None, BeforeValidator(_date_text)] = None
 
 
 class PersonalDataPublic(BaseModel):
@@ -167,7 +179,7 @@ class SiweIn(BaseModel):
         }
     )
 
-    message: str = Field(min_length=10, max_length=4000)
+    message: str = Field(min_length=10, max_length=SIWE_MESSAGE_MAX)
     signature: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$")
 
 
@@ -219,7 +231,9 @@ class SelfWalletCreate(BaseModel):
     )
 
     custody: Literal["self"]
-    message: str = Field(min_length=1, max_length=4000, description="The EIP-4361 message.")
+    message: str = Field(
+        min_length=1, max_length=SIWE_MESSAGE_MAX, description="The EIP-4361 message."
+    )
     signature: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$", description="Its signature.")
 
 

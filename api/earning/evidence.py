@@ -24,13 +24,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.chain.eip712 import TypedDomain, Types, recover_digest, sign_digest
 from api.errors import problem
-from api.fields import Address
+from api.fields import JSON_SAFE_INT, Address
 
 DOMAIN_NAME = "CRDA Evidence"
 DOMAIN_VERSION = "1"
 
 UINT32 = 2**32 - 1
-UINT64 = 2**64 - 1
 INT32 = 2**31 - 1
 
 RECEIPT_TYPES: dict[str, list[dict[str, str]]] = {
@@ -96,7 +95,7 @@ class ReceiptEvidence(_Strict):
     receiptId: str = Field(min_length=1, max_length=128)
     merchant: Address
     citizen: Address
-    issuedAt: int = Field(ge=0, le=UINT64)
+    issuedAt: int = Field(ge=0, le=JSON_SAFE_INT)
     items: list[LineItem] = Field(min_length=1, max_length=100)
 
 
@@ -112,8 +111,8 @@ class TripEvidence(_Strict):
     operator: Address
     citizen: Address
     mode: str = Field(min_length=1, max_length=32)
-    startedAt: int = Field(ge=0, le=UINT64)
-    endedAt: int = Field(ge=0, le=UINT64)
+    startedAt: int = Field(ge=0, le=JSON_SAFE_INT)
+    endedAt: int = Field(ge=0, le=JSON_SAFE_INT)
     fromStation: str = Field(default="", max_length=32)
     toStation: str = Field(default="", max_length=32)
     startLat: int = Field(default=0, ge=-INT32, le=INT32)

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from api import examples as ex
-from api.deps import MAX_SQL_INT
+from api.fields import JSON_SAFE_INT
 
 HASH = r"^0x[0-9a-fA-F]{64}$"
 ADDRESS = r"^0x[0-9a-fA-F]{40}$"
@@ -42,7 +42,7 @@ class RetirementCreate(BaseModel):
         }
     )
 
-    amount: int = Field(gt=0, lt=2**63, description="grams of CO2e (credits)")
+    amount: int = Field(gt=0, le=JSON_SAFE_INT, description="grams of CO2e (credits)")
     beneficiary: str = Field(min_length=1, max_length=200)
     reason: str = Field(min_length=1, max_length=500)
     publish_beneficiary: bool = Field(
@@ -135,10 +135,10 @@ class CertificateClaim(BaseModel):
     )
 
     # Strict: a JSON true/false is no number (lax mode would read it as 1/0).
-    serial: StrictInt = Field(ge=1, le=2**63 - 1)
+    serial: StrictInt = Field(ge=1, le=JSON_SAFE_INT)
     # A certificate's amount is grams in 64 bits (the table's BIGINT); a bound of 2**255
     # (uint256) is beyond what JSON number readers (and the fuzzer) compare exactly.
-    amount: StrictInt | None = Field(default=None, ge=0, le=MAX_SQL_INT)
+    amount: StrictInt | None = Field(default=None, ge=0, le=JSON_SAFE_INT)
     beneficiary_hash: str | None = Field(default=None, pattern=HASH)
     tx_hash: str | None = Field(default=None, pattern=HASH)
     holder: str | None = Field(default=None, pattern=ADDRESS)
