@@ -14,10 +14,10 @@ signature binds its 20 bytes (evidence, orders), or is checked against a key tha
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from eth_utils import to_checksum_address
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 from pydantic.fields import FieldInfo
 
 # The largest integer every JSON reader holds exactly (an IEEE double's 53 bits: JavaScript,
@@ -25,6 +25,20 @@ from pydantic.fields import FieldInfo
 # a machine width (uint64 times, 64-bit amounts) states this bound instead: no real value comes
 # near it, and the README promises that larger integers travel as strings.
 JSON_SAFE_INT = 2**53 - 1
+
+
+def _not_a_boolean(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError("a number, not true or false")
+    return value
+
+
+def json_int(ge: int, le: int = JSON_SAFE_INT) -> Any:
+    """An integer as JSON Schema reads one, within [ge, le]: 3, or 3.0 (a number with no
+    fraction), never true or false (lax validation reads a boolean as 1 or 0; strict validation
+    refuses 3.0). The bounds sit before the validator, so the document states them."""
+    return Annotated[int, Field(ge=ge, le=le), BeforeValidator(_not_a_boolean)]
+
 
 ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}$"
 ADDRESS_NOTE = (
