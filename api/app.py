@@ -21,7 +21,7 @@ from api.audit.provenance import set_claim_record_source
 from api.auth import endpoints as auth
 from api.credentials import endpoints as credentials
 from api.db import make_engine, make_session_factory
-from api.deps import refuse_nul_characters
+from api.deps import refuse_nul_characters, refuse_undeclared_method
 from api.earning import endpoints as earning
 from api.errors import Problem, install_problem_handlers
 from api.logging import RequestIdMiddleware
@@ -84,7 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Carbon Reduction Digital Asset platform: the city app's backend.",
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
-        dependencies=[Depends(refuse_nul_characters)],
+        dependencies=[Depends(refuse_undeclared_method), Depends(refuse_nul_characters)],
     )
     app.add_middleware(RequestIdMiddleware)
     install_problem_handlers(app)

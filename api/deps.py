@@ -7,10 +7,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.chain.gateway import ChainGateway
 from api.db import session_scope
-from api.errors import ValidationFailed
+from api.errors import ValidationFailed, allowed_methods
 from api.settings import Settings
 from api.state import AppState
 
@@ -46,6 +47,11 @@ ChainDep = Annotated[ChainGateway, Depends(get_chain)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
+# What the document says of every path and query parameter with no pattern of its own
+# (api/openapi.py): the rule :func:`refuse_nul_characters` enforces.
+NO_NUL_PATTERN = r"^[^\u0000]*$"
+
+
 def refuse_nul_characters(request: Request) -> None:
     """No text a client sends in a path or query may hold a NUL character: PostgreSQL cannot
     store or compare one, and no identifier, address or name of ours contains it. Checked for
@@ -53,3 +59,11 @@ def refuse_nul_characters(request: Request) -> None:
     values = [*request.path_params.values(), *request.query_params.values()]
     if any("\x00" in str(value) for value in values):
         raise ValidationFailed("a path or query parameter contains a NUL character")
+
+
+def refuse_undeclared_method(request: Request) -> None:
+    """A method the resource does not answer is a 405 (with ``Allow``), even when a
+    parametrised route would take it: ``GET /credentials/issue`` is not a credential lookup,
+    nor ``GET /certificates/verify`` a certificate with the serial "verify"."""
+    if request.method not in allowed_methods(request):
+        raise StarletteHTTPException(status_code=405)

@@ -6,6 +6,7 @@ messages on that slug, never on the human-readable title or detail.
 
 from __future__ import annotations
 
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -16,6 +17,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -179,8 +181,58 @@ _HTTP_STATUS_PROBLEMS: dict[int, type[Problem]] = {
 }
 
 
-def problem_response(exc: Problem, request: Request) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+# The methods a 405's ``Allow`` may name, in the order it names them.
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _declared_paths(app: Any) -> list[tuple[re.Pattern[str], int, list[str]]]:
+    """(regex, number of parameters, methods) of each path the OpenAPI document declares."""
+    cached: list[tuple[re.Pattern[str], int, list[str]]] | None = getattr(
+        app.state, "declared_paths", None
+    )
+    if cached is None:
+        cached = []
+        for path, item in app.openapi()["paths"].items():
+            regex = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path))
+            methods = [m for m in HTTP_METHODS if m.lower() in item]
+            cached.append((re.compile(f"^{regex}$"), path.count("{"), methods))
+        app.state.declared_paths = cached
+    return cached
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods the resource at the request's path answers, as the document declares them.
+
+    The resource is the most specific declared path that matches (``/credentials/issue``
+    rather than ``/credentials/{credential_id}``): a path served by several routes (``GET`` and
+    ``POST`` written apart) names them all, and a literal path is not credited with the
+    methods of a parametrised one that happens to match it. A path the document does not
+    declare falls back to the router (each method asked of every route).
+    """
+    path = request.scope.get("path", "")
+    matching = [
+        (params, methods)
+        for regex, params, methods in _declared_paths(request.app)
+        if regex.match(path)
+    ]
+    if matching:
+        return min(matching, key=lambda found: found[0])[1]
+    routes = request.app.router.routes
+    return [
+        method
+        for method in HTTP_METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
+
+
+def problem_response(
+    exc: Problem, request: Request, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    headers = dict(headers or {})
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
     return JSONResponse(
         exc.body(instance=request.url.path),
         status_code=exc.status,
@@ -215,7 +267,15 @@ def install_problem_handlers(app: FastAPI) -> None:
             error.status, error.slug, error.title = exc.status_code, _slug(phrase), phrase
         if isinstance(exc.detail, str) and exc.detail.lower() != error.title.lower():
             error.detail = exc.detail
-        return problem_response(error, request)
+        headers = None
+        if exc.status_code == 405:
+            # RFC 9110 section 15.5.6: a 405 lists the methods the resource does answer.
+            allowed = allowed_methods(request)
+            headers = {"Allow": ", ".join(allowed)}
+            error.detail = f"{request.method} is not answered here; this path answers " + (
+                ", ".join(allowed)
+            )
+        return problem_response(error, request, headers)
 
     async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
         log.error("database_unavailable", path=request.url.path, error=type(exc).__name__)

@@ -10,6 +10,10 @@ operation once, so a route written tomorrow is documented the same way without t
   503 (database or chain down) everywhere but ``/healthz``, and ``default`` for anything else;
   a route declares a rarer one (``responses={429: {"description": ...}}``) and the body is
   filled in here;
+- every ``Idempotency-Key`` header states what ``api.idempotency`` accepts (1-255 visible
+  characters);
+- every string path or query parameter without a pattern of its own says it holds no NUL
+  character (every route refuses one: ``api.deps.refuse_nul_characters``);
 - the bearer scheme says it carries a JWT, and the servers and version are stated.
 
 ``crda export-openapi`` writes the result, with sorted keys, to ``mobile_api_docs/openapi.json``.
@@ -24,7 +28,9 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from api.clientgen import generate
+from api.deps import NO_NUL_PATTERN
 from api.errors import PROBLEM_MEDIA_TYPE
+from api.idempotency import MAX_KEY_LENGTH
 
 PROBLEM_SCHEMA = "ProblemDetails"
 PROBLEM_REF = {"$ref": f"#/components/schemas/{PROBLEM_SCHEMA}"}
@@ -167,6 +173,40 @@ def _restore_example_nulls(example: Any, schema: dict[str, Any], schemas: dict[s
             _restore_example_nulls(value, properties[name], schemas)
 
 
+# An Idempotency-Key, as api.idempotency.check_key takes it: 1-255 printable characters, of
+# which the document promises the visible ASCII ones (a UUID is what the guides ask for), with
+# no space at either end (HTTP strips it, leaving another key).
+IDEMPOTENCY_KEY_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": MAX_KEY_LENGTH,
+    "pattern": r"^[!-~](?:[ -~]*[!-~])?$",
+    "examples": ["6f1c2b7e-3d4a-4e5f-9a8b-1c2d3e4f5a6b"],
+}
+IDEMPOTENCY_KEY_DESCRIPTION = (
+    "A fresh UUID per user action: a retry with the same key and body answers the first result "
+    "(`Idempotent-Replayed: true`) and does nothing twice; the same key with another body is "
+    "`/problems/idempotency-key-reused`."
+)
+
+
+def _parameter(parameter: dict[str, Any]) -> None:
+    """What the platform enforces of a parameter, stated (see the module's docstring)."""
+    if parameter.get("in") == "header" and parameter.get("name", "").lower() == "idempotency-key":
+        parameter["schema"] = dict(IDEMPOTENCY_KEY_SCHEMA)
+        parameter.setdefault("description", IDEMPOTENCY_KEY_DESCRIPTION)
+    if parameter.get("in") in ("path", "query"):
+        _exclude_nul(parameter.get("schema", {}))
+
+
+def _exclude_nul(schema: dict[str, Any]) -> None:
+    """A free-text parameter (a string with no pattern, enum or format) excludes NUL."""
+    for option in schema.get("anyOf", []):
+        _exclude_nul(option)
+    if schema.get("type") == "string" and not {"pattern", "enum", "format", "const"} & set(schema):
+        schema["pattern"] = NO_NUL_PATTERN
+
+
 def postprocess(schema: dict[str, Any]) -> dict[str, Any]:
     """Problem responses, security and servers on a FastAPI-built document (in place)."""
     components = schema.setdefault("components", {})
@@ -187,6 +227,8 @@ def postprocess(schema: dict[str, Any]) -> dict[str, Any]:
         for method, operation in item.items():
             if method not in ("get", "put", "post", "delete", "patch", "head", "options"):
                 continue
+            for parameter in operation.get("parameters", []):
+                _parameter(parameter)
             responses: dict[str, Any] = operation.setdefault("responses", {})
             wanted = {s for s in responses if _is_error(s)} | _error_statuses(
                 path, method, operation

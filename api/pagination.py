@@ -38,6 +38,9 @@ M = TypeVar("M", bound=BaseModel)
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
+# What a cursor is made of (base64url without padding), so the document says it and a
+# generated client never sends a NUL or a space (``encode_cursor`` writes nothing else).
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]*$"
 
 InvalidCursor = problem(
     422,
@@ -92,7 +95,17 @@ def page_params(
 
     async def dependency(
         limit: Annotated[int, Query(ge=1, le=maximum)] = default,
-        cursor: str | None = None,
+        cursor: Annotated[
+            str | None,
+            Query(
+                pattern=CURSOR_PATTERN,
+                description=(
+                    "The `next_cursor` of the previous page (opaque; base64url). Omit it for "
+                    "the first page; a cursor this list did not return is "
+                    "`/problems/invalid-cursor`."
+                ),
+            ),
+        ] = None,
     ) -> PageParams:
         return PageParams(limit=limit, cursor=cursor)
 

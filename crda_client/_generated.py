@@ -1298,6 +1298,12 @@ class PersonalDataPublic(TypedDict):
     phone: str | None
 
 
+class PlatformWalletCreate(TypedDict):
+    """The platform makes the key and keeps it (it signs for the holder)."""
+
+    custody: Literal['platform']
+
+
 class ProblemDetails(TypedDict):
     """RFC 9457 problem details. `type` names the problem (see the error catalogue); other members are extensions (e.g. `errors` for validation, `error_name` and `tx_hash` for a refusal by the chain, `retry_after` in seconds)."""
 
@@ -1393,6 +1399,14 @@ class RetirementPublic(TypedDict):
 
 class RevokeRequest(TypedDict):
     reason: NotRequired[Literal['revoked', 'fraud', 'deceased', 'holder-request']]
+
+
+class SelfWalletCreate(TypedDict):
+    """The holder keeps the key and proves the address with a signed SIWE message."""
+
+    custody: Literal['self']
+    message: str
+    signature: str
 
 
 class SignIn(TypedDict):
@@ -1573,14 +1587,6 @@ class VerifyResponse(TypedDict):
     credential: NotRequired[dict[str, Any] | None]
     errors: list[dict[str, str]]
     verified: bool
-
-
-class WalletCreate(TypedDict):
-    """``platform``: the platform makes and keeps the key. ``self``: prove the address (SIWE)."""
-
-    custody: Literal['platform', 'self']
-    message: NotRequired[str | None]
-    signature: NotRequired[str | None]
 
 
 class WalletPublic(TypedDict):

@@ -247,7 +247,9 @@ class Client:
         account_id: str | None = None,
     ) -> WalletPublic:
         path = {"account_id": self._me(account_id)}
-        body = {"custody": custody, "message": message, "signature": signature}
+        body: dict[str, Any] = {"custody": custody}
+        if custody == "self":  # the SIWE proof belongs to self custody only (a oneOf)
+            body |= {"message": message, "signature": signature}
         return cast(WalletPublic, self.call("accounts-create_wallet", path=path, json=body))
 
     def wallet_qr(self, fmt: Literal["png", "svg"] = "png", account_id: str | None = None) -> bytes:

@@ -15,6 +15,7 @@ from api.auth.schemas import (
     ErasureOut,
     PersonalDataIn,
     PersonalDataPublic,
+    PlatformWalletCreate,
     RefreshIn,
     SignIn,
     SignUp,
@@ -170,10 +171,9 @@ def create_wallet(
 ) -> WalletPublic:
     """A platform-held wallet, or a self-custody address proven with a signed SIWE message."""
     ensure_may_change_account(user, account_id)
-    if body.custody == "platform":
+    if isinstance(body, PlatformWalletCreate):
         wallet = service.create_platform_wallet(session, settings, user)
     else:
-        assert body.message and body.signature
         wallet = service.link_self_custody_wallet(
             session, settings, chain.chain_id, user, body.message, body.signature
         )

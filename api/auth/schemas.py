@@ -4,12 +4,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, SecretStr, model_validator
+import email_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, SecretStr
 
 from api import examples as ex
 from api.timeutil import UtcDateTime
+
+# An EIP-4361 message is a few hundred characters (with resources, rarely over a thousand);
+# the siwe parser's time grows with the square of the length (4000 characters: seconds).
+SIWE_MESSAGE_MAX = 1500
+
+
+def _date_text(value: object) -> object:
+    """A date is `YYYY-MM-DD` text, as the document says: not a number (lax validation would
+    read 0 as 1970-01-01)."""
+    if value is not None and not isinstance(value, str | date):
+        raise ValueError("a date is YYYY-MM-DD text")
+    return value
 
 
 @dataclass(frozen=True)
@@ -32,7 +45,7 @@ class PersonalDataIn(BaseModel):
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     phone: str | None = Field(default=None, pattern=r"^\+?[0-9 \-]{6,20}$")
-    birth_date: date | None = None
+    birth_date: Annotated[date | None, BeforeValidator(_date_text)] = None
 
 
 class PersonalDataPublic(BaseModel):
@@ -55,6 +68,19 @@ class PersonalDataPublic(BaseModel):
     erased: bool = False
 
 
+def _any_case(word: str) -> str:
+    return "".join(f"[{c.lower()}{c.upper()}]" for c in word)
+
+
+# EmailStr (email-validator) refuses an address at a special-use domain (RFC 6761: .test,
+# .localhost, ...) that `format: email` allows: the pattern says so, from the library's own list.
+EMAIL_NOT_SPECIAL_USE = (
+    r"^(?!.*[.@](?:"
+    + "|".join(_any_case(name) for name in email_validator.SPECIAL_USE_DOMAIN_NAMES)
+    + r")$)"
+)
+
+
 class SignUp(PersonalDataIn):
     model_config = ConfigDict(
         json_schema_extra={
@@ -71,7 +97,14 @@ class SignUp(PersonalDataIn):
         }
     )
 
-    email: EmailStr
+    email: EmailStr = Field(
+        max_length=254,
+        json_schema_extra={"pattern": EMAIL_NOT_SPECIAL_USE},
+        description=(
+            "An email address; not at a special-use domain (RFC 6761: `.test`, `.local`, "
+            "`.localhost`, `.invalid`, `.onion`, `.arpa`), which cannot receive mail."
+        ),
+    )
     password: SecretStr = Field(min_length=10, max_length=256)
     role: Literal["citizen", "business"] = "citizen"
 
@@ -146,7 +179,7 @@ class SiweIn(BaseModel):
         }
     )
 
-    message: str = Field(min_length=10, max_length=4000)
+    message: str = Field(min_length=10, max_length=SIWE_MESSAGE_MAX)
     signature: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$")
 
 
@@ -175,20 +208,38 @@ class AccountPublic(BaseModel):
     erased_at: UtcDateTime | None
 
 
-class WalletCreate(BaseModel):
-    """``platform``: the platform makes and keeps the key. ``self``: prove the address (SIWE)."""
+class PlatformWalletCreate(BaseModel):
+    """The platform makes the key and keeps it (it signs for the holder)."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{"custody": "platform"}]})
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"custody": "platform"}]}
+    )
 
-    custody: Literal["platform", "self"]
-    message: str | None = Field(default=None, max_length=4000)
-    signature: str | None = Field(default=None, pattern=r"^0x[0-9a-fA-F]{130}$")
+    custody: Literal["platform"]
 
-    @model_validator(mode="after")
-    def _proof_for_self_custody(self) -> WalletCreate:
-        if self.custody == "self" and (not self.message or not self.signature):
-            raise ValueError("self custody needs a signed SIWE message and its signature")
-        return self
+
+class SelfWalletCreate(BaseModel):
+    """The holder keeps the key and proves the address with a signed SIWE message."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"custody": "self", "message": ex.SIWE_MESSAGE, "signature": ex.SIWE_SIGNATURE}
+            ]
+        },
+    )
+
+    custody: Literal["self"]
+    message: str = Field(
+        min_length=1, max_length=SIWE_MESSAGE_MAX, description="The EIP-4361 message."
+    )
+    signature: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$", description="Its signature.")
+
+
+# One body, two shapes told apart by ``custody`` (a ``oneOf`` with a discriminator in the
+# document, so a generated client has a type for each and cannot send a half-proven wallet).
+WalletCreate = Annotated[PlatformWalletCreate | SelfWalletCreate, Field(discriminator="custody")]
 
 
 class WalletPublic(BaseModel):

@@ -60,7 +60,11 @@ def fuzz(
     examples: Annotated[int, typer.Option(help="Generated requests per operation and role.")] = 200,
     seed: Annotated[int | None, typer.Option(help="Hypothesis seed (default: random).")] = None,
 ) -> None:
-    """Fuzz every operation (schemathesis) as each role, on a throwaway devnet and database."""
+    """Fuzz every operation as each role with every schemathesis check (coverage requests,
+    positive and negative generated ones, stateful links), on a throwaway devnet and database.
+
+    The checks are tests/api/test_fuzz.py's (``--checks all`` and the API's own, from
+    tests/api/contract.py); a failure prints the request that reproduces it."""
     env = {**os.environ, "CRDA_FUZZ_EXAMPLES": str(examples)}
     args = [
         sys.executable,

@@ -19,17 +19,17 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from eth_abi import encode as abi_encode
-from eth_utils import is_checksum_address, keccak
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from eth_utils import keccak
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.chain.eip712 import TypedDomain, Types, recover_digest, sign_digest
 from api.errors import problem
+from api.fields import JSON_SAFE_INT, Address
 
 DOMAIN_NAME = "CRDA Evidence"
 DOMAIN_VERSION = "1"
 
 UINT32 = 2**32 - 1
-UINT64 = 2**64 - 1
 INT32 = 2**31 - 1
 
 RECEIPT_TYPES: dict[str, list[dict[str, str]]] = {
@@ -78,12 +78,6 @@ EvidenceSignatureInvalid = problem(
 )
 
 
-def _address(value: str) -> str:
-    if not is_checksum_address(value):
-        raise ValueError("must be a checksummed 0x address")
-    return value
-
-
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -99,12 +93,10 @@ class ReceiptEvidence(_Strict):
     """An e-receipt as the merchant signs it (the EIP-712 ``Receipt`` message)."""
 
     receiptId: str = Field(min_length=1, max_length=128)
-    merchant: str
-    citizen: str
-    issuedAt: int = Field(ge=0, le=UINT64)
+    merchant: Address
+    citizen: Address
+    issuedAt: int = Field(ge=0, le=JSON_SAFE_INT)
     items: list[LineItem] = Field(min_length=1, max_length=100)
-
-    _check_merchant = field_validator("merchant", "citizen")(_address)
 
 
 class TripEvidence(_Strict):
@@ -116,11 +108,11 @@ class TripEvidence(_Strict):
     """
 
     tripId: str = Field(min_length=1, max_length=128)
-    operator: str
-    citizen: str
+    operator: Address
+    citizen: Address
     mode: str = Field(min_length=1, max_length=32)
-    startedAt: int = Field(ge=0, le=UINT64)
-    endedAt: int = Field(ge=0, le=UINT64)
+    startedAt: int = Field(ge=0, le=JSON_SAFE_INT)
+    endedAt: int = Field(ge=0, le=JSON_SAFE_INT)
     fromStation: str = Field(default="", max_length=32)
     toStation: str = Field(default="", max_length=32)
     startLat: int = Field(default=0, ge=-INT32, le=INT32)
@@ -128,8 +120,6 @@ class TripEvidence(_Strict):
     endLat: int = Field(default=0, ge=-INT32, le=INT32)
     endLon: int = Field(default=0, ge=-INT32, le=INT32)
     distanceMeters: int = Field(ge=1, le=UINT32)
-
-    _check_addresses = field_validator("operator", "citizen")(_address)
 
 
 EvidenceKind = Literal["purchase", "trip"]

@@ -19,6 +19,7 @@ from api.earning.models import (
     Submission,
 )
 from api.earning.service import explain
+from api.fields import Address, address_field
 from api.timeutil import UtcDateTime
 
 
@@ -39,7 +40,9 @@ class ProviderCreate(BaseModel):
     code: str = Field(min_length=2, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")
     name: str = Field(min_length=1, max_length=200)
     kind: ProviderKind
-    signer_address: str = Field(description="Address of the provider's EIP-712 signing key")
+    signer_address: Annotated[
+        Address, address_field("Address of the provider's EIP-712 signing key.")
+    ]
 
 
 class ProviderSuspend(BaseModel):

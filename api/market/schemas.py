@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from api import examples as ex
 from api.chain.eip712 import DOMAIN_FIELDS
+from api.fields import Address, address_field
 from api.market.eip712 import ORDER_TYPES, Order, Side
 from api.market.models import Asset, MarketOrder
 
@@ -38,7 +39,7 @@ class OrderCreate(BaseModel):
         extra="forbid",
     )
 
-    maker: str = Field(description="The maker's chain address.")
+    maker: Annotated[Address, address_field("The maker's chain address.")]
     side: Literal["buy", "sell"]
     price: StrictInt = Field(description="Won per kilogram.")
     quantity: StrictInt = Field(description="Grams, a whole number of kilograms.")

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from api.auth.deps import CurrentUser, require_roles
 from api.auth.models import Account, Role
-from api.deps import ChainDep, SessionDep, SettingsDep, StateDep
+from api.deps import MAX_SQL_INT, ChainDep, SessionDep, SettingsDep, StateDep
 from api.errors import NotFound
 from api.idempotency import idempotent
 from api.pagination import Page, PageParams, page_params
@@ -28,6 +28,7 @@ from api.retirement.models import Certificate
 from api.retirement.schemas import (
     ADDRESS,
     HASH,
+    IDEMPOTENCY_KEY_REQUIRED,
     CertificateClaim,
     CertificatePublic,
     MyCertificate,
@@ -46,14 +47,21 @@ HolderUser = Annotated[Account, Depends(require_roles(Role.citizen, Role.busines
 RetirementsPage = Annotated[PageParams, Depends(page_params(maximum=200))]
 
 
-@router.post("", status_code=202, responses={202: {"model": MyCertificate}, 409: {}, 422: {}})
+@router.post(
+    "",
+    status_code=202,
+    responses={202: {"model": MyCertificate}, 409: {}, 422: {}},
+    openapi_extra={"parameters": [IDEMPOTENCY_KEY_REQUIRED]},
+)
 def create_retirement(
     body: RetirementCreate,
     user: HolderUser,
     state: StateDep,
     chain: ChainDep,
     response: Response,
-    idempotency_key: Annotated[str | None, Header()] = None,
+    idempotency_key: Annotated[
+        str | None, Header(alias="Idempotency-Key", include_in_schema=False)
+    ] = None,
 ) -> JSONResponse:
     """Retire credits from the caller's platform wallet; the relayer pays the gas.
 
@@ -166,7 +174,7 @@ def verify(
     session: SessionDep,
     settings: SettingsDep,
     chain: ChainDep,
-    amount: Annotated[int | None, Query(ge=0, lt=2**255)] = None,
+    amount: Annotated[int | None, Query(ge=0, le=MAX_SQL_INT)] = None,
     beneficiary_hash: Annotated[str | None, Query(pattern=HASH)] = None,
     tx_hash: Annotated[str | None, Query(pattern=HASH)] = None,
     holder: Annotated[str | None, Query(pattern=ADDRESS)] = None,

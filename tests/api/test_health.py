@@ -46,6 +46,16 @@ def test_wrong_method_is_a_405_problem(client: TestClient) -> None:
     assert response.status_code == 405
     assert response.headers["content-type"] == PROBLEM
     assert response.json()["type"] == "/problems/method-not-allowed"
+    assert response.headers["allow"] == "GET"
+
+
+def test_a_405_allows_every_method_of_the_path(client: TestClient) -> None:
+    """A path served by several routes (GET and POST written apart) names them all."""
+    response = client.delete("/accounts/me/wallet")
+    assert response.status_code == 405, response.text
+    assert response.headers["content-type"] == PROBLEM
+    assert response.headers["allow"] == "GET, POST"
+    assert "GET, POST" in response.json()["detail"]
 
 
 def test_request_id_is_echoed(client: TestClient) -> None:
@@ -139,3 +149,14 @@ def test_readyz_is_a_503_problem_when_the_database_is_not_migrated(
 def test_compiler_is_the_pinned_npm_solc(compiled: dict) -> None:
     assert compiled["compiler"] == compiler.compiler_version() == "0.8.30"
     assert compiled["evmVersion"] == "cancun"
+
+
+def test_a_literal_path_is_not_a_parametrised_one(client: TestClient) -> None:
+    """GET /certificates/verify is no certificate with the serial "verify": a 405 naming the
+    methods of /certificates/verify, not a 422 about the serial."""
+    response = client.get("/certificates/verify")
+    assert response.status_code == 405, response.text
+    assert response.headers["allow"] == "POST"
+    options = client.options("/credentials/issue")
+    assert options.status_code == 405, options.text
+    assert options.headers["allow"] == "POST"
