@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 NAMING_CONVENTION = {
@@ -69,3 +71,10 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def insert_if_absent(session: Session, model: type[Base], **values: Any) -> None:
+    """``INSERT ... ON CONFLICT DO NOTHING`` on SQLite or PostgreSQL: the row exists after it,
+    whoever made it (two processes making the same row at once both succeed)."""
+    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
+    session.execute(insert(model).values(**values).on_conflict_do_nothing())

@@ -18,13 +18,12 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol
 
 from sqlalchemy import case, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
 from api.chain.addresses import checksum
 from api.chain.models import SignerNonce
+from api.db import insert_if_absent
 from api.timeutil import utcnow
 
 
@@ -129,17 +128,14 @@ class DatabaseNonces:
         taken = self._advance(session, address, pending)
         if taken is None:
             # The signer's first allocation on this chain: make its row, then take from it.
-            insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
-            session.execute(
-                insert(SignerNonce)
-                .values(
-                    chain_id=self._chain_id,
-                    genesis=self._genesis,
-                    address=address,
-                    next_nonce=0,
-                    updated_at=utcnow(),
-                )
-                .on_conflict_do_nothing()
+            insert_if_absent(
+                session,
+                SignerNonce,
+                chain_id=self._chain_id,
+                genesis=self._genesis,
+                address=address,
+                next_nonce=0,
+                updated_at=utcnow(),
             )
             taken = self._advance(session, address, pending)
             assert taken is not None

@@ -18,13 +18,12 @@ from typing import Any
 from eth_abi import encode as abi_encode
 from eth_utils import is_checksum_address, keccak
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.chain.gateway import ChainGateway
 from api.chain.identity import IdentityReader
+from api.db import insert_if_absent
 from api.earning import fraud
 from api.earning.evidence import (
     Domain,
@@ -347,31 +346,27 @@ def local_day(moment: datetime, settings: Settings) -> date:
     return (moment + timedelta(hours=settings.earning_utc_offset_hours)).date()
 
 
-def _tally(session: Session, citizen: str, period: str) -> None:
-    """Make sure the citizen's tally row of ``period`` exists (a no-op when it does)."""
-    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
-    session.execute(
-        insert(EarningTally)
-        .values(citizen=citizen, period=period, grams=0)
-        .on_conflict_do_nothing()
-    )
-
-
 def _add(session: Session, citizen: str, period: str, amount: int, cap: int | None) -> int | None:
     """Add ``amount`` to a tally unless that passes ``cap``; None when added, else the grams
-    the tally holds (one conditional UPDATE: concurrent adds can never pass the cap)."""
-    _tally(session, citizen, period)
+    the tally holds (one conditional UPDATE: concurrent adds can never pass the cap). The row
+    is made on the citizen's first activity of the period only."""
     row = (EarningTally.citizen == citizen) & (EarningTally.period == period)
     where = row if cap is None else row & (EarningTally.grams + amount <= cap)
-    added = session.execute(
+    add = (
         update(EarningTally)
         .where(where)
         .values(grams=EarningTally.grams + amount)
         .execution_options(synchronize_session=False)
     )
-    if added.rowcount == 1:  # type: ignore[attr-defined]
+    if session.execute(add).rowcount == 1:  # type: ignore[attr-defined]
         return None
-    return int(session.scalar(select(EarningTally.grams).where(row)) or 0)
+    held = session.scalar(select(EarningTally.grams).where(row))
+    if held is None:
+        insert_if_absent(session, EarningTally, citizen=citizen, period=period, grams=0)
+        if session.execute(add).rowcount == 1:  # type: ignore[attr-defined]
+            return None
+        held = session.scalar(select(EarningTally.grams).where(row))
+    return int(held or 0)
 
 
 def _lock_citizen(session: Session, citizen: str, amount: int) -> None:
