@@ -4,7 +4,7 @@ pragma solidity ^0.8.24;
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
-import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {IExchange} from "./interfaces/IExchange.sol";
 import {IIdentityRegistry} from "./interfaces/IIdentityRegistry.sol";
 
@@ -15,6 +15,16 @@ import {IIdentityRegistry} from "./interfaces/IIdentityRegistry.sol";
 /// amounts already filled, then moves credits seller -> buyer and won buyer -> seller: both move
 /// or neither. A fill that cannot settle is skipped with {FillRejected}; the rest of the batch
 /// settles. A fill id settles at most once, so a re-sent batch is harmless.
+///
+/// Signatures are ECDSA only (an EOA's key), never ERC-1271: the check costs a fixed few
+/// thousand gas and runs no code of the maker's, so a maker whose address runs code (a contract
+/// wallet, an EIP-7702 delegation) cannot burn a batch's gas. A key holder who delegated their
+/// address still signs with their key, and their orders settle as before.
+///
+/// An order is cancelled on chain by its maker ({cancel}, {cancelWithSignature}) or, when the
+/// platform closed it (the maker cancelled it through the platform, or its fill failed by its
+/// fault), by the settler ({cancelOrders}): a cancelled order never settles again. The settler
+/// can only stop orders this way, never move anything.
 ///
 /// Won of a fill: `price * quantity / LOT` with quantity a whole number of kilogram lots, so the
 /// division is exact: no won or gram is ever created, destroyed or rounded away.
@@ -128,10 +138,21 @@ contract Exchange is AccessControl, EIP712, IExchange {
     function cancelWithSignature(Order calldata order, bytes calldata signature) external {
         bytes32 orderHash = hashOrder(order);
         bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(CANCEL_TYPEHASH, orderHash)));
-        if (!SignatureChecker.isValidSignatureNow(order.maker, digest, signature)) {
+        if (!_signedBy(order.maker, digest, signature)) {
             revert ExchangeInvalidSignature(orderHash);
         }
         _cancel(orderHash, order.maker);
+    }
+
+    /// @notice The platform cancels `orders` it closed (cancelled by their makers through the
+    /// platform, or failed by their fault): none of them can settle again. An order cancelled
+    /// before is skipped, so a re-sent call is harmless.
+    /// @dev Requirements: `SETTLER_ROLE`. Emits {OrderCancelled} per order not cancelled before.
+    function cancelOrders(Order[] calldata orders) external onlyRole(SETTLER_ROLE) {
+        for (uint256 i = 0; i < orders.length; ++i) {
+            bytes32 orderHash = hashOrder(orders[i]);
+            if (!_cancelled[orderHash]) _cancel(orderHash, orders[i].maker);
+        }
     }
 
     function _cancel(bytes32 orderHash, address maker) private {
@@ -179,6 +200,12 @@ contract Exchange is AccessControl, EIP712, IExchange {
     {
         return order.expiry > block.timestamp && !_cancelled[orderHash] && order.quantity % LOT == 0
             && _filled[orderHash] + quantity <= order.quantity
-            && SignatureChecker.isValidSignatureNow(order.maker, orderHash, signature);
+            && _signedBy(order.maker, orderHash, signature);
+    }
+
+    /// @dev ECDSA only: a fixed cost, and no call into the maker's code (see the contract notes).
+    function _signedBy(address maker, bytes32 digest, bytes calldata signature) private pure returns (bool) {
+        (address signer, ECDSA.RecoverError error,) = ECDSA.tryRecover(digest, signature);
+        return error == ECDSA.RecoverError.NoError && signer == maker;
     }
 }

@@ -103,7 +103,8 @@ def cancel_order(
     session: SessionDep,
     market: MarketDep,
 ) -> OrderPublic:
-    """Cancel one of your open orders (someone else's: 403)."""
+    """Cancel one of your open orders (someone else's: 403); the relayer also cancels it on
+    chain, so its signed form can never settle."""
     return OrderPublic.of(service.cancel_my_order(session, market, order_id, holder.address))
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from eth_abi import encode as abi_encode
 from eth_utils import keccak
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from api.auth.models import Wallet
@@ -272,7 +272,44 @@ def cancel_order(
     row.status = OrderStatus.cancelled
     row.cancel_reason = reason
     release_if_closed(session, row)
+    cancel_on_chain(session, row)
     return row
+
+
+CANCEL_KIND = "market.cancel"
+
+
+def cancel_on_chain(session: Session, row: MarketOrder) -> None:
+    """Record on chain that the cancelled order ``row`` can never settle (one outbox row of
+    kind ``market.cancel``: the relayer's ``Exchange.cancelOrders``), in the caller's
+    transaction.
+
+    Its fills matched before the cancel still settle: while one waits to be batched this does
+    nothing, and ``settlement.enqueue_settlements`` calls it again after putting the fill into a
+    batch, so the cancel's outbox row comes after the batch (the worker sends rows in order).
+    Idempotent: one row per order.
+    """
+    if row.status != OrderStatus.cancelled:
+        return
+    waiting = session.scalar(
+        select(MarketFill.id)
+        .where(
+            or_(MarketFill.buy_order_id == row.id, MarketFill.sell_order_id == row.id),
+            MarketFill.status == FillStatus.matched,
+        )
+        .limit(1)
+    )
+    if waiting is not None:
+        return
+    enqueue(
+        session,
+        key=f"{CANCEL_KIND}:{row.order_hash}",
+        kind=CANCEL_KIND,
+        contract="Exchange",
+        function="cancelOrders",
+        args=[[list(order_of(row).as_tuple())]],
+        signer="relayer",
+    )
 
 
 def sign_my_order(

@@ -8,7 +8,14 @@
    after a crash that lost the receipt, from ``Exchange.isSettled``) and posts the ledger:
    a settled fill moves the seller's escrowed credits to the buyer and the buyer's escrowed won
    to the seller; a fill the chain rejected moves nothing, gives its quantity back and cancels
-   the order at fault (both when the fault is the fill's).
+   the order at fault (an invalid signature, a maker who cannot pay or deliver), on chain too.
+   A fill that failed for a reason of no maker's own cancels nothing: its orders stay open.
+4. A batch the chain refuses whole (``SettlementHandler.on_failed``) is split in two and each
+   half retried as its own batch, down to single fills: the honest fills settle and only a fill
+   that fails alone fails (its orders staying open). Signatures are ECDSA only on chain, so no
+   maker can make a fill revert (see ``contracts/Exchange.sol``); the split is the safety net
+   for whatever else refuses a batch (a paused token refuses every half, and each fill then
+   fails alone, nothing cancelled).
 A fill id settles at most once on chain, so a re-sent batch cannot move anything twice; won
 deposits and withdrawals likewise name their transfer by a reference the token accepts once.
 """
@@ -40,7 +47,7 @@ from api.market.models import (
     TransferStatus,
     WonTransfer,
 )
-from api.market.service import order_of, release_if_closed
+from api.market.service import cancel_on_chain, order_of, release_if_closed
 from api.outbox.models import ChainTransaction
 from api.outbox.service import enqueue
 
@@ -83,6 +90,7 @@ def enqueue_settlements(session: Session, batch_size: int, max_batches: int = 10
     """Put matched fills into settlement batches; returns the number of fills enqueued."""
     lock_market(session)
     total = 0
+    touched: set[int] = set()
     for _ in range(max_batches):
         fills = list(
             session.scalars(
@@ -94,25 +102,34 @@ def enqueue_settlements(session: Session, batch_size: int, max_batches: int = 10
         )
         if not fills:
             break
-        settlement = MarketSettlement(
-            key=f"{KIND}:{fills[0].fill_id}", status=TransferStatus.pending, fill_count=len(fills)
-        )
-        session.add(settlement)
-        session.flush()
-        for fill in fills:
-            fill.status = FillStatus.settling
-            fill.settlement_id = settlement.id
-        enqueue(
-            session,
-            key=settlement.key,
-            kind=KIND,
-            contract="Exchange",
-            function="settleBatch",
-            args=[[fill_args(session, f) for f in fills]],
-            signer="relayer",
-        )
+        _enqueue_batch(session, fills, f"{KIND}:{fills[0].fill_id}")
+        touched.update(o for f in fills for o in (f.buy_order_id, f.sell_order_id))
         total += len(fills)
+    # An order cancelled while a fill of it waited: its on-chain cancel goes after the batches.
+    for order_id in sorted(touched):
+        order = session.get(MarketOrder, order_id)
+        assert order is not None
+        cancel_on_chain(session, order)
     return total
+
+
+def _enqueue_batch(session: Session, fills: list[MarketFill], key: str) -> None:
+    """One settlement of ``fills`` (marked ``settling``) and its ``settleBatch`` outbox row."""
+    settlement = MarketSettlement(key=key, status=TransferStatus.pending, fill_count=len(fills))
+    session.add(settlement)
+    session.flush()
+    for fill in fills:
+        fill.status = FillStatus.settling
+        fill.settlement_id = settlement.id
+    enqueue(
+        session,
+        key=settlement.key,
+        kind=KIND,
+        contract="Exchange",
+        function="settleBatch",
+        args=[[fill_args(session, f) for f in fills]],
+        signer="relayer",
+    )
 
 
 class SettlementHandler:
@@ -149,14 +166,21 @@ class SettlementHandler:
         settlement.tx_hash = row.tx_hash
 
     def on_failed(self, session: Session, row: ChainTransaction, error: ChainRevert) -> None:
-        # The whole batch was refused (e.g. a token paused): nothing moved. Its fills fail and
-        # their orders are cancelled, so the same fills are never retried blindly.
+        """The whole batch was refused: nothing moved. Split it in two halves, each a batch of
+        its own (keys ``<key>a`` and ``<key>b``), so one fill cannot sink the others; a single
+        fill refused fails alone and cancels nothing (no maker is shown at fault)."""
         lock_market(session)
         settlement = self._settlement(session, row)
-        for fill in self._fills(session, settlement):
-            if fill.status == FillStatus.settling:
-                reject_fill(session, fill, f"batch:{error.error_name}"[:40])
         settlement.status = TransferStatus.failed
+        fills = [f for f in self._fills(session, settlement) if f.status == FillStatus.settling]
+        if len(fills) > 1:
+            half = len(fills) // 2
+            _enqueue_batch(session, fills[:half], settlement.key + "a")
+            _enqueue_batch(session, fills[half:], settlement.key + "b")
+            log.warning("settlement_split", key=settlement.key, fills=len(fills))
+            return
+        for fill in fills:
+            reject_fill(session, fill, f"batch:{error.error_name}"[:40])
 
     def _settlement(self, session: Session, row: ChainTransaction) -> MarketSettlement:
         settlement = session.scalar(select(MarketSettlement).where(MarketSettlement.key == row.key))
@@ -228,7 +252,8 @@ def settle_fill(session: Session, fill: MarketFill) -> None:
 
 def reject_fill(session: Session, fill: MarketFill, reason: str) -> None:
     """A fill the chain did not settle: nothing moved; give the quantity back to both orders and
-    cancel the order at fault (both when the fault is not one side's)."""
+    cancel the order at fault, if one is (in the database and on chain). An order whose fill
+    failed for a reason not its own stays open."""
     buy = session.get(MarketOrder, fill.buy_order_id)
     sell = session.get(MarketOrder, fill.sell_order_id)
     assert buy is not None and sell is not None
@@ -238,7 +263,7 @@ def reject_fill(session: Session, fill: MarketFill, reason: str) -> None:
         order.filled -= fill.quantity
         if order.status == OrderStatus.filled:
             order.status = OrderStatus.open
-    at_fault = [buy] if reason in _BUY_FAULT else [sell] if reason in _SELL_FAULT else [buy, sell]
+    at_fault = [buy] if reason in _BUY_FAULT else [sell] if reason in _SELL_FAULT else []
     for order in at_fault:
         if order.status == OrderStatus.open:
             order.status = OrderStatus.cancelled
@@ -247,7 +272,26 @@ def reject_fill(session: Session, fill: MarketFill, reason: str) -> None:
     fill.reject_reason = reason[:40]
     release_if_closed(session, buy)
     release_if_closed(session, sell)
+    for order in at_fault:
+        cancel_on_chain(session, order)
     log.warning("fill_rejected", fill_id=fill.fill_id, reason=reason)
+
+
+class CancelHandler:
+    """Outbox handler of ``market.cancel`` rows (``Exchange.cancelOrders``): the database closed
+    the order already; the chain now refuses it too. ``cancelOrders`` skips an order cancelled
+    before, so a re-sent row succeeds and nothing is left to post."""
+
+    def already_applied(self, row: ChainTransaction, error: ChainRevert) -> bool:
+        return False
+
+    def on_confirmed(
+        self, session: Session, row: ChainTransaction, receipt: TxReceipt | None
+    ) -> None:
+        log.info("order_cancelled_on_chain", key=row.key)
+
+    def on_failed(self, session: Session, row: ChainTransaction, error: ChainRevert) -> None:
+        log.error("order_cancel_refused", key=row.key, error=error.error_name)
 
 
 class WonHandler:

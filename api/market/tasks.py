@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.chain.gateway import ChainGateway
 from api.market.models import FillStatus, MarketFill, MarketOrder, OrderStatus
-from api.market.service import expire_orders
+from api.market.service import CANCEL_KIND, expire_orders
 from api.market.settlement import (
+    CancelHandler,
     DepositHandler,
     SettlementHandler,
     WithdrawalHandler,
@@ -52,9 +53,11 @@ class MarketTicker:
 
 
 def outbox_handlers(gateway: ChainGateway | None) -> dict[str, OutboxHandler]:
-    """The outbox kinds the market owns: settlement batches, won deposits and withdrawals."""
+    """The outbox kinds the market owns: settlement batches, on-chain cancels, won deposits and
+    withdrawals."""
     return {
         "market.settlement": SettlementHandler(gateway),
+        CANCEL_KIND: CancelHandler(),
         "market.deposit": DepositHandler(gateway),
         "market.withdrawal": WithdrawalHandler(gateway),
     }

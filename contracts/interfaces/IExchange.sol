@@ -59,7 +59,8 @@ interface IExchange {
     /// @notice Emitted when a fill of a batch was skipped; nothing moved for it.
     event FillRejected(bytes32 indexed fillId, RejectReason reason);
 
-    /// @notice Emitted when an order was cancelled (by its maker, or relayed with its signature).
+    /// @notice Emitted when an order was cancelled: by its maker, relayed with its signature, or by
+    /// the settler for an order the platform closed.
     event OrderCancelled(bytes32 indexed orderHash, address indexed maker);
 
     /// @notice Thrown when a constructor argument is the zero address.

@@ -18,6 +18,7 @@ from api.app import create_app
 from api.auth.models import Role
 from api.auth.service import create_account, create_platform_wallet
 from api.auth.tokens import issue_access_token
+from api.chain.errors import ChainRevert
 from api.errors import Problem
 from api.idempotency import run_idempotent
 from api.market import service
@@ -244,7 +245,8 @@ def test_placing_and_cancelling_over_http(
 ) -> None:
     a = traders.accounts
     alice, bob = people.holder(a.alice.address), people.holder(a.bob.address)
-    body = order_body(traders, a.alice, Side.sell, 1000, 2)
+    signed_order, signature = traders.order(a.alice, Side.sell, 1000, 2)
+    body = {**signed_order.to_json(), "side": "sell", "signature": "0x" + signature.hex()}
     assert client.post("/market/orders", json=body).status_code == 401
     as_bob = client.post("/market/orders", json=body, headers=bob)
     assert (as_bob.status_code, as_bob.json()["type"]) == (403, "/problems/not-order-maker")
@@ -266,6 +268,26 @@ def test_placing_and_cancelling_over_http(
     assert again.status_code == 409
     assert (again.json()["type"], again.json()["status"]) == ("/problems/order-closed", 409)
     assert again.json()["order_status"] == "cancelled"
+    # The cancel holds on chain: the order's signed form, submitted straight to the contract
+    # with a matching buy by the settler itself, does not settle.
+    traders.worker().drain()
+    exchange = traders.chain.contract("Exchange")
+    assert exchange.functions.isCancelled(traders.ctx.domain.order_hash(signed_order)).call()
+    buy, buy_signature = traders.order(a.bob, Side.buy, 1000, 2)
+    fill = (
+        b"\x07" * 32,
+        buy.as_tuple(),
+        buy_signature,
+        signed_order.as_tuple(),
+        signature,
+        1000,
+        2 * KG,
+    )
+    with pytest.raises(ChainRevert) as refused_on_chain:
+        traders.chain.transact(exchange.functions.settle(fill), a.relayer)
+    assert refused_on_chain.value.error_name == "ExchangeFillRejected"
+    assert refused_on_chain.value.error_args["reason"] == 4  # SellOrderInvalid: cancelled
+    assert traders.credits(a.bob.address) == 0
     assert client.get("/market/reconciliation", headers=alice).status_code == 403
     report = client.get("/market/reconciliation", headers=people.staff(Role.auditor))
     assert report.json()["ok"] is True

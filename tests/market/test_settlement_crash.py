@@ -6,6 +6,7 @@ import pytest
 from hexbytes import HexBytes
 from sqlalchemy import func, select
 
+from api.market import service
 from api.market.eip712 import Side
 from api.market.models import (
     FillStatus,
@@ -92,18 +93,83 @@ def test_a_crash_at_any_step_settles_each_fill_exactly_once(
     assert h.reconcile().ok, h.reconcile().to_json()
 
 
-def test_a_batch_the_chain_refuses_whole_moves_nothing_and_frees_the_escrow(
+def test_a_batch_the_chain_refuses_is_split_and_a_delegated_maker_sinks_nothing(
     matched: Harness,
 ) -> None:
+    """carol's address runs code that burns the gas of any ERC-1271 check (an EIP-7702
+    delegation): her order, signed with her key, still settles. A batch the chain refuses whole
+    is split and retried: both fills settle, and no order is cancelled."""
+    h = matched
+    a = h.accounts
+    burner, _ = h.chain.deploy("GasBurningSigner", a.operator)
+    code = h.chain.w3.eth.get_code(burner).to_0x_hex()
+    h.chain.w3.provider.make_request("hardhat_setCode", [a.carol.address, code])  # type: ignore[arg-type]
+    won = h.chain.contract("SettlementToken")
+    h.platform.send(won.functions.pause(), a.operator)
+    h.worker().run_once()  # the batch of two is refused (a paused token) and split in two
+    h.platform.send(won.functions.unpause(), a.operator)
+    with h.sessions() as session:
+        first, *halves = session.scalars(select(MarketSettlement).order_by(MarketSettlement.id))
+        assert first.status == "failed"
+        assert [(s.key, s.status, s.fill_count) for s in halves] == [
+            (first.key + "a", "pending", 1),
+            (first.key + "b", "pending", 1),
+        ]
+    h.worker().drain()
+    assert h.credits(a.bob.address) == 5 * KG
+    assert h.won(a.carol.address) == 2 * 1100
+    with h.sessions() as session:
+        assert {f.status for f in session.scalars(select(MarketFill))} == {FillStatus.settled}
+        assert {o.status for o in session.scalars(select(MarketOrder))} == {OrderStatus.filled}
+    assert h.reconcile().ok, h.reconcile().to_json()
+
+
+def test_a_fill_the_chain_refuses_alone_fails_and_cancels_no_order(matched: Harness) -> None:
+    """A token paused throughout: the batch splits down to single fills, each fails alone; no
+    maker is at fault, so every order stays open, its escrow kept, and nothing is cancelled on
+    chain."""
     h = matched
     a = h.accounts
     h.platform.send(h.chain.contract("SettlementToken").functions.pause(), a.operator)
     h.worker().drain()
-    assert settlement_row(h).status == OutboxStatus.failed
     h.platform.send(h.chain.contract("SettlementToken").functions.unpause(), a.operator)
     with h.sessions() as session:
         assert {f.status for f in session.scalars(select(MarketFill))} == {FillStatus.failed}
-        assert {o.status for o in session.scalars(select(MarketOrder))} == {OrderStatus.cancelled}
+        orders = session.scalars(select(MarketOrder)).all()
+        assert {(o.status, o.filled, o.pending) for o in orders} == {(OrderStatus.open, 0, 0)}
+        kinds = session.scalars(select(ChainTransaction.kind)).all()
+        assert "market.cancel" not in kinds
+        assert len(session.scalars(select(MarketSettlement)).all()) == 3  # the batch, 2 halves
     assert h.credits(a.bob.address) == 0
     report = h.reconcile()
     assert report.ok, report.to_json()
+
+
+def test_a_cancel_after_a_match_lets_the_fill_settle_then_holds_on_chain(
+    harness: Harness,
+) -> None:
+    """The fill matched before the cancel settles; the cancel's on-chain row follows its batch,
+    and the rest of the order can never settle."""
+    h = harness
+    a = h.accounts
+    h.attest(a.alice.address, a.bob.address)
+    h.give_credits({a.alice.address: 5 * KG})
+    h.deposit(a.bob.address, 20_000)
+    sell = h.place(a.alice, Side.sell, 1000, 5)
+    h.place(a.bob, Side.buy, 1000, 2)
+    with h.sessions() as session, session.begin():
+        service.cancel_order(session, h.ctx, sell.id, a.alice.address)
+        kinds = session.scalars(select(ChainTransaction.kind)).all()
+        assert "market.cancel" not in kinds  # it waits for the fill's batch
+    h.settle()
+    with h.sessions() as session:
+        kinds = session.scalars(select(ChainTransaction.kind).order_by(ChainTransaction.id))
+        assert [k for k in kinds if k.startswith("market.")][-2:] == [
+            "market.settlement",
+            "market.cancel",
+        ]
+        assert session.get(MarketOrder, sell.id).status == OrderStatus.cancelled
+    assert h.credits(a.bob.address) == 2 * KG
+    exchange = h.chain.contract("Exchange")
+    assert exchange.functions.isCancelled(HexBytes(sell.order_hash)).call()
+    assert h.reconcile().ok
