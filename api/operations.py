@@ -46,6 +46,19 @@ router = APIRouter(tags=["operations"])
 _WAITING = (OutboxStatus.pending, OutboxStatus.sent)
 _AWAITING_ISSUANCE = (ClaimStatus.accepted, ClaimStatus.batched)
 
+# What StateCollector yields (the alert rules may name these and api.metrics' metrics only).
+STATE_METRICS = (
+    "crda_ready",
+    "crda_ready_check",
+    "crda_outbox_rows",
+    "crda_outbox_oldest_age_seconds",
+    "crda_claims_awaiting_issuance",
+    "crda_claims_awaiting_issuance_oldest_age_seconds",
+    "crda_indexer_checkpoint_block",
+    "crda_chain_head_block",
+    "crda_indexer_lag_blocks",
+)
+
 
 def authorise_scrape(request: Request, settings: Settings) -> None:
     token = settings.metrics_token.get_secret_value()

@@ -15,6 +15,7 @@ from api.audit.indexer import Indexer
 from api.auth.models import Role
 from api.chain.gateway import ChainGateway, NonceManager
 from api.earning.issuance import KIND
+from api.operations import STATE_METRICS
 from api.settings import Settings
 from api.tasks import make_worker
 from tests.conftest import Accounts
@@ -111,3 +112,5 @@ def test_metrics_move_when_a_citizen_earns(
     assert value(after, "crda_indexer_checkpoint_block") == value(after, "crda_chain_head_block")
     assert value(after, "crda_reconciliation_differences") == 0
     assert value(after, "crda_reconciliation_last_run_timestamp_seconds") >= started
+    # Every figure the collector reads from the database and the node was there.
+    assert set(STATE_METRICS) <= {name for name, _labels in after}
