@@ -16,6 +16,7 @@ from pydantic import SecretStr
 
 from api.app import create_app
 from api.settings import Environment, Settings
+from tests.metrics import parse, value
 from tests.world import assert_problem
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,19 +95,13 @@ def test_two_processes_count_into_one_scrape(tmp_path: Path) -> None:
     outputs = {role: p.communicate(timeout=300) for role, p in processes.items()}
     for role, p in processes.items():
         assert p.returncode == 0, outputs[role][1][-2000:]
-    samples = {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families((tmp_path / "scrape.txt").read_text())
-        for s in family.samples
-    }
-
-    def value(name: str, **labels: str) -> float:
-        return samples.get((name, tuple(sorted(labels.items()))), 0.0)
-
+    samples = parse((tmp_path / "scrape.txt").read_text())
     both = 2 * requests
-    assert value("crda_http_requests_total", method="GET", route="/healthz", status="200") == both
-    assert value("crda_http_requests_total", method="GET", route="unmatched", status="404") == both
-    assert value("crda_http_request_duration_seconds_count", method="GET", route="/healthz") == both
-    assert value("crda_problems_total", type="not-found", status="404") == both
+    healthz = {"method": "GET", "route": "/healthz"}
+    assert value(samples, "crda_http_requests_total", **healthz, status="200") == both
+    unmatched = {"method": "GET", "route": "unmatched", "status": "404"}
+    assert value(samples, "crda_http_requests_total", **unmatched) == both
+    assert value(samples, "crda_http_request_duration_seconds_count", **healthz) == both
+    assert value(samples, "crda_problems_total", type="not-found", status="404") == both
     # Each process wrote files of its own into the shared directory.
     assert len(list(shared.glob("counter_*.db"))) == 2

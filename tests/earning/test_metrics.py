@@ -8,7 +8,6 @@ import time
 
 import pytest
 from fastapi.testclient import TestClient
-from prometheus_client.parser import text_string_to_metric_families
 
 from api.app import create_app
 from api.audit.indexer import Indexer
@@ -20,27 +19,11 @@ from api.settings import Settings
 from api.tasks import make_worker
 from tests.conftest import Accounts
 from tests.earning.conftest import Partners
+from tests.metrics import names, scrape, value
 from tests.people import People
 from tests.world import assert_problem
 
 pytestmark = pytest.mark.chain
-
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
-
-
-def scrape(client: TestClient) -> Samples:
-    answer = client.get("/metrics")
-    assert answer.status_code == 200, answer.text
-    assert answer.headers["content-type"].startswith("text/plain; version=")
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(answer.text)
-        for sample in family.samples
-    }
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
 def test_metrics_move_when_a_citizen_earns(
@@ -113,4 +96,4 @@ def test_metrics_move_when_a_citizen_earns(
     assert value(after, "crda_reconciliation_differences") == 0
     assert value(after, "crda_reconciliation_last_run_timestamp_seconds") >= started
     # Every figure the collector reads from the database and the node was there.
-    assert set(STATE_METRICS) <= {name for name, _labels in after}
+    assert set(STATE_METRICS) <= names(after)
