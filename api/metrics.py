@@ -100,8 +100,17 @@ HEARTBEAT = Gauge(
 
 
 def multiproc_dir() -> str | None:
-    """The shared directory of multiprocess mode, when the environment sets one."""
-    return os.environ.get(MULTIPROC_ENV) or None
+    """The shared directory of multiprocess mode, when the environment sets one.
+
+    prometheus_client switches to files whenever the variable is set, even to nothing (then
+    it writes into the working directory): anything but a directory is refused here.
+    """
+    if MULTIPROC_ENV not in os.environ:
+        return None
+    directory = os.environ[MULTIPROC_ENV]
+    if not os.path.isdir(directory):
+        raise RuntimeError(f"{MULTIPROC_ENV}={directory!r} is not a directory")
+    return directory
 
 
 def count_problem(slug: str, status: int) -> None:
