@@ -13,7 +13,7 @@ import structlog
 from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
 
-from api import health
+from api import health, operations
 from api.audit import endpoints as audit
 from api.audit.claim_records import EarningClaimRecords
 from api.audit.indexer import IndexerThread
@@ -26,6 +26,7 @@ from api.earning import endpoints as earning
 from api.errors import Problem, install_problem_handlers
 from api.logging import RequestIdMiddleware
 from api.market import endpoints as market
+from api.metrics import RequestMetricsMiddleware
 from api.openapi import install_openapi, render
 from api.outbox.runner import BackgroundWorker
 from api.retirement import endpoints as retirement
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generate_unique_id_function=_operation_id,
         dependencies=[Depends(refuse_undeclared_method), Depends(refuse_nul_characters)],
     )
+    app.add_middleware(RequestMetricsMiddleware)
     app.add_middleware(RequestIdMiddleware)
     install_problem_handlers(app)
     app.include_router(health.router)
@@ -102,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(retirement.router)
     app.include_router(retirement.public)
     app.include_router(audit.dashboard_router)
+    app.include_router(operations.router)
     install_openapi(app)
     return app
 

@@ -19,6 +19,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from api import metrics
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 log = structlog.get_logger(__name__)
@@ -230,6 +232,7 @@ def allowed_methods(request: Request) -> list[str]:
 def problem_response(
     exc: Problem, request: Request, headers: dict[str, str] | None = None
 ) -> JSONResponse:
+    metrics.count_problem(exc.slug, exc.status)
     headers = dict(headers or {})
     if exc.status == 401:
         headers["WWW-Authenticate"] = "Bearer"

@@ -15,6 +15,7 @@ from api.chain.gateway import make_web3
 from api.deps import StateDep
 from api.errors import problem
 from api.migrate import current_revision, head_revision
+from api.state import AppState
 
 router = APIRouter(tags=["health"])
 
@@ -65,6 +66,17 @@ def healthz() -> Health:
 )
 def readyz(state: StateDep) -> Readiness:
     """Database migrated, chain reachable, and the deployment present on that chain."""
+    ok, checks, chain_id = readiness(state)
+    if not ok:
+        state.forget_chain()
+        raise NotReady(
+            "; ".join(f"{k}: {v}" for k, v in checks.items() if v != "ok"), checks=checks
+        )
+    return Readiness(checks=checks, chain_id=chain_id)
+
+
+def readiness(state: AppState) -> tuple[bool, dict[str, str], int]:
+    """(ready, each check's verdict, the node's chain id): ``/readyz`` and the metrics."""
     checks: dict[str, str] = {}
     ok = True
     try:
@@ -94,9 +106,4 @@ def readyz(state: StateDep) -> Readiness:
         checks.setdefault("chain", f"unreachable: {type(exc).__name__}")
         checks.setdefault("deployment", "unknown")
         ok = False
-    if not ok:
-        state.forget_chain()
-        raise NotReady(
-            "; ".join(f"{k}: {v}" for k, v in checks.items() if v != "ok"), checks=checks
-        )
-    return Readiness(checks=checks, chain_id=chain_id)
+    return ok, checks, chain_id

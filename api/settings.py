@@ -90,6 +90,9 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
+    # Bearer token a Prometheus scraper presents to read /metrics (operational data, no
+    # personal data). Unset: /metrics is open in development and test, closed in production.
+    metrics_token: SecretStr = SecretStr("")
 
     # Operator key: deploys contracts and holds the admin roles.
     operator_key: SecretStr = SecretStr(DEVNET_KEYS[0])

@@ -42,11 +42,13 @@ from web3.types import (
     BlockIdentifier,
     EventData,
     RPCEndpoint,
+    RPCResponse,
     TxData,
     TxParams,
     TxReceipt,
 )
 
+from api import metrics
 from api.chain.artifacts import Artifacts
 from api.chain.deployments import (
     Deployment,
@@ -70,7 +72,33 @@ GAS_HEADROOM = 1.2
 
 
 def make_web3(rpc_url: str, timeout: float = 10.0) -> Web3:
-    return Web3(HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+    return Web3(MeteredProvider(rpc_url, request_kwargs={"timeout": timeout}))
+
+
+class MeteredProvider(HTTPProvider):
+    """The HTTP provider every connection to the node uses (``make_web3``), counting and timing
+    each JSON-RPC request by method and outcome for the operations view (``api.metrics``)."""
+
+    def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
+        started, outcome = time.perf_counter(), "unreachable"
+        try:
+            response = super().make_request(method, params)
+            outcome = "error" if "error" in response else "ok"
+            return response
+        finally:
+            metrics.observe_rpc(str(method), outcome, time.perf_counter() - started)
+
+    def make_batch_request(
+        self, batch_requests: list[tuple[RPCEndpoint, Any]]
+    ) -> list[RPCResponse] | RPCResponse:
+        started, outcome = time.perf_counter(), "unreachable"
+        try:
+            answers = super().make_batch_request(batch_requests)
+            refused = not isinstance(answers, list) or any("error" in a for a in answers)
+            outcome = "error" if refused else "ok"
+            return answers
+        finally:
+            metrics.observe_rpc("batch", outcome, time.perf_counter() - started)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from web3.types import TxReceipt
 
+from api import metrics
 from api.chain.errors import ChainRevert
 from api.chain.gateway import ChainGateway
 from api.chain.merkle import MerkleTree, claim_leaf
@@ -189,6 +190,12 @@ class IssuanceBatchHandler:
             log.warning("issuance_batch_missing", key=row.key)
             return
         now = datetime.now(UTC)
+        accepted = session.scalars(
+            select(Claim.created_at).where(
+                Claim.batch_id == batch.id, Claim.status == ClaimStatus.batched
+            )
+        )
+        metrics.observe_issuance_lag((now - aware(at)).total_seconds() for at in accepted)
         batch.status = BatchStatus.issued
         batch.issued_at = now
         if receipt is not None:

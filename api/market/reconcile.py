@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api import metrics
 from api.chain.gateway import ChainGateway
 from api.market import ledger
 from api.market.ledger import PLATFORM
@@ -76,4 +77,7 @@ def reconcile(session: Session, chain: ChainGateway) -> Reconciliation:
     supply = int(chain.call(tokens[Asset.won].functions.totalSupply()))
     if issued != supply:
         report.differences.append(Difference("(total supply)", str(Asset.won), issued, supply))
+    # A ledger that does not sum to zero is a difference too (Reconciliation.ok).
+    unbalanced = sum(1 for total in report.ledger_totals.values() if total)
+    metrics.record_reconciliation(len(report.differences) + unbalanced, report.accounts_checked)
     return report

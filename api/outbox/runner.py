@@ -9,6 +9,7 @@ from collections.abc import Callable
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
+from api import metrics
 from api.outbox.worker import OutboxWorker, PollingLoop
 from api.settings import Settings
 
@@ -33,7 +34,9 @@ class PlatformWorker(PollingLoop):
         busy = 0
         for task in self.tasks:
             busy += task()
-        return busy + self.outbox.run_once()
+        busy += self.outbox.run_once()
+        metrics.heartbeat("worker")
+        return busy
 
 
 class BackgroundWorker:

@@ -24,6 +24,7 @@ from api.demo.activities import FRAUDS
 from api.migrate import upgrade
 from api.settings import Environment, Settings
 from crda_client import Client
+from tests.metrics import scrape, total, value
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -79,7 +80,9 @@ def test_a_small_day_in_the_city_is_seeded_over_http(platform: tuple[str, Settin
     out = Console(record=True, width=120)
     http = httpx.Client(base_url=base, timeout=60)  # kept open: the test reads with it after
     demo = Demo(settings, base, sizes, seed=7, workers=4, console=out, poll_timeout=60, http=http)
+    before = scrape(http)
     report = demo.run()
+    after = scrape(http)
     print_report(report, out)
     text = out.export_text()
 
@@ -134,4 +137,17 @@ def test_a_small_day_in_the_city_is_seeded_over_http(platform: tuple[str, Settin
     assert f"{base}/dashboard" in text and "mobile_api_docs" in text
     assert f"/certificates/{certificate.serial}/qr" in text
     assert not report.notes, report.notes
+
+    # The operations view moved with the day: every fraud refusal counted by its type, the
+    # outbox drained, claims minted with their lag observed, the loops beating.
+    for slug in FRAUDS:
+        counted = total(after, "crda_problems_total", type=slug)
+        assert counted - total(before, "crda_problems_total", type=slug) >= report.refused[slug]
+    assert total(after, "crda_outbox_rows", status="pending") == 0
+    assert total(after, "crda_outbox_rows", status="sent") == 0
+    assert value(after, "crda_claims_awaiting_issuance") == 0
+    lag = "crda_issuance_lag_seconds_count"
+    assert value(after, lag) - value(before, lag) >= report.claims_issued > 0
+    for loop in ("worker", "indexer"):
+        assert value(after, "crda_heartbeat_timestamp_seconds", loop=loop) > 0
     http.close()

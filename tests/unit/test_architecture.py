@@ -19,7 +19,7 @@ API = Path(__file__).resolve().parents[2] / "api"
 
 DOMAINS = ("auth", "credentials", "earning", "market", "audit", "retirement")
 # Above the domains: the places that compose them all.
-COMPOSITION = ("app", "tasks", "models", "cli", "demo")
+COMPOSITION = ("app", "tasks", "models", "cli", "demo", "operations")
 
 
 def _modules() -> dict[str, Path]:

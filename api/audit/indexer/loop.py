@@ -29,6 +29,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from api import metrics
 from api.audit.decoding import LogDecoder
 from api.audit.errors import ChainRpcError, IndexDeploymentChanged
 from api.audit.indexer.projection import project, undo_above
@@ -156,6 +157,12 @@ class Indexer:
 
     def step(self) -> StepResult:
         """Read the next range (or roll back a reorganisation) in one database transaction."""
+        result = self._step()
+        # Caught up, rolled back or read: the index is being kept (api.metrics).
+        metrics.heartbeat("indexer")
+        return result
+
+    def _step(self) -> StepResult:
         head = self.reader.block_number()
         tip = head - self.confirmations
         with self.sessions() as session, session.begin():
