@@ -29,8 +29,10 @@ MESSAGES = {
     "period.day": "Day",
     "period.week": "Week",
     "period.month": "Month",
-    "latest": "Latest {period}: {label}",
-    "nothing": "Nothing published yet: a {period} is published once it has ended.",
+    "latest.day": "Latest day: {label}",
+    "latest.week": "Latest week: {label}",
+    "latest.month": "Latest month: {label}",
+    "nothing": "Nothing published yet: a day, week or month is published once it has ended.",
     "co2e": "CO2e avoided",
     "activities": "Activities",
     "participants": "Participants",
@@ -167,7 +169,7 @@ def vbar_chart(chart_id: str, points: list[tuple[str, int | None]]) -> str:
     ]
     for i, (label, value) in enumerate(points):
         x = 30 + i * step
-        bar_w = max(2.0, step * 0.7)
+        bar_w = min(48.0, max(2.0, step * 0.7))
         if value is None:
             parts.append(
                 f'<rect class="bar suppressed" x="{x:.1f}" y="{base - 12}" '
@@ -208,15 +210,12 @@ def render(period: Period, views: dict[Breakdown, ActivitiesPublic], flows: Cred
     sections: list[str] = []
     buckets = views["district"].buckets
     if not buckets:
-        sections.append(
-            f'<section class="wide" id="empty">{_t("nothing", period=_t("period." + period))}'
-            "</section>"
-        )
+        sections.append(f'<section class="wide" id="empty">{_t("nothing")}</section>')
     else:
         latest = buckets[-1]
         sections.append(
             f'<section class="wide" id="latest" data-period="{escape(latest.period)}"><h2>'
-            f"{_t('latest', period=_t('period.' + period), label=latest.period)}</h2>"
+            f"{_t('latest.' + period, label=latest.period)}</h2>"
             '<div class="cards">'
             + _card("co2e", latest.total, "co2e_g")
             + _card("activities", latest.total, "activities")

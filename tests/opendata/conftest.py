@@ -47,6 +47,7 @@ class City:
     monday: date
     target: str  # the citizen alone in Ongjin-gun
     target_grams: int
+    provider_id: int
 
     def add(
         self,
@@ -60,6 +61,21 @@ class City:
         at: datetime | None = None,
     ) -> None:
         """One accepted claim on ``day`` (Korea), at 10:00 local unless ``at`` is given."""
+        with self.sessions() as session:
+            self.write(session, who, day, grams, district, mode, category, at)
+            session.commit()
+
+    def write(
+        self,
+        session: Session,
+        who: str,
+        day: date,
+        grams: int,
+        district: str | None,
+        mode: str | None = None,
+        category: str | None = None,
+        at: datetime | None = None,
+    ) -> None:
         accepted = at or datetime.combine(day, time(10), UTC) - KST
         n = next(_serial)
         if mode is not None:
@@ -77,75 +93,77 @@ class City:
                     "quantity": 1,
                 }
             ]
-        with self.sessions() as session:
-            provider = session.query(DataProvider).filter_by(code="partner").one()
-            submission = Submission(
-                citizen=who, kind=kind, evidence={}, signature="0x", status="accepted"
+        submission = Submission(
+            citizen=who, kind=kind, evidence={}, signature="0x", status="accepted"
+        )
+        session.add(submission)
+        session.flush()
+        session.add(
+            Claim(
+                claim_id=f"0x{n:064x}",
+                nullifier=f"0x{n:064x}",
+                evidence_hash=f"0x{n:064x}",
+                submission_id=submission.id,
+                beneficiary=who,
+                provider_id=self.provider_id,
+                kind=kind,
+                mode=mode,
+                activity_start=accepted - timedelta(minutes=30),
+                activity_end=accepted - timedelta(minutes=10),
+                activity_day=day,
+                district=district,
+                methodology_version="2026.1",
+                methodology_hash="0x" + "00" * 32,
+                inputs={"kind": kind, "components": parts},
+                amount=grams,
+                status=ClaimStatus.issued,
+                created_at=accepted,
+                issued_at=accepted + timedelta(minutes=5),
             )
-            session.add(submission)
-            session.flush()
-            session.add(
-                Claim(
-                    claim_id=f"0x{n:064x}",
-                    nullifier=f"0x{n:064x}",
-                    evidence_hash=f"0x{n:064x}",
-                    submission_id=submission.id,
-                    beneficiary=who,
-                    provider_id=provider.id,
-                    kind=kind,
-                    mode=mode,
-                    activity_start=accepted - timedelta(minutes=30),
-                    activity_end=accepted - timedelta(minutes=10),
-                    activity_day=day,
-                    district=district,
-                    methodology_version="2026.1",
-                    methodology_hash="0x" + "00" * 32,
-                    inputs={"kind": kind, "components": parts},
-                    amount=grams,
-                    status=ClaimStatus.issued,
-                    created_at=accepted,
-                    issued_at=accepted + timedelta(minutes=5),
-                )
-            )
-            session.commit()
+        )
+
+
+def seed_city(sessions: sessionmaker[Session], url: str) -> City:
+    """The week: crowds in Songdo and Namdong-gu, 3 buyers in Bupyeong-gu, one in Ongjin-gun."""
+    with sessions() as session:
+        provider = DataProvider(
+            code="partner", name="Partner", kind=ProviderKind.mobility, signer_address="0x0"
+        )
+        session.add(provider)
+        session.commit()
+        provider_id = provider.id
+    monday = week_start(datetime.now(UTC).date())
+    world = City(sessions, url, monday, citizen("target"), 777, provider_id)
+    riders = [citizen(f"rider{i}") for i in range(14)]
+    bus = [citizen(f"bus{i}") for i in range(12)]
+    buyers = [citizen(f"buyer{i}") for i in range(3)]
+    shoppers = [citizen(f"shopper{i}") for i in range(11)]
+    with sessions() as session:
+        # Monday: 14 subway riders in Songdo, 12 bus riders in Namdong-gu, 3 buyers in Bupyeong-gu.
+        for who in riders:
+            world.write(session, who, monday, 600, "songdo", mode="subway")
+        for who in bus:
+            world.write(session, who, monday, 400, "namdong-gu", mode="bus")
+        for who in buyers:
+            world.write(session, who, monday, 1000, "bupyeong-gu", category="dairy.milk.1l")
+        # Tuesday to Sunday: 12 riders in Songdo, 11 juice buyers in Namdong-gu, every day.
+        for offset in range(1, 7):
+            day = monday + timedelta(days=offset)
+            for who in riders[:12]:
+                world.write(session, who, day, 500, "songdo", mode="subway")
+            for who in shoppers:
+                world.write(session, who, day, 300, "namdong-gu", category="beverage.juice.1l")
+        # Wednesday: the one citizen who shares an EV in Ongjin-gun.
+        wednesday = monday + timedelta(days=2)
+        world.write(session, world.target, wednesday, 777, "ongjin-gun", mode="ev_carshare")
+        session.commit()
+    return world
 
 
 @pytest.fixture
 def city(new_database: DatabaseFactory) -> City:
     sessions = new_database()
-    url = sessions.kw["bind"].url.render_as_string(hide_password=False)
-    with sessions() as session:
-        session.add(
-            DataProvider(
-                code="partner", name="Partner", kind=ProviderKind.mobility, signer_address="0x0"
-            )
-        )
-        session.commit()
-    monday = week_start(datetime.now(UTC).date())
-    world = City(sessions, url, monday, citizen("target"), 777)
-    riders = [citizen(f"rider{i}") for i in range(14)]
-    bus = [citizen(f"bus{i}") for i in range(12)]
-    buyers = [citizen(f"buyer{i}") for i in range(3)]
-    shoppers = [citizen(f"shopper{i}") for i in range(11)]
-    # Monday: 14 subway riders in Songdo, 12 bus riders in Namdong-gu, 3 buyers in Bupyeong-gu.
-    for who in riders:
-        world.add(who, monday, 600, district="songdo", mode="subway")
-    for who in bus:
-        world.add(who, monday, 400, district="namdong-gu", mode="bus")
-    for who in buyers:
-        world.add(who, monday, 1000, district="bupyeong-gu", category="dairy.milk.1l")
-    # Tuesday to Sunday: 12 riders in Songdo, 11 juice buyers in Namdong-gu, every day.
-    for offset in range(1, 7):
-        day = monday + timedelta(days=offset)
-        for who in riders[:12]:
-            world.add(who, day, 500, district="songdo", mode="subway")
-        for who in shoppers:
-            world.add(who, day, 300, district="namdong-gu", category="beverage.juice.1l")
-    # Wednesday: the one citizen who shares an EV in Ongjin-gun.
-    world.add(
-        world.target, monday + timedelta(days=2), 777, district="ongjin-gun", mode="ev_carshare"
-    )
-    return world
+    return seed_city(sessions, sessions.kw["bind"].url.render_as_string(hide_password=False))
 
 
 @pytest.fixture
