@@ -35,7 +35,8 @@ SUPPRESSION_RULES = [
     "fixed dimension sets, no filters",
     "a cell with fewer than k distinct citizens (none included) is suppressed",
     "complementary suppression: a bucket's suppressed cells hold 0 or at least k citizens",
-    "a week or month cell is suppressed when its suppressed days hold 1 to k-1 citizens",
+    "a week or month cell is suppressed when it minus its published days would give away one "
+    "suppressed day, or suppressed days of fewer than k citizens together",
 ]
 
 _LICENSE_EXAMPLE: dict[str, Any] = {

@@ -21,9 +21,10 @@ Privacy by construction, in four rules (see ``mobile_api_docs/open-data.md``):
    with the fewest citizens is suppressed as well, until the suppressed ones hold at least k
    (or none is left): what a subtraction recovers is then a group of k or more.
 4. **No subtraction across periods.** A week's or month's cell adds up its days' cells. It is
-   suppressed when the suppressed days under it hold between 1 and k-1 citizens together, so
-   "the week minus its published days" never isolates fewer than k. The days stay as they
-   were (they were published first and cannot be taken back).
+   suppressed when its suppressed days would be given away by "the week minus its published
+   days": a single suppressed day (whatever its size: it may be the complement that hides a
+   small cell of its day), or several holding fewer than k citizens together. The days stay
+   as they were (they were published first and cannot be taken back).
 
 We chose suppression over rounding or noise: every published figure is exact (grams are
 integers, the way the rest of the platform counts them), and the rules are checkable.
@@ -218,10 +219,14 @@ def _complement(table: Table, k: int) -> None:
 
 
 def _periods(days: Table, coarse: Table, members: dict[str, list[str]], k: int) -> None:
-    """Rule 4: a week's or month's cell goes when its suppressed days hold 1..k-1 citizens."""
+    """Rule 4: a week's or month's cell goes when the cell minus its published days would give
+    away its suppressed days: one of them alone (whatever its size: it may be the complement
+    of a small cell of that day), or several that hold fewer than k citizens together."""
     for bucket, cells in coarse.items():
         for key, cell in cells.items():
-            if not cell.suppressed and 0 < _hidden(days[d][key] for d in members[bucket]) < k:
+            under = [days[d][key] for d in members[bucket]]
+            hidden = [c for c in under if c.suppressed and c.citizens]
+            if not cell.suppressed and hidden and (len(hidden) == 1 or _hidden(hidden) < k):
                 cell.suppressed = True
 
 
