@@ -150,7 +150,12 @@ class ActivitiesPublic(BaseModel):
 
 class CreditCell(BaseModel):
     key: CreditFlow
-    grams: int | None = Field(description="Credits (grams of CO2e) issued, traded or retired.")
+    grams: int | None = Field(
+        description=(
+            "Credits (grams of CO2e) issued (for the bucket's accepted activities, once all "
+            "are on chain), traded or retired."
+        )
+    )
     count: int | None = Field(description="Claims issued, trades settled or retirements.")
     won: int | None = Field(description="Won paid for the credits traded (trades only).")
     participants: int | None = Field(description="Distinct citizens (both sides of a trade).")

@@ -50,7 +50,7 @@ from sqlalchemy.orm import Session
 
 from api.earning.districts import DISTRICTS
 from api.earning.methodology import factor_sets
-from api.earning.models import Claim
+from api.earning.models import Claim, ClaimStatus
 from api.market.models import FillStatus, MarketFill
 from api.retirement.models import Certificate, CertificateStatus
 from api.settings import Settings
@@ -297,16 +297,26 @@ def _activity(grams: int) -> dict[str, int]:
     return {"co2e_g": grams, "activities": 1}
 
 
-def credit_events(session: Session, clock: Clock) -> list[Event]:
-    """Credits issued (on chain), traded (settled fills) and retired (confirmed), by day."""
+def credit_events(session: Session, clock: Clock) -> tuple[list[Event], set[date]]:
+    """Credits issued, traded (settled fills) and retired (confirmed), by day; and the days
+    some of whose claims are not on chain yet.
+
+    Issued credits count on the day their claims were *accepted* (the activities' day), not the
+    day they reached the chain: a claim accepted at 23:59 and issued at 00:01 would otherwise
+    make "the day's CO2e minus the day's issued credits" one claim. A day's issued figure is
+    held back until every claim of that day is on chain, so it never changes once shown (it
+    then equals the day's CO2e: one credit per gram)."""
     events: list[Event] = []
-    issued = select(Claim.beneficiary, Claim.amount, Claim.issued_at).where(
-        Claim.issued_at.is_not(None), Claim.issued_at < clock.cutoff
+    pending: set[date] = set()
+    issued = select(Claim.beneficiary, Claim.amount, Claim.created_at, Claim.status).where(
+        Claim.created_at < clock.cutoff
     )
-    for beneficiary, amount, issued_at in session.execute(issued):
-        events.append(
-            Event(clock.day(issued_at), "issued", beneficiary, {"grams": amount, "count": 1})
-        )
+    for beneficiary, amount, created_at, status in session.execute(issued):
+        day = clock.day(created_at)
+        if status == ClaimStatus.issued:
+            events.append(Event(day, "issued", beneficiary, {"grams": amount, "count": 1}))
+        else:
+            pending.add(day)
     fills = select(
         MarketFill.buyer,
         MarketFill.seller,
@@ -331,7 +341,7 @@ def credit_events(session: Session, clock: Clock) -> list[Event]:
     for holder, amount, retired_at in session.execute(retired):
         day = clock.day(datetime.fromtimestamp(int(retired_at or 0), UTC))
         events.append(Event(day, "retired", holder, {"grams": amount, "count": 1}))
-    return events
+    return events, pending
 
 
 # -- what the routes publish ------------------------------------------------------------------
@@ -376,10 +386,14 @@ def activities(
 
 def credits(session: Session, settings: Settings, now: datetime, period: Period) -> list[Published]:
     """Credits issued, traded and retired, city-wide (a trade or a retirement has no place),
-    per ended ``period`` bucket."""
+    per ended ``period`` bucket (issued: once all the bucket's claims are on chain)."""
     clock = Clock.at(settings, now)
     k = settings.open_data_min_citizens
-    table = protected(credit_events(session, clock), CREDIT_FLOWS, period, k, complementary=False)
+    events, pending = credit_events(session, clock)
+    table = protected(events, CREDIT_FLOWS, period, k, complementary=False)
+    for label in {bucket_of(day, period) for day in pending}:
+        if label in table:
+            table[label]["issued"].suppressed = True
     return [
         Published(label, _cells(table, label, CREDIT_FLOWS))
         for label, _ in published(table, period, clock)

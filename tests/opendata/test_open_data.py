@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from api.earning.districts import DISTRICTS
+from api.earning.models import Claim, ClaimStatus
 from api.opendata.schemas import LICENSE_NAME, LICENSE_URL
 from api.opendata.service import BREAKDOWNS, PERIODS, bucket_of
 from tests.opendata.conftest import City, citizen
@@ -135,6 +137,16 @@ def test_the_city_week_is_published_with_small_cells_suppressed_and_no_one_singl
 
     # One test, one seeded database (a migration is the slow part): now the attacker.
     _try_to_single_out_the_target(city, city_client)
+
+    # A day's issued credits wait until every claim of the day is on chain (and its week too).
+    with city.sessions() as session:
+        held = session.scalars(select(Claim).where(Claim.activity_day == city.monday)).first()
+        assert held is not None
+        held.status = ClaimStatus.held
+        session.commit()
+    for period, label in (("day", monday), ("week", bucket_of(city.monday, "week"))):
+        issued = bucket(get(city_client, "/open-data/credits", period=period), label)["cells"][0]
+        assert issued["key"] == "issued" and hidden(issued)
 
 
 def _everything(client: TestClient) -> dict[str, Any]:
