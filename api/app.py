@@ -28,6 +28,7 @@ from api.logging import RequestIdMiddleware
 from api.market import endpoints as market
 from api.metrics import RequestMetricsMiddleware
 from api.openapi import install_openapi, render
+from api.opendata import endpoints as opendata
 from api.outbox.runner import BackgroundWorker
 from api.retirement import endpoints as retirement
 from api.settings import Settings, get_settings
@@ -105,6 +106,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(retirement.public)
     app.include_router(audit.dashboard_router)
     app.include_router(operations.router)
+    app.include_router(opendata.router)
+    app.include_router(opendata.page_router)
     install_openapi(app)
     return app
 

@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     # Seconds an identity-registry answer is reused (0: ask the chain on every submission).
     attestation_cache_seconds: float = Field(default=5.0, ge=0)
 
+    # Open data: a published cell counts at least this many distinct citizens, or is suppressed.
+    open_data_min_citizens: int = Field(default=10, ge=2)
+
     artifacts_path: Path = PROJECT_ROOT / "build" / "contracts.json"
     deployments_dir: Path = PROJECT_ROOT / "deployments"
     contracts_dir: Path = PROJECT_ROOT / "contracts"

@@ -727,6 +727,22 @@ OPERATIONS: dict[str, dict[str, Any]] = {'accounts-create_wallet': {'body': True
                      'query_params': [],
                      'secured': True,
                      'status': 201},
+ 'open-data-activities': {'body': False,
+                          'media_types': ['application/json', 'text/csv'],
+                          'method': 'GET',
+                          'path': '/open-data/activities',
+                          'path_params': [],
+                          'query_params': ['period', 'by', 'format'],
+                          'secured': False,
+                          'status': 200},
+ 'open-data-credits': {'body': False,
+                       'media_types': ['application/json', 'text/csv'],
+                       'method': 'GET',
+                       'path': '/open-data/credits',
+                       'path_params': [],
+                       'query_params': ['period', 'format'],
+                       'secured': False,
+                       'status': 200},
  'providers-providers': {'body': False,
                          'media_types': ['application/json'],
                          'method': 'GET',
@@ -849,6 +865,32 @@ class AccountPublic(TypedDict):
     id: str
     role: str
     verifier_id: str | None
+
+
+class ActivitiesPublic(TypedDict):
+    buckets: list[ActivityBucket]
+    by: Literal['district', 'mode', 'category']
+    dataset: NotRequired[Literal['activities']]
+    license: License
+    period: Literal['day', 'week', 'month']
+    suppression: Suppression
+    timezone: NotRequired[str]
+
+
+class ActivityBucket(TypedDict):
+    cells: list[ActivityCell]
+    period: str
+    total: ActivityCell
+
+
+class ActivityCell(TypedDict):
+    """One published cell; every figure is null when ``suppressed``."""
+
+    activities: int | None
+    co2e_g: int | None
+    key: str
+    participants: int | None
+    suppressed: bool
 
 
 Asset = Literal['CRDA', 'KRW']
@@ -999,6 +1041,29 @@ class CredentialPublic(TypedDict):
     verifier_id: str
 
 
+class CreditBucket(TypedDict):
+    cells: list[CreditCell]
+    period: str
+
+
+class CreditCell(TypedDict):
+    count: int | None
+    grams: int | None
+    key: Literal['issued', 'traded', 'retired']
+    participants: int | None
+    suppressed: bool
+    won: int | None
+
+
+class CreditsPublic(TypedDict):
+    buckets: list[CreditBucket]
+    dataset: NotRequired[Literal['credits']]
+    license: License
+    period: Literal['day', 'week', 'month']
+    suppression: Suppression
+    timezone: NotRequired[str]
+
+
 class Day(TypedDict):
     count: int
     day: str
@@ -1089,6 +1154,13 @@ class IssueRequest(TypedDict):
     assurance_level: int
     uniqueness_key: str
     valid_days: NotRequired[int | None]
+
+
+class License(TypedDict):
+    attribution: NotRequired[str]
+    name: NotRequired[str]
+    name_en: NotRequired[str]
+    url: NotRequired[str]
 
 
 class LineItem(TypedDict):
@@ -1327,6 +1399,7 @@ class ProofPublic(TypedDict):
 
 class ProviderCreate(TypedDict):
     code: str
+    district: NotRequired[Literal['jung-gu', 'dong-gu', 'michuhol-gu', 'yeonsu-gu', 'namdong-gu', 'bupyeong-gu', 'gyeyang-gu', 'seo-gu', 'ganghwa-gun', 'ongjin-gun', 'songdo', 'cheongna', 'yeongjong'] | None]
     kind: ProviderKind
     name: str
     signer_address: str
@@ -1338,6 +1411,7 @@ ProviderKind = Literal['merchant', 'mobility']
 class ProviderPublic(TypedDict):
     code: str
     created_at: str
+    district: str | None
     kind: ProviderKind
     name: str
     signer_address: str
@@ -1482,6 +1556,13 @@ class SupplyPointPublic(TypedDict):
     circulating: str
     issued: str
     retired: str
+
+
+class Suppression(TypedDict):
+    """How cells were protected (``mobile_api_docs/open-data.md`` explains each rule)."""
+
+    min_citizens: int
+    rules: list[str]
 
 
 class TokenPair(TypedDict):

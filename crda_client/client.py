@@ -350,8 +350,11 @@ class Client:
         name: str,
         kind: Literal["merchant", "mobility"],
         signer_address: str,
+        district: str | None = None,
     ) -> ProviderPublic:
         body = {"code": code, "name": name, "kind": kind, "signer_address": signer_address}
+        if district is not None:
+            body["district"] = district
         return cast(ProviderPublic, self.call("providers-register", json=body))
 
     def list_providers(self) -> list[ProviderPublic]:

@@ -87,24 +87,26 @@ BUSINESSES = (
 
 @dataclass(frozen=True)
 class Partner:
-    """A data provider as the operator registers it: its code, name, kind and modes."""
+    """A data provider as the operator registers it: its code, name, kind, modes and district
+    (a store's gu or IFEZ zone, an operator's service area; taps count at their stations)."""
 
     slug: str
     name: str
     kind: Literal["merchant", "mobility"]
     modes: tuple[str, ...] = ()
+    district: str | None = None
 
 
 MERCHANTS = (
-    Partner("gs25-songdo", "GS25 Songdo Central Park", "merchant"),
-    Partner("lotte-bupyeong", "Lotte Mart Bupyeong", "merchant"),
-    Partner("hanaro-namdong", "Hanaro Mart Namdong", "merchant"),
-    Partner("emart-everyday", "Emart Everyday Guwol", "merchant"),
+    Partner("gs25-songdo", "GS25 Songdo Central Park", "merchant", district="songdo"),
+    Partner("lotte-bupyeong", "Lotte Mart Bupyeong", "merchant", district="bupyeong-gu"),
+    Partner("hanaro-namdong", "Hanaro Mart Namdong", "merchant", district="namdong-gu"),
+    Partner("emart-everyday", "Emart Everyday Guwol", "merchant", district="namdong-gu"),
 )
 MOBILITY = (
     Partner("incheon-transit", "Incheon Transit Corporation", "mobility", ("subway", "bus")),
-    Partner("incheon-bike", "Incheon Bike Share", "mobility", ("bike",)),
-    Partner("swing-scooter", "Swing e-Scooter Incheon", "mobility", ("scooter",)),
+    Partner("incheon-bike", "Incheon Bike Share", "mobility", ("bike",), "songdo"),
+    Partner("swing-scooter", "Swing e-Scooter Incheon", "mobility", ("scooter",), "yeonsu-gu"),
     Partner("greencar-ev", "GreenCar EV Sharing", "mobility", ("ev_carshare",)),
 )
 

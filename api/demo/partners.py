@@ -81,7 +81,14 @@ def welcome_partners(day: Day, operator: Person, step: Callable[[], None]) -> Pa
     for partner in partners:
         key = partner_key(day.seed, day.tag, partner.slug)
         code = f"{partner.slug}-{day.tag}"
-        operator.call(Client.register_provider, code, partner.name, partner.kind, key.address)
+        operator.call(
+            Client.register_provider,
+            code,
+            partner.name,
+            partner.kind,
+            key.address,
+            district=partner.district,
+        )
         keys[partner.slug] = key
         step()
     day.report.providers = len(partners)
@@ -92,7 +99,7 @@ def welcome_partners(day: Day, operator: Person, step: Callable[[], None]) -> Pa
         types=evidence["types"],
         merchants=[p for p in partners if p.kind == "merchant"],
         mobility=[
-            Partner(p.slug, p.name, p.kind, tuple(m for m in p.modes if m in modes))
+            Partner(p.slug, p.name, p.kind, tuple(m for m in p.modes if m in modes), p.district)
             for p in partners
             if p.kind == "mobility"
         ],

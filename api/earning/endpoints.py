@@ -81,6 +81,7 @@ def register(body: ProviderCreate, session: SessionDep) -> ProviderPublic:
             name=body.name,
             kind=body.kind,
             signer_address=body.signer_address,
+            district=body.district,
         )
     )
 

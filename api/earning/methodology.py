@@ -145,13 +145,14 @@ class Station:
     name: str
     lat: Decimal
     lon: Decimal
+    district: str  # api/earning/districts.py: where a tap at this station happened
 
 
 @cache
 def stations(directory: Path = METHODOLOGY_DIR) -> dict[str, Station]:
     data = json.loads((directory / "stations-incheon.json").read_text())
     return {
-        code: Station(code, s["name"], Decimal(s["lat"]), Decimal(s["lon"]))
+        code: Station(code, s["name"], Decimal(s["lat"]), Decimal(s["lon"]), s["district"])
         for code, s in data["stations"].items()
     }
 

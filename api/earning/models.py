@@ -66,6 +66,9 @@ class DataProvider(Base):
     kind: Mapped[ProviderKind] = mapped_column(String(20))
     # The address of the provider's secp256k1 signing key (EIP-712 recovers to it).
     signer_address: Mapped[str] = mapped_column(String(42), unique=True)
+    # Where the partner's activities happen (a merchant's store; a mobility operator's service
+    # area), one of ``districts.DISTRICTS``; None when the operator did not record one.
+    district: Mapped[str | None] = mapped_column(String(20))
     status: Mapped[ProviderStatus] = mapped_column(String(20), default=ProviderStatus.active)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     suspended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -132,6 +135,9 @@ class Claim(Base):
     activity_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     activity_end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     activity_day: Mapped[date] = mapped_column(Date, index=True)  # local (Korea) calendar day
+    # Where the activity happened (``districts.DISTRICTS``), fixed when the claim is accepted:
+    # the boarding station's district for a tap, else the provider's; None when neither is known.
+    district: Mapped[str | None] = mapped_column(String(20), index=True)
     methodology_version: Mapped[str] = mapped_column(String(20))
     methodology_hash: Mapped[str] = mapped_column(String(66))
     inputs: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from api import examples as ex
+from api.earning.districts import District
 from api.earning.evidence import ReceiptEvidence, TripEvidence
 from api.earning.issuance import ClaimProof
 from api.earning.models import (
@@ -32,6 +33,7 @@ class ProviderCreate(BaseModel):
                     "name": "GS Mart Songdo",
                     "kind": "merchant",
                     "signer_address": ex.MERCHANT,
+                    "district": "songdo",
                 }
             ]
         }
@@ -43,6 +45,14 @@ class ProviderCreate(BaseModel):
     signer_address: Annotated[
         Address, address_field("Address of the provider's EIP-712 signing key.")
     ]
+    district: District | None = Field(
+        default=None,
+        description=(
+            "Where the partner's activities happen (a merchant's store, an operator's service "
+            "area): a gu or gun of Incheon or an IFEZ zone. The city's open data counts a "
+            "purchase or ride in this district; a tap counts at its boarding station's."
+        ),
+    )
 
 
 class ProviderSuspend(BaseModel):
@@ -62,6 +72,7 @@ class ProviderPublic(BaseModel):
                     "name": "GS Mart Songdo",
                     "kind": "merchant",
                     "signer_address": ex.MERCHANT,
+                    "district": "songdo",
                     "status": "active",
                     "created_at": "2026-11-23T14:20:00Z",
                     "suspended_at": None,
@@ -75,6 +86,7 @@ class ProviderPublic(BaseModel):
     name: str
     kind: ProviderKind
     signer_address: str
+    district: str | None
     status: ProviderStatus
     created_at: UtcDateTime
     suspended_at: UtcDateTime | None
@@ -87,6 +99,7 @@ class ProviderPublic(BaseModel):
             name=p.name,
             kind=p.kind,
             signer_address=p.signer_address,
+            district=p.district,
             status=p.status,
             created_at=p.created_at,
             suspended_at=p.suspended_at,

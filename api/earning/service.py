@@ -25,6 +25,7 @@ from api.chain.gateway import ChainGateway
 from api.chain.identity import IdentityReader
 from api.db import insert_if_absent
 from api.earning import fraud
+from api.earning.districts import DISTRICTS
 from api.earning.evidence import (
     Domain,
     ReceiptEvidence,
@@ -90,11 +91,20 @@ ProviderExists = problem(
 
 
 def register_provider(
-    session: Session, *, code: str, name: str, kind: ProviderKind, signer_address: str
+    session: Session,
+    *,
+    code: str,
+    name: str,
+    kind: ProviderKind,
+    signer_address: str,
+    district: str | None = None,
 ) -> DataProvider:
-    """The operator registers a partner and the address of its signing key."""
+    """The operator registers a partner, the address of its signing key and, for the city's
+    open data, the district where its activities happen (a merchant's store)."""
     if not is_checksum_address(signer_address):
         raise ValidationFailed("signer_address must be a checksummed 0x address")
+    if district is not None and district not in DISTRICTS:
+        raise ValidationFailed(f"district must be one of {', '.join(DISTRICTS)}")
     existing = session.scalar(
         select(DataProvider).where(
             (DataProvider.code == code) | (DataProvider.signer_address == signer_address)
@@ -107,6 +117,7 @@ def register_provider(
         name=name,
         kind=ProviderKind(kind),
         signer_address=signer_address,
+        district=district,
         status=ProviderStatus.active,
     )
     session.add(provider)
@@ -324,6 +335,7 @@ def _accept(
         activity_start=started,
         activity_end=ended,
         activity_day=day,
+        district=activity_district(evidence, provider),
         methodology_version=factors.version,
         methodology_hash=factors.hash_hex,
         inputs=inputs,
@@ -340,6 +352,19 @@ def _accept(
         session.rollback()
         raise fraud.DuplicateEvidence("this record was already claimed") from exc
     return claim
+
+
+def activity_district(
+    evidence: ReceiptEvidence | TripEvidence, provider: DataProvider
+) -> str | None:
+    """Where the activity happened: the boarding station's district for a tap (the station
+    registry's), else the district the provider was registered with (a merchant's store, an
+    operator's service area). Never the citizen's address."""
+    if isinstance(evidence, TripEvidence) and evidence.fromStation:
+        station = stations().get(evidence.fromStation)
+        if station is not None:
+            return station.district
+    return provider.district
 
 
 def local_day(moment: datetime, settings: Settings) -> date:

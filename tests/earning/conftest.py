@@ -197,12 +197,20 @@ def partners(sessions: sessionmaker[Session], chain: ChainGateway) -> Partners:
         bikes=partner_key("bikes"),
     )
     with sessions() as session:
-        for code, kind, key in (
-            ("green-mart", ProviderKind.merchant, found.merchant),
-            ("incheon-transit", ProviderKind.mobility, found.transit),
-            ("songdo-bikes", ProviderKind.mobility, found.bikes),
+        # The merchant's store is in Songdo; the operators' districts are not recorded.
+        for code, kind, key, district in (
+            ("green-mart", ProviderKind.merchant, found.merchant, "songdo"),
+            ("incheon-transit", ProviderKind.mobility, found.transit, None),
+            ("songdo-bikes", ProviderKind.mobility, found.bikes, None),
         ):
-            register_provider(session, code=code, name=code, kind=kind, signer_address=key.address)
+            register_provider(
+                session,
+                code=code,
+                name=code,
+                kind=kind,
+                signer_address=key.address,
+                district=district,
+            )
             found.codes[code] = key.address
     return found
 

@@ -161,10 +161,22 @@ def test_the_operator_registers_and_suspends_providers(
             "name": "Bus Co",
             "kind": "mobility",
             "signer_address": key.address,
+            "district": "cheongna",
         },
         headers=op,
     )
     assert created.status_code == 201, created.text
+    assert created.json()["district"] == "cheongna"  # its rides count there in the open data
+    elsewhere = {
+        "code": "bus-co-2",
+        "name": "Bus Co 2",
+        "kind": "mobility",
+        "signer_address": partner_key("bus-co-2").address,
+        "district": "seoul",  # not a district of Incheon
+    }
+    refused_district = client.post("/earning/providers", json=elsewhere, headers=op)
+    assert refused_district.status_code == 422
+    assert "district" in refused_district.text
     assert client.post("/earning/providers", json=created.json(), headers=op).status_code in (
         409,
         422,

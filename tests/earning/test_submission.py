@@ -73,6 +73,7 @@ def test_a_signed_receipt_becomes_a_claim_of_the_methodologys_amount(
         assert claim.methodology_version == "2026.1"
         assert claim.methodology_hash == factor_set("2026.1").hash_hex
         assert claim.beneficiary == alice
+        assert claim.district == "songdo"  # the store's, as the merchant was registered
         assert service.explain(claim)[-1].startswith("total rounded down to whole grams = 1360 g")
 
 
@@ -85,6 +86,7 @@ def test_a_signed_trip_with_walking_legs_is_credited_exactly(
     # 4,200 m x (0.1714 - 0.0275) + 1,150 m walked x (0.1714 - 0) = 604.38 + 197.11 -> 801 g
     expected = Decimal(4200) * Decimal("0.1439") + Decimal(1150) * Decimal("0.1714")
     assert claim.amount == int(expected) == 801
+    assert claim.district == "namdong-gu"  # boarded at Incheon City Hall (the registry's)
     assert claim.inputs["components"][1] == {
         "type": "trip",
         "mode": "walk",
@@ -100,6 +102,7 @@ def test_a_bike_ride_with_coordinates_is_credited(
     with sessions() as session:
         claim = _trip(session, ctx, alice, partners.ride(alice))
     assert claim.amount == int(Decimal(1500) * Decimal("0.1714")) == 257
+    assert claim.district is None  # no station, and the operator recorded no district
 
 
 def test_recomputing_a_claim_from_its_stored_inputs_gives_its_amount(

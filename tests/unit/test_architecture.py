@@ -17,7 +17,7 @@ from pathlib import Path
 
 API = Path(__file__).resolve().parents[2] / "api"
 
-DOMAINS = ("auth", "credentials", "earning", "market", "audit", "retirement")
+DOMAINS = ("auth", "credentials", "earning", "market", "audit", "retirement", "opendata")
 # Above the domains: the places that compose them all.
 COMPOSITION = ("app", "tasks", "models", "cli", "demo", "operations")
 

@@ -1,0 +1,1 @@
+"""Open data: the statistics the city may publish (aggregates only, small cells suppressed)."""
