@@ -41,11 +41,14 @@ def _normal(secret: str) -> str:
 
 
 _DEVNET_KEYS = frozenset(_normal(key) for key in DEVNET_KEYS)
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "[::1]", "localhost"})
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 # Development placeholders of the identity secrets (public, so refused in production).
 DEV_MASTER_KEY = "ZGV2LW9ubHktbWFzdGVyLWtleS1kby1ub3QtdXNlISE"  # 32 bytes, base64url
 DEV_PEPPER = "dev-only-uniqueness-pepper"
+# The password of every account `crda demo` makes, staff included (published: the API refuses to
+# start outside local development while a staff account signs in with it).
+DEMO_PASSWORD = "a-day-in-the-city-2026"  # noqa: S105
 
 
 class Environment(StrEnum):
@@ -166,7 +169,8 @@ class Settings(BaseSettings):
     def _local_urls_follow_the_port(self) -> Settings:
         """Unset, the public URL and SIWE domain name the API's own host and port (a local
         run on another port gets QR codes and sign-in messages that point at itself)."""
-        local = f"{self.api_host}:{self.api_port}"
+        host = f"[{self.api_host}]" if ":" in self.api_host else self.api_host  # IPv6
+        local = f"{host}:{self.api_port}"
         if "public_url" not in self.model_fields_set:
             self.public_url = f"http://{local}"
         if "siwe_domain" not in self.model_fields_set:
@@ -176,11 +180,15 @@ class Settings(BaseSettings):
     @property
     def local_development(self) -> bool:
         """Development (or the test suite) on this machine only: the environment is not
-        production, and the API and the node are on loopback. The public defaults run here."""
-        return (
-            self.environment is not Environment.production
-            and self.api_host in LOOPBACK_HOSTS
-            and urlparse(self.rpc_url).hostname in LOOPBACK_HOSTS
+        production; the API, its public URL and the node are on loopback (a public URL
+        elsewhere means a proxy serves it). The public defaults run here and nowhere else."""
+        return self.environment is not Environment.production and all(
+            host in LOOPBACK_HOSTS
+            for host in (
+                self.api_host,
+                urlparse(self.public_url).hostname,
+                urlparse(self.rpc_url).hostname,
+            )
         )
 
     @model_validator(mode="after")
@@ -195,8 +203,8 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"CRDA_{name.upper()} is unset or a public development value: set a real "
                     "secret in the environment (public defaults run only in local development: "
-                    "CRDA_ENVIRONMENT development or test, CRDA_API_HOST and CRDA_RPC_URL on "
-                    "127.0.0.1, ::1 or localhost)"
+                    "CRDA_ENVIRONMENT development or test, CRDA_API_HOST, CRDA_PUBLIC_URL and "
+                    "CRDA_RPC_URL on 127.0.0.1, ::1 or localhost)"
                 )
         if self.admin_address.lower() == DEVNET_ADMIN_ADDRESS.lower():
             raise ValueError(

@@ -13,7 +13,7 @@ contract IdentityRegistry is AccessControl, IIdentityRegistry {
     /// @notice Role of accredited verifiers (granted and removed by the accreditors).
     bytes32 public constant VERIFIER_ROLE = keccak256("VERIFIER_ROLE");
     /// @notice Role that accredits verifiers: the admin of `VERIFIER_ROLE` and nothing else
-    /// (the operator's key; `DEFAULT_ADMIN_ROLE`, held by the timelock, grants this role).
+    /// (the operator's key; `DEFAULT_ADMIN_ROLE`, held by the timelock, grants and revokes it).
     bytes32 public constant ACCREDITOR_ROLE = keccak256("ACCREDITOR_ROLE");
 
     /// @notice Highest assurance level (1 = basic, 2 = substantial, 3 = high, as in eIDAS).
@@ -21,10 +21,12 @@ contract IdentityRegistry is AccessControl, IIdentityRegistry {
 
     mapping(address account => Attestation) private _attestations;
 
-    /// @param admin holds `DEFAULT_ADMIN_ROLE` (the deployer, which hands it to the timelock).
+    /// @param admin the deployer: `DEFAULT_ADMIN_ROLE` (which it hands to the timelock) and
+    /// `ACCREDITOR_ROLE` (which the operator keeps).
     constructor(address admin) {
         if (admin == address(0)) revert IdentityRegistryZeroAddress();
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(ACCREDITOR_ROLE, admin);
         _setRoleAdmin(VERIFIER_ROLE, ACCREDITOR_ROLE);
     }
 

@@ -114,10 +114,7 @@ def deploy_core(
     gateway.transact(won_contract.functions.grantRole(EXCHANGE_ROLE, exchange), operator)
     gateway.transact(token_contract.functions.grantRole(EXCHANGE_ROLE, exchange), operator)
     gateway.transact(exchange_contract.functions.grantRole(SETTLER_ROLE, relayer_address), operator)
-    registry_contract = gateway.contract("IdentityRegistry", registry)
-    gateway.transact(
-        registry_contract.functions.grantRole(ACCREDITOR_ROLE, operator.address), operator
-    )
+    # The registry made its deployer (the operator) ACCREDITOR_ROLE: it keeps that one.
 
     progress("handing the admin roles to the timelock")
     for name in ADMINISTERED:

@@ -93,6 +93,7 @@ def test_the_timelock_is_the_only_admin_and_no_hot_key_grants_a_role(
     registry = chain.contract("IdentityRegistry")
     assert registry.functions.getRoleAdmin(VERIFIER_ROLE).call() == ACCREDITOR_ROLE
     assert registry.functions.getRoleAdmin(ACCREDITOR_ROLE).call() == DEFAULT_ADMIN_ROLE
+    assert registry.functions.hasRole(ACCREDITOR_ROLE, accounts.operator.address).call()
     chain.transact(registry.functions.grantRole(VERIFIER_ROLE, stranger), accounts.operator)
     for key in (accounts.issuer, accounts.relayer, admin):
         with reverts("AccessControlUnauthorizedAccount"):

@@ -48,8 +48,16 @@ NOT_LOCAL = [
     {"CRDA_API_HOST": EVERY_INTERFACE},
     {"CRDA_ENVIRONMENT": "test", "CRDA_API_HOST": "crda.incheon.example"},
     {"CRDA_RPC_URL": "https://besu.incheon.example:8545"},
+    {"CRDA_PUBLIC_URL": "https://crda.incheon.example"},
 ]
-ENV_NAMES = {"CRDA_ENVIRONMENT", "CRDA_API_HOST", "CRDA_RPC_URL", "CRDA_TIMELOCK_DELAY"}
+ENV_NAMES = {
+    "CRDA_ENVIRONMENT",
+    "CRDA_API_HOST",
+    "CRDA_API_PORT",
+    "CRDA_PUBLIC_URL",
+    "CRDA_RPC_URL",
+    "CRDA_TIMELOCK_DELAY",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -140,5 +148,8 @@ def test_local_public_url_and_siwe_domain_follow_the_api_port(
         "http://127.0.0.1:8300",
         "127.0.0.1:8300",
     )
+    # A public URL elsewhere means a proxy serves the API: not local development.
     monkeypatch.setenv("CRDA_PUBLIC_URL", "https://crda.incheon.example")
-    assert Settings().public_url == "https://crda.incheon.example"
+    with pytest.raises(ValidationError, match="CRDA_PUBLIC_URL"):
+        Settings()
+    assert _load(monkeypatch, REAL_SECRETS).public_url == "https://crda.incheon.example"
