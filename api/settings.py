@@ -2,8 +2,8 @@
 
 Safe local defaults let the embedded setup (SQLite, a devnet on 127.0.0.1) run with no
 configuration at all. They are public, so they are accepted only in local development (the
-development or test environment, the API and the node on loopback): anywhere else every
-process refuses to start until each secret is set (fail closed).
+development or test environment; the API, its public URL and the node on loopback): anywhere
+else every process refuses to start until each secret is set (fail closed).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def _normal(secret: str) -> str:
 _DEVNET_KEYS = frozenset(_normal(key) for key in DEVNET_KEYS)
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
-# Development placeholders of the identity secrets (public, so refused in production).
+# Development placeholders of the identity secrets (public: refused outside local development).
 DEV_MASTER_KEY = "ZGV2LW9ubHktbWFzdGVyLWtleS1kby1ub3QtdXNlISE"  # 32 bytes, base64url
 DEV_PEPPER = "dev-only-uniqueness-pepper"
 # The password of every account `crda demo` makes, staff included (published: the API refuses to

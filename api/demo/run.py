@@ -81,7 +81,7 @@ class Demo:
             raise DemoError(
                 "the demo makes accounts with a published password: it runs only in local "
                 "development against a local API (CRDA_ENVIRONMENT development or test, "
-                "CRDA_API_HOST and CRDA_RPC_URL on loopback, --base-url on loopback)"
+                "CRDA_API_HOST, CRDA_PUBLIC_URL, CRDA_RPC_URL and --base-url on loopback)"
             )
         self.settings = settings
         self.base_url = base_url.rstrip("/")
