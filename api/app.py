@@ -19,6 +19,7 @@ from api.audit.claim_records import EarningClaimRecords
 from api.audit.indexer import IndexerThread
 from api.audit.provenance import set_claim_record_source
 from api.auth import endpoints as auth
+from api.auth.service import staff_with_password
 from api.credentials import endpoints as credentials
 from api.db import make_engine, make_session_factory
 from api.deps import refuse_nul_characters, refuse_undeclared_method
@@ -31,7 +32,7 @@ from api.openapi import install_openapi, render
 from api.opendata import endpoints as opendata
 from api.outbox.runner import BackgroundWorker
 from api.retirement import endpoints as retirement
-from api.settings import Settings, get_settings
+from api.settings import DEMO_PASSWORD, Settings, get_settings
 from api.state import AppState
 from api.tasks import make_worker
 
@@ -54,6 +55,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = make_engine(settings.database_url)
         state = AppState(settings=settings, engine=engine, sessions=make_session_factory(engine))
         app.state.crda = state
+        if not settings.local_development:
+            with state.sessions() as session:
+                published = staff_with_password(session, DEMO_PASSWORD)
+            if published:
+                # Fail closed: the demo's password is public (README, source).
+                raise RuntimeError(
+                    "CRDA API cannot start: staff accounts sign in with the demo's published "
+                    f"password ({', '.join(published)}): remove them outside local development"
+                )
         if settings.check_chain_on_start:
             try:
                 state.chain_gateway()

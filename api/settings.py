@@ -1,8 +1,9 @@
 """One settings object, read from the environment (prefix ``CRDA_``).
 
 Safe local defaults let the embedded setup (SQLite, a devnet on 127.0.0.1) run with no
-configuration at all; outside development the well-known devnet keys are refused, so a
-production deployment cannot start with a placeholder secret.
+configuration at all. They are public, so they are accepted only in local development (the
+development or test environment; the API, its public URL and the node on loopback): anywhere
+else every process refuses to start until each secret is set (fail closed).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlparse
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -23,11 +25,30 @@ DEVNET_KEYS: tuple[str, ...] = (
     "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
     "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
     "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
+    "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a",
+    "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba",
+    "0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e",
+    "0x4bbbf85ce3377467afe5d46f804f221813b2bb87f24d81f60f1fcdbf7cbf4356",
+    "0xdbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97",
+    "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6",
 )
+# The devnet admin: account 9 (DEVNET_KEYS[9]), a key none of the platform's processes holds.
+DEVNET_ADMIN_ADDRESS = "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720"
 
-# Development placeholders of the identity secrets (public, so refused in production).
+
+def _normal(secret: str) -> str:
+    return secret.strip().lower().removeprefix("0x")
+
+
+_DEVNET_KEYS = frozenset(_normal(key) for key in DEVNET_KEYS)
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+# Development placeholders of the identity secrets (public: refused outside local development).
 DEV_MASTER_KEY = "ZGV2LW9ubHktbWFzdGVyLWtleS1kby1ub3QtdXNlISE"  # 32 bytes, base64url
 DEV_PEPPER = "dev-only-uniqueness-pepper"
+# The password of every account `crda demo` makes, staff included (published: the API refuses to
+# start outside local development while a staff account signs in with it).
+DEMO_PASSWORD = "a-day-in-the-city-2026"  # noqa: S105
 
 
 class Environment(StrEnum):
@@ -97,12 +118,20 @@ class Settings(BaseSettings):
     # personal data). Unset: /metrics is open in development and test, closed in production.
     metrics_token: SecretStr = SecretStr("")
 
-    # Operator key: deploys contracts and holds the admin roles.
+    # Operator key: deploys the contracts, hands their admin role to the timelock, then holds
+    # only narrow roles (accrediting verifiers, pausing, minting and burning won).
     operator_key: SecretStr = SecretStr(DEVNET_KEYS[0])
     # Issuer key: the outbox worker that sends issuance batches (ISSUER_ROLE only).
     issuer_key: SecretStr = SecretStr(DEVNET_KEYS[1])
     # Relayer key: pays gas for citizens' forwarded requests.
     relayer_key: SecretStr = SecretStr(DEVNET_KEYS[2])
+    # The admin: the only proposer and executor of the timelock that holds every contract's
+    # DEFAULT_ADMIN_ROLE. Only its address is here; its key (CRDA_ADMIN_KEY) is read by
+    # `crda admin` alone (AdminSettings), never by the API or the worker.
+    admin_address: str = DEVNET_ADMIN_ADDRESS
+    # The timelock's minimum delay in seconds between proposing and executing a role change
+    # (default two days; one minute in local development unless set).
+    timelock_delay: int = Field(default=2 * 24 * 3600, ge=0)
 
     # -- identity -------------------------------------------------------------------------
     # Public base URL of this API: status lists and the verifiers' did:web documents live here.
@@ -146,35 +175,71 @@ class Settings(BaseSettings):
     def _local_urls_follow_the_port(self) -> Settings:
         """Unset, the public URL and SIWE domain name the API's own host and port (a local
         run on another port gets QR codes and sign-in messages that point at itself)."""
-        local = f"{self.api_host}:{self.api_port}"
+        host = f"[{self.api_host}]" if ":" in self.api_host else self.api_host  # IPv6
+        local = f"{host}:{self.api_port}"
         if "public_url" not in self.model_fields_set:
             self.public_url = f"http://{local}"
         if "siwe_domain" not in self.model_fields_set:
             self.siwe_domain = local
         return self
 
+    @property
+    def local_development(self) -> bool:
+        """Development (or the test suite) on this machine only: the environment is not
+        production; the API, its public URL and the node are on loopback (a public URL
+        elsewhere means a proxy serves it). The public defaults run here and nowhere else."""
+        return self.environment is not Environment.production and all(
+            host in LOOPBACK_HOSTS
+            for host in (
+                self.api_host,
+                urlparse(self.public_url).hostname,
+                urlparse(self.rpc_url).hostname,
+            )
+        )
+
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
-        if self.environment is Environment.production:
-            for name in ("operator_key", "issuer_key", "relayer_key"):
-                value: SecretStr = getattr(self, name)
-                if value.get_secret_value().lower() in DEVNET_KEYS:
-                    raise ValueError(
-                        f"CRDA_{name.upper()} is a public devnet key; set a real secret "
-                        "in the environment outside development"
-                    )
-            placeholders = {
-                "session_keys": "",
-                "master_key": DEV_MASTER_KEY,
-                "uniqueness_pepper": DEV_PEPPER,
-            }
-            for name, placeholder in placeholders.items():
-                if getattr(self, name).get_secret_value() == placeholder:
-                    raise ValueError(
-                        f"CRDA_{name.upper()} is unset or a development placeholder; set a "
-                        "real secret in the environment outside development"
-                    )
+        """Fail closed: outside local development, every public default secret is refused."""
+        if self.local_development:
+            if "timelock_delay" not in self.model_fields_set:
+                self.timelock_delay = 60
+            return self
+        for name, placeholders in self._public_defaults().items():
+            if _normal(getattr(self, name).get_secret_value()) in placeholders:
+                raise ValueError(
+                    f"CRDA_{name.upper()} is unset or a public development value: set a real "
+                    "secret in the environment (public defaults run only in local development: "
+                    "CRDA_ENVIRONMENT development or test, CRDA_API_HOST, CRDA_PUBLIC_URL and "
+                    "CRDA_RPC_URL on 127.0.0.1, ::1 or localhost)"
+                )
+        if self.admin_address.lower() == DEVNET_ADMIN_ADDRESS.lower():
+            raise ValueError(
+                "CRDA_ADMIN_ADDRESS is the public devnet admin: set the address of the admin "
+                "key that proposes and executes through the timelock"
+            )
         return self
+
+    @classmethod
+    def _public_defaults(cls) -> dict[str, frozenset[str]]:
+        """Each secret's refused values (normalised)."""
+        return {
+            "operator_key": _DEVNET_KEYS,
+            "issuer_key": _DEVNET_KEYS,
+            "relayer_key": _DEVNET_KEYS,
+            "session_keys": frozenset({""}),
+            "master_key": frozenset({"", _normal(DEV_MASTER_KEY)}),
+            "uniqueness_pepper": frozenset({"", _normal(DEV_PEPPER)}),
+        }
+
+
+class AdminSettings(Settings):
+    """The settings of `crda admin` only: the admin key, which no other process reads."""
+
+    admin_key: SecretStr = SecretStr(DEVNET_KEYS[9])
+
+    @classmethod
+    def _public_defaults(cls) -> dict[str, frozenset[str]]:
+        return {**super()._public_defaults(), "admin_key": _DEVNET_KEYS}
 
 
 @lru_cache

@@ -10,18 +10,24 @@ import {IIdentityRegistry} from "./interfaces/IIdentityRegistry.sol";
 /// assurance level and the expiry. An attestation stops counting the moment it expires, is
 /// revoked, or its verifier loses the role, with no further transaction needed.
 contract IdentityRegistry is AccessControl, IIdentityRegistry {
-    /// @notice Role of accredited verifiers (granted by the operator, the admin).
+    /// @notice Role of accredited verifiers (granted and removed by the accreditors).
     bytes32 public constant VERIFIER_ROLE = keccak256("VERIFIER_ROLE");
+    /// @notice Role that accredits verifiers: the admin of `VERIFIER_ROLE` and nothing else
+    /// (the operator's key; `DEFAULT_ADMIN_ROLE`, held by the timelock, grants and revokes it).
+    bytes32 public constant ACCREDITOR_ROLE = keccak256("ACCREDITOR_ROLE");
 
     /// @notice Highest assurance level (1 = basic, 2 = substantial, 3 = high, as in eIDAS).
     uint8 public constant MAX_LEVEL = 3;
 
     mapping(address account => Attestation) private _attestations;
 
-    /// @param admin the operator: grants and removes verifiers.
+    /// @param admin the deployer: `DEFAULT_ADMIN_ROLE` (which it hands to the timelock) and
+    /// `ACCREDITOR_ROLE` (which the operator keeps).
     constructor(address admin) {
         if (admin == address(0)) revert IdentityRegistryZeroAddress();
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(ACCREDITOR_ROLE, admin);
+        _setRoleAdmin(VERIFIER_ROLE, ACCREDITOR_ROLE);
     }
 
     /// @notice Attest (or renew the attestation of) `account`.
@@ -56,13 +62,12 @@ contract IdentityRegistry is AccessControl, IIdentityRegistry {
     /// @notice Revoke the attestation of `account`.
     /// @dev Requirements:
     /// - `account` has an unrevoked attestation;
-    /// - caller is the verifier that made it (and still holds the role) or the admin.
+    /// - caller is the verifier that made it (and still holds the role) or an accreditor.
     /// Emits {Revoked}.
     function revoke(address account) external {
         Attestation storage current = _attestations[account];
         if (current.verifier == address(0) || current.revoked) revert IdentityRegistryNotAttested(account);
-        bool isAdmin = hasRole(DEFAULT_ADMIN_ROLE, _msgSender());
-        if (!isAdmin) {
+        if (!hasRole(ACCREDITOR_ROLE, _msgSender())) {
             _checkRole(VERIFIER_ROLE);
             if (current.verifier != _msgSender()) {
                 revert IdentityRegistryNotAttestingVerifier(_msgSender(), current.verifier);

@@ -161,6 +161,19 @@ def create_account(
     return account
 
 
+def staff_with_password(session: Session, password: str) -> list[str]:
+    """The emails of the operator and auditor accounts that sign in with ``password`` (a
+    published one, such as the demo's, must never guard staff outside local development)."""
+    hasher = password_hasher()
+    staff = session.scalars(
+        select(Account).where(
+            Account.role.in_((Role.operator.value, Role.auditor.value)),
+            Account.password_hash.is_not(None),
+        )
+    )
+    return [a.email or a.id for a in staff if hasher.verify(password, a.password_hash or "")]
+
+
 def get_account(session: Session, account_id: str) -> Account:
     account = session.get(Account, account_id)
     if account is None:

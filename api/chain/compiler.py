@@ -19,6 +19,11 @@ from api.settings import PROJECT_ROOT
 
 SOLC_EXECUTABLE = PROJECT_ROOT / "scripts" / "solc"
 SOLC_PACKAGE = PROJECT_ROOT / "node_modules" / "solc" / "package.json"
+# OpenZeppelin contracts deployed as they are, compiled from node_modules with ours (the
+# timelock that holds every contract's admin role).
+LIBRARY_SOURCES: tuple[str, ...] = (
+    "node_modules/@openzeppelin/contracts/governance/TimelockController.sol",
+)
 # Keep in step with hardhat.config.js (EVM_VERSION).
 EVM_VERSION = "cancun"
 OPTIMIZER_RUNS = 200
@@ -41,11 +46,18 @@ def _source_files(contracts_dir: Path) -> list[Path]:
     return sorted(p for p in contracts_dir.rglob("*.sol") if p.is_file())
 
 
+def _library_sources() -> dict[str, str]:
+    return {name: (PROJECT_ROOT / name).read_text() for name in LIBRARY_SOURCES}
+
+
 def sources_digest(contracts_dir: Path) -> str:
     digest = hashlib.sha256(f"solc {compiler_version()} evm {EVM_VERSION}".encode())
     for path in _source_files(contracts_dir):
         digest.update(str(path.relative_to(contracts_dir)).encode())
         digest.update(path.read_bytes())
+    for name, content in _library_sources().items():
+        digest.update(name.encode())
+        digest.update(content.encode())
     return digest.hexdigest()
 
 
@@ -54,6 +66,7 @@ def _standard_input(contracts_dir: Path) -> dict[str, Any]:
         str(path.relative_to(PROJECT_ROOT)): {"content": path.read_text()}
         for path in _source_files(contracts_dir)
     }
+    sources.update({name: {"content": text} for name, text in _library_sources().items()})
     return {
         "language": "Solidity",
         "sources": sources,
@@ -92,7 +105,7 @@ def compile_contracts(
     own_prefix = str(contracts_dir.relative_to(PROJECT_ROOT))
     contracts: dict[str, Any] = {}
     for source, by_name in output["contracts"].items():
-        if not source.startswith(own_prefix):
+        if not source.startswith(own_prefix) and source not in LIBRARY_SOURCES:
             continue
         for name, compiled in by_name.items():
             if name in contracts:

@@ -1,4 +1,10 @@
-"""Deploy the core contracts, grant the least roles each key needs, write the deployment file."""
+"""Deploy the core contracts, grant the least roles each key needs, write the deployment file.
+
+No key the platform runs with is an admin: every contract's ``DEFAULT_ADMIN_ROLE`` belongs to
+an OpenZeppelin ``TimelockController`` whose only proposer and executor is the admin address
+(its key stays with `crda admin`), so a role change is public for the timelock's delay before
+it can take effect. The deployer holds the admin role only while it wires the narrow roles.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
+from api.chain.addresses import ZERO_ADDRESS
 from api.chain.artifacts import Artifacts
 from api.chain.deployments import (
     DeployedContract,
@@ -27,6 +34,20 @@ ISSUER_ROLE = Web3.keccak(text="ISSUER_ROLE")
 VERIFIER_ROLE = Web3.keccak(text="VERIFIER_ROLE")
 EXCHANGE_ROLE = Web3.keccak(text="EXCHANGE_ROLE")
 SETTLER_ROLE = Web3.keccak(text="SETTLER_ROLE")
+ACCREDITOR_ROLE = Web3.keccak(text="ACCREDITOR_ROLE")
+DEFAULT_ADMIN_ROLE = bytes(32)
+# The contracts whose roles the timelock administers (AccessControl), in deployment order.
+ADMINISTERED: tuple[str, ...] = (
+    "IdentityRegistry",
+    "CRDAToken",
+    "Issuance",
+    "SettlementToken",
+    "Exchange",
+)
+
+
+class DeploymentRefused(RuntimeError):
+    """The keys given to a deployment would defeat its separation of roles."""
 
 
 def deploy_core(
@@ -34,20 +55,31 @@ def deploy_core(
     operator: LocalAccount,
     issuer_address: str,
     *,
+    admin_address: str,
+    timelock_delay: int,
     relayer_address: str | None = None,
     digest: str = "",
     compiler: str = "",
     progress: Callable[[str], None] = lambda _step: None,
 ) -> Deployment:
-    """Deploy registry, forwarder, token, issuance, settlement token and exchange; wire roles.
+    """Deploy registry, forwarder, token, issuance, settlement token, exchange and the timelock;
+    wire the roles; hand every admin role to the timelock.
 
-    The operator keeps the admin roles and the pauser role; only the issuance contract may mint
-    credits; only the issuer key may issue batches; the operator key mints and burns won (deposits
-    and withdrawals); only the exchange contract moves holders' credits and won without an
-    allowance (for orders its makers signed), and only the relayer key submits fills to it.
-    Verifiers are granted later by the operator.
+    Only the issuance contract may mint credits; only the issuer key may issue batches; the
+    operator key pauses, mints and burns won (deposits and withdrawals) and accredits verifiers
+    (``ACCREDITOR_ROLE``, the admin of ``VERIFIER_ROLE`` only); only the exchange contract moves
+    holders' credits and won without an allowance (for orders its makers signed), and only the
+    relayer key submits fills to it. ``DEFAULT_ADMIN_ROLE`` of every contract ends with the
+    timelock (``timelock_delay`` seconds, proposed and executed by ``admin_address`` only) and
+    the operator renounces its own, so no hot key can grant any role but a verifier's.
     """
     relayer_address = relayer_address or operator.address
+    hot = {operator.address.lower(), issuer_address.lower(), relayer_address.lower()}
+    if admin_address.lower() in hot:
+        raise DeploymentRefused(
+            "the admin address is one of the operator, issuer or relayer keys: "
+            "set CRDA_ADMIN_ADDRESS to a key that no platform process holds"
+        )
     contracts: dict[str, DeployedContract] = {}
 
     def deploy(name: str, *args: object) -> str:
@@ -64,6 +96,10 @@ def deploy_core(
     issuance = deploy("Issuance", operator.address, token)
     won = deploy("SettlementToken", operator.address, registry)
     exchange = deploy("Exchange", operator.address, token, won, registry)
+    # Self-administered (no extra admin): only the timelock itself changes its proposers.
+    timelock = deploy(
+        "TimelockController", timelock_delay, [admin_address], [admin_address], ZERO_ADDRESS
+    )
 
     progress("granting roles")
     token_contract = gateway.contract("CRDAToken", token)
@@ -78,6 +114,15 @@ def deploy_core(
     gateway.transact(won_contract.functions.grantRole(EXCHANGE_ROLE, exchange), operator)
     gateway.transact(token_contract.functions.grantRole(EXCHANGE_ROLE, exchange), operator)
     gateway.transact(exchange_contract.functions.grantRole(SETTLER_ROLE, relayer_address), operator)
+    # The registry made its deployer (the operator) ACCREDITOR_ROLE: it keeps that one.
+
+    progress("handing the admin roles to the timelock")
+    for name in ADMINISTERED:
+        administered = gateway.contract(name, contracts[name].address)
+        gateway.transact(administered.functions.grantRole(DEFAULT_ADMIN_ROLE, timelock), operator)
+        gateway.transact(
+            administered.functions.renounceRole(DEFAULT_ADMIN_ROLE, operator.address), operator
+        )
 
     deployment = Deployment(
         chain_id=gateway.chain_id,
@@ -89,6 +134,8 @@ def deploy_core(
             "operator": operator.address,
             "issuer": issuer_address,
             "relayer": relayer_address,
+            "admin": admin_address,
+            "timelock": timelock,
         },
     )
     gateway.deployment = deployment
@@ -135,6 +182,8 @@ def ensure_deployed(
         operator,
         issuer.address,
         relayer_address=relayer.address,
+        admin_address=settings.admin_address,
+        timelock_delay=settings.timelock_delay,
         digest=digest,
         compiler=compiler,
         progress=progress,

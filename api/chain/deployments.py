@@ -23,6 +23,7 @@ CORE_CONTRACTS: tuple[str, ...] = (
     "Issuance",
     "SettlementToken",
     "Exchange",
+    "TimelockController",
 )
 
 

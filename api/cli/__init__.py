@@ -11,6 +11,7 @@ crda index                      contract events into the database (``--once``: c
 crda integrity                  re-derive supply from the index and compare it with the chain
 crda reconcile                  the market ledger against the chain, every account
 crda demo                       a day in the city, seeded through the HTTP API (after `up`)
+crda admin propose|execute|status  a role change through the timelock (the admin key)
 crda identity create-staff      an operator or auditor account (nobody signs up as one)
 crda identity uniqueness-key    a national ID's uniqueness key (the verifier's desk)
 crda export-openapi             the OpenAPI document to mobile_api_docs/openapi.json
@@ -18,7 +19,7 @@ crda export-errors              the error catalogue to mobile_api_docs/errors.md
 crda fuzz                       every operation under fuzzing (schemathesis; the long run)
 crda bench gas|identity|indexer|earning|market|audit   benchmarks (bench/), run on demand
 
-The commands live by topic (``platform``, ``audit``, ``identity``, ``docs``, ``bench``,
+The commands live by topic (``platform``, ``audit``, ``identity``, ``admin``, ``docs``, ``bench``,
 ``demo``; shared pieces in ``common``); the top-level ones are registered here, in the order
 ``crda --help`` lists them.
 """
@@ -27,12 +28,13 @@ from __future__ import annotations
 
 import typer
 
-from api.cli import audit, bench, demo, docs, identity, platform
+from api.cli import admin, audit, bench, demo, docs, identity, platform
 
 app = typer.Typer(help="CRDA operations.", no_args_is_help=True, add_completion=False)
 app.add_typer(platform.devnet_app, name="devnet")
 app.add_typer(bench.app, name="bench")
 app.add_typer(identity.app, name="identity")
+app.add_typer(admin.app, name="admin")
 
 app.command("compile")(platform.compile_cmd)
 app.command()(platform.deploy)

@@ -19,7 +19,7 @@ from api.chain.deploy import ensure_deployed
 from api.chain.devnet import KINDS, DevnetError, port_is_open, start_devnet
 from api.chain.gateway import ChainGateway
 from api.cli.common import RUN_DIR, console, database, fail, read_pid, stop_recorded, write_pid
-from api.settings import PROJECT_ROOT, get_settings
+from api.settings import LOOPBACK_HOSTS, PROJECT_ROOT, get_settings
 
 devnet_app = typer.Typer(help="A local devnet node.", no_args_is_help=True)
 
@@ -117,6 +117,9 @@ def serve(
     ``CRDA_INDEXER_ENABLED=false`` for the API processes).
     """
     settings = get_settings()
+    if host and settings.local_development and host not in LOOPBACK_HOSTS:
+        # Local development's public secrets stay on loopback (fail closed).
+        raise fail(f"--host {host} is not loopback: set CRDA_API_HOST={host} and real secrets")
     uvicorn.run(
         "api.app:create_app",
         factory=True,

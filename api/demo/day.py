@@ -20,13 +20,13 @@ import httpx
 from rich.progress import Progress
 
 from api.demo.report import Report
-from api.settings import Settings
+from api.settings import DEMO_PASSWORD, Settings
 from crda_client import Client, ProblemError
 
 T = TypeVar("T")
 P = ParamSpec("P")
 
-PASSWORD = "a-day-in-the-city-2026"  # noqa: S105  (every demo account; devnet only)
+PASSWORD = DEMO_PASSWORD  # every demo account (local development only)
 OPERATOR_EMAIL = "demo-operator@city.example"
 AUDITOR_EMAIL = "demo-auditor@city.example"
 KG = 1000

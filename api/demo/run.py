@@ -23,6 +23,7 @@ import random
 import secrets
 import time
 from typing import Any
+from urllib.parse import urlparse
 
 import httpx
 from rich.console import Console
@@ -36,7 +37,7 @@ from api.demo.people import Businesses, verify_businesses, verify_citizens
 from api.demo.report import Report
 from api.demo.retire import read_supply, retirements
 from api.demo.staff import Staff, sign_in_staff
-from api.settings import Environment, Settings
+from api.settings import LOOPBACK_HOSTS, Settings
 from crda_client import Client, ProblemError
 
 
@@ -76,8 +77,12 @@ class Demo:
         console: Console | None = None,
         poll_timeout: float = 180.0,
     ) -> None:
-        if settings.environment is Environment.production:
-            raise DemoError("the demo makes accounts with a known password: not in production")
+        if not settings.local_development or urlparse(base_url).hostname not in LOOPBACK_HOSTS:
+            raise DemoError(
+                "the demo makes accounts with a published password: it runs only in local "
+                "development against a local API (CRDA_ENVIRONMENT development or test, "
+                "CRDA_API_HOST, CRDA_PUBLIC_URL, CRDA_RPC_URL and --base-url on loopback)"
+            )
         self.settings = settings
         self.base_url = base_url.rstrip("/")
         self.sizes = sizes or Sizes()

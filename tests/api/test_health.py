@@ -6,14 +6,18 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, delete
+from sqlalchemy.orm import Session
 
 from api.app import create_app
+from api.auth.models import Account, Role
+from api.auth.service import create_account
 from api.chain import compiler
 from api.chain.artifacts import Artifacts
 from api.chain.deploy import ensure_deployed
 from api.chain.devnet import Devnet, start_devnet
 from api.migrate import upgrade
-from api.settings import Environment, Settings
+from api.settings import DEMO_PASSWORD, Environment, Settings
 
 PROBLEM = "application/problem+json"
 
@@ -160,3 +164,46 @@ def test_a_literal_path_is_not_a_parametrised_one(client: TestClient) -> None:
     options = client.options("/credentials/issue")
     assert options.status_code == 405, options.text
     assert options.headers["allow"] == "POST"
+
+
+def test_api_refuses_to_start_outside_local_development_while_staff_have_the_demo_password(
+    migrated: str,
+) -> None:
+    public_host = {"api_host": "crda.incheon.example", "public_url": "https://crda.example"}
+    secrets = {
+        "operator_key": "0x" + "11" * 32,
+        "issuer_key": "0x" + "22" * 32,
+        "relayer_key": "0x" + "33" * 32,
+        "admin_address": "0x" + "44" * 20,
+        "session_keys": '{"k1": "pem"}',
+        "uniqueness_pepper": "a real secret pepper",
+        "master_key": "A" * 43,
+    }
+    settings = Settings(  # type: ignore[arg-type]
+        database_url=migrated,
+        check_chain_on_start=False,
+        run_workers=False,
+        indexer_enabled=False,
+        **public_host,
+        **secrets,
+    )
+    engine = create_engine(migrated)
+    with Session(engine) as session:
+        staff_id = create_account(
+            session,
+            settings,
+            email="staff-demo-pw@city.example",
+            password=DEMO_PASSWORD,
+            role=Role.auditor,
+        ).id
+    try:
+        with (
+            pytest.raises(RuntimeError, match=r"staff-demo-pw@city\.example"),
+            TestClient(create_app(settings)),
+        ):
+            pass
+    finally:
+        with Session(engine) as session:
+            session.execute(delete(Account).where(Account.id == staff_id))
+            session.commit()
+        engine.dispose()

@@ -93,7 +93,7 @@ def test_revoked_attestation_stops_counting(platform: Platform) -> None:
         platform.send(platform.registry.functions.revoke(alice), platform.accounts.verifier)
 
 
-def test_only_the_attesting_verifier_or_admin_may_revoke(platform: Platform) -> None:
+def test_only_the_attesting_verifier_or_an_accreditor_may_revoke(platform: Platform) -> None:
     alice = platform.accounts.alice.address
     platform.attest(alice)
     platform.add_verifier(platform.accounts.verifier2)

@@ -75,6 +75,7 @@ def test_production_refuses_placeholder_identity_secrets() -> None:
         "session_keys": '{"k1": "pem"}',
         "uniqueness_pepper": "a real secret pepper",
         "master_key": "A" * 43,
+        "admin_address": "0x" + "44" * 20,
     }
     Settings(environment=Environment.production, **strong)  # type: ignore[arg-type]
     for name, placeholder in (
