@@ -970,6 +970,7 @@ class ClaimPublic(TypedDict):
     created_at: str
     evidence_hash: str
     explanation: list[str]
+    factor_status: str
     inputs: dict[str, Any]
     issued_at: str | None
     kind: str

@@ -191,6 +191,26 @@ DailyCapReached = problem(
     when="The citizen reached the daily credit cap.",
     show='"Daily limit reached; more tomorrow".',
 )
+KindCapReached = problem(
+    409,
+    "kind-cap-reached",
+    "The citizen's cap for this kind of activity is reached",
+    when=(
+        "The citizen reached the methodology's daily or yearly cap for this kind of activity"
+        " (transit, micromobility, EV car-sharing or purchases)."
+    ),
+    show='"Limit for this kind of activity reached".',
+)
+PlaceholderFactorsRefused = problem(
+    409,
+    "placeholder-factors-refused",
+    "The claim rests on placeholder factors, which production does not issue on",
+    when=(
+        "In production, the claim would rest on a factor the methodology marks as a placeholder"
+        " and the operator has not accepted that factor set (an operator problem)."
+    ),
+    show='"This kind of activity does not earn yet".',
+)
 YearlyCapReached = problem(
     409,
     "yearly-cap-reached",

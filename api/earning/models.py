@@ -152,14 +152,14 @@ ALL_TIME = "*"
 
 class EarningTally(Base):
     """Grams credited to a citizen per period: a day (``2026-11-23``), a year (``2026``), and
-    all time (``*``). The daily and yearly caps are conditional updates of these rows
-    (``grams + amount <= cap``), so no number of concurrent submissions can pass a cap, in any
-    number of processes; the all-time row, written first, serialises one citizen's overlap
-    checks."""
+    all time (``*``); and per kind of activity and period (``transit@2026-11-23``). The caps
+    are conditional updates of these rows (``grams + amount <= cap``), so no number of
+    concurrent submissions can pass a cap, in any number of processes; the all-time row,
+    written first, serialises one citizen's overlap checks."""
 
     __tablename__ = "earning_tallies"
     __table_args__ = (CheckConstraint("grams >= 0", name="grams_not_negative"),)
 
     citizen: Mapped[str] = mapped_column(String(42), primary_key=True)
-    period: Mapped[str] = mapped_column(String(10), primary_key=True)
+    period: Mapped[str] = mapped_column(String(40), primary_key=True)
     grams: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -18,7 +18,7 @@ from api.earning.models import (
     ProviderStatus,
     Submission,
 )
-from api.earning.service import explain
+from api.earning.service import explain, factor_status
 from api.fields import Address, address_field
 from api.timeutil import UtcDateTime
 
@@ -186,6 +186,10 @@ class ClaimPublic(BaseModel):
     evidence_hash: str
     inputs: dict[str, Any]
     explanation: list[str]
+    factor_status: str = Field(
+        description="The weakest status of the factors the amount rests on: sourced, "
+        "estimate or placeholder (the methodology says what each means)"
+    )
     batch_id: str | None = None
     tx_hash: str | None = None
     created_at: UtcDateTime
@@ -207,6 +211,7 @@ class ClaimPublic(BaseModel):
             evidence_hash=claim.evidence_hash,
             inputs=claim.inputs,
             explanation=explain(claim),
+            factor_status=factor_status(claim),
             batch_id=batch.batch_id if batch else None,
             tx_hash=batch.tx_hash if batch else None,
             created_at=claim.created_at,
@@ -325,15 +330,26 @@ class MethodologyPublic(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "version": "2026.1",
+                    "version": "2026.2",
                     "hash": ex.METHODOLOGY_HASH,
                     "factors": {
-                        "version": "2026.1",
-                        "baseline": {"mode": "car", "factor": "0.1714"},
+                        "version": "2026.2",
+                        "hash_rule": "canonical-json",
+                        "baseline": {"mode": "car", "factor": "0.1714", "status": "estimate"},
+                        "grids": {"kr-2023": {"kg_per_kwh": "0.4173", "source": "kr-grid-2023"}},
                         "modes": {
-                            "subway": {"factor": "0.0275", "max_speed_kmh": 110, "evidence": "tap"},
-                            "walk": {"factor": "0", "evidence": "gps"},
+                            "subway": {
+                                "energy_kwh_per_pkm": "0.0275/0.23314",
+                                "grid": "kr-2023",
+                                "status": "estimate",
+                                "max_speed_kmh": 110,
+                                "evidence": "tap",
+                                "cap_kind": "transit",
+                            },
                         },
+                        "gps_legs": {"credited": False, "leg_cap_m": 800},
+                        "caps_per_kind": {"transit": {"daily_g": 8000, "yearly_g": 400000}},
+                        "product_categories_status": "placeholder",
                     },
                 }
             ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from eth_abi import encode as abi_encode
@@ -48,7 +49,7 @@ from api.earning.models import (
 )
 from api.errors import NotFound, Problem, ValidationFailed, problem
 from api.pagination import PageParams, Rows, keyset_rows
-from api.settings import Settings
+from api.settings import Environment, Settings
 
 
 def _hex(value: bytes) -> str:
@@ -262,12 +263,21 @@ def _accept(
     factors = factor_set(settings.methodology_version)
     if isinstance(evidence, TripEvidence):
         fraud.check_trip(factors, stations(), evidence, gps_legs_m)
-        inputs = trip_inputs(evidence, gps_legs_m)
+        inputs = trip_inputs(evidence, gps_legs_m, credit_legs=factors.credits_gps_legs)
     else:
         inputs = purchase_inputs(factors, evidence)
     amount = factors.quantify(inputs)
     if amount <= 0:
         raise fraud.NoReduction(f"the activity avoids {amount} g under {factors.version}")
+    if (
+        factors.status_of(inputs) == "placeholder"
+        and settings.environment == Environment.production
+        and settings.accept_placeholder_factors != factors.version
+    ):
+        raise fraud.PlaceholderFactorsRefused(
+            f"{factors.version} marks a factor of this claim as a placeholder; set "
+            f"CRDA_ACCEPT_PLACEHOLDER_FACTORS={factors.version} to issue on it anyway"
+        )
 
     # Same evidence twice (cheap check first; the unique constraint is the last guard).
     nullifier_hex = _hex(verified.nullifier)
@@ -294,6 +304,7 @@ def _accept(
 
     day = local_day(started, settings)
     _check_caps(session, settings, citizen, day, amount)
+    _check_kind_caps(session, factors, factors.cap_kind(inputs), citizen, day, amount)
 
     claim_id = keccak(abi_encode(["string", "bytes32"], ["CRDA.claim.v1", verified.nullifier]))
     submission = Submission(
@@ -395,14 +406,46 @@ def _check_caps(session: Session, settings: Settings, citizen: str, day: date, a
         )
 
 
-def trip_inputs(trip: TripEvidence, gps_legs_m: list[int]) -> dict[str, Any]:
+def _check_kind_caps(
+    session: Session, factors: FactorSet, kind: str, citizen: str, day: date, amount: int
+) -> None:
+    """The methodology's caps per kind of activity (tallies ``<kind>@<day>``, ``<kind>@<year>``)."""
+    cap = factors.caps.get(kind)
+    if cap is None:
+        return
+    for period, limit in ((day.isoformat(), cap.daily_g), (str(day.year), cap.yearly_g)):
+        if limit is None:
+            continue
+        held = _add(session, citizen, f"{kind}@{period}", amount, limit)
+        if held is not None:
+            raise fraud.KindCapReached(
+                f"{held} g credited for {kind} in {period}; {amount} g more would pass its cap "
+                f"of {limit} g under {factors.version}",
+                kind=kind,
+                cap_grams=limit,
+                credited_grams=held,
+            )
+
+
+def trip_inputs(trip: TripEvidence, gps_legs_m: list[int], *, credit_legs: bool) -> dict[str, Any]:
+    """The operator's signed trip, and the app's walking legs: credited under 2026.1 only,
+    kept beside the components (``uncredited``) from 2026.2 so the claim still shows them."""
     components: list[dict[str, Any]] = [
         {"type": "trip", "mode": trip.mode, "distance_m": trip.distanceMeters, "source": "operator"}
     ]
-    components += [
+    legs = [
         {"type": "trip", "mode": "walk", "distance_m": leg, "source": "gps"} for leg in gps_legs_m
     ]
-    return {"kind": "trip", "components": components}
+    if credit_legs:
+        return {"kind": "trip", "components": components + legs}
+    if not legs:
+        return {"kind": "trip", "components": components}
+    why = "the app measured it and no operator signed it"
+    return {
+        "kind": "trip",
+        "components": components,
+        "uncredited": [{**leg, "why": why} for leg in legs],
+    }
 
 
 def purchase_inputs(factors: FactorSet, receipt: ReceiptEvidence) -> dict[str, Any]:
@@ -464,6 +507,18 @@ def rejected_submissions(
     return keyset_rows(session, "earning-rejections", query, [Submission.id], page)
 
 
+def _shown(value: Decimal) -> str:
+    """A decimal for people: exact when it has at most 8 places, else ``≈`` and 8 places
+    (the amount itself is computed exactly; see ``methodology``)."""
+    short = value.quantize(Decimal("0.00000001"), rounding=ROUND_HALF_EVEN)
+    return str(value) if short == value else f"≈{short.normalize()}"
+
+
+def factor_status(claim: Claim) -> str:
+    """The weakest status among the factors a claim's amount rests on."""
+    return factor_set(claim.methodology_version, claim.methodology_hash).status_of(claim.inputs)
+
+
 def explain(claim: Claim) -> list[str]:
     """Why the amount is what it is, line by line, from the stored inputs and factor set."""
     factors = factor_set(claim.methodology_version, claim.methodology_hash)
@@ -474,7 +529,7 @@ def explain(claim: Claim) -> list[str]:
             grams = factors.trip_component(part["mode"], int(part["distance_m"]))
             lines.append(
                 f"{part['distance_m']} m by {part['mode']} x ({factors.baseline} car - "
-                f"{mode.factor} {part['mode']}) g/m = {grams} g"
+                f"{_shown(mode.factor)} {part['mode']}) g/m = {_shown(grams)} g"
             )
         else:
             grams = factors.product_component(
@@ -485,5 +540,11 @@ def explain(claim: Claim) -> list[str]:
                 f"({factors.categories[part['category']]} baseline - {part['label_g']} label) g"
                 f" = {grams} g"
             )
+    for part in claim.inputs.get("uncredited", []):
+        lines.append(
+            f"{part['distance_m']} m by {part['mode']} ({part['source']}): not credited, "
+            f"{part['why']}"
+        )
+    lines.append(f"factor status: {factors.status_of(claim.inputs)}")
     lines.append(f"total rounded down to whole grams = {claim.amount} g ({factors.version})")
     return lines
