@@ -599,6 +599,14 @@ OPERATIONS: dict[str, dict[str, Any]] = {'accounts-create_wallet': {'body': True
                           'query_params': [],
                           'secured': False,
                           'status': 200},
+ 'evidence-station_registry': {'body': False,
+                               'media_types': ['application/json'],
+                               'method': 'GET',
+                               'path': '/earning/stations',
+                               'path_params': [],
+                               'query_params': [],
+                               'secured': False,
+                               'status': 200},
  'health-healthz': {'body': False,
                     'media_types': ['application/json'],
                     'method': 'GET',
@@ -1090,6 +1098,7 @@ class IssueRequest(TypedDict):
     assurance_level: int
     uniqueness_key: str
     valid_days: NotRequired[int | None]
+    verified_at: NotRequired[str | None]
 
 
 class LineItem(TypedDict):
@@ -1443,6 +1452,19 @@ class StatementLine(TypedDict):
     kind: str
     reference: str
     transaction_id: int
+
+
+class StationPublic(TypedDict):
+    code: str
+    lat: str
+    lon: str
+    name: str
+
+
+class StationsPublic(TypedDict):
+    source: str
+    stations: list[StationPublic]
+    version: str
 
 
 class SubmissionPublic(TypedDict):

@@ -13,7 +13,7 @@ from api.auth.models import Role
 from api.deps import SessionDep, StateDep
 from api.earning import issuance, service
 from api.earning.evidence import RECEIPT_TYPES, TRIP_TYPES
-from api.earning.methodology import factor_set
+from api.earning.methodology import factor_set, station_data
 from api.earning.schemas import (
     ClaimPublic,
     EvidenceDomainPublic,
@@ -23,6 +23,7 @@ from api.earning.schemas import (
     ProviderPublic,
     ProviderSuspend,
     PurchaseCreate,
+    StationsPublic,
     SubmissionPublic,
     TripCreate,
     VerificationPublic,
@@ -55,6 +56,13 @@ def methodology(version: str) -> MethodologyPublic:
     """A factor set exactly as claims used it (its hash is in every claim record)."""
     found = factor_set(version)
     return MethodologyPublic(version=found.version, hash=found.hash_hex, factors=found.raw)
+
+
+@public_router.get("/stations")
+def station_registry() -> StationsPublic:
+    """The station registry transit records name (``fromStation``, ``toStation``), with the
+    coordinates the distance check uses and where they come from."""
+    return StationsPublic.of(station_data())
 
 
 CitizenDep = CurrentHolder

@@ -8,7 +8,7 @@ are made by the service with the same problem types.
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from api.chain.identity import Attestation
@@ -85,19 +85,30 @@ CitizenRevoked = problem(
 
 
 def require_verified_at(
-    attestation: Attestation, address: str, activity_end: datetime, now: datetime
+    attestation: Attestation,
+    address: str,
+    activity_start: datetime,
+    activity_end: datetime,
+    now: datetime,
 ) -> None:
     """Raise the problem that says why ``address`` may not earn for this activity.
 
-    The registry keeps no start time, so "verified at the activity's time" is read as: an
-    attestation exists, is not revoked, did not expire before the activity ended, and its
-    verifier is still accredited (``isVerified``, unless it has merely expired since).
+    "Verified when it happened": an attestation exists, is not revoked, the person was verified
+    by the time the activity began (the registry's ``verifiedSince``, kept across renewals), the
+    attestation did not expire before the activity ended, and its verifier is still accredited
+    (``isVerified``, unless it has merely expired since).
     """
     a = attestation
     if not a.exists:
         raise CitizenUnverified(f"{address} has no attestation")
     if a.revoked:
         raise CitizenRevoked(f"the attestation of {address} was revoked")
+    if a.verified_since > int(activity_start.timestamp()):
+        since = datetime.fromtimestamp(a.verified_since, UTC).isoformat()
+        raise CitizenUnverified(
+            f"{address} was verified at {since}, after the activity began at "
+            f"{activity_start.isoformat()}; only activities after verification earn"
+        )
     if a.expires_at <= int(activity_end.timestamp()):
         raise CitizenUnverified(f"the attestation of {address} expired before the activity")
     if not a.live and a.expires_at > int(now.timestamp()):

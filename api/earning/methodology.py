@@ -239,8 +239,15 @@ class Station:
 
 
 @cache
+def station_data(directory: Path = METHODOLOGY_DIR) -> dict[str, Any]:
+    """The station registry file as published (version, source, stations by code)."""
+    data: dict[str, Any] = json.loads((directory / "stations-incheon.json").read_text())
+    return data
+
+
+@cache
 def stations(directory: Path = METHODOLOGY_DIR) -> dict[str, Station]:
-    data = json.loads((directory / "stations-incheon.json").read_text())
+    data = station_data(directory)
     return {
         code: Station(code, s["name"], Decimal(s["lat"]), Decimal(s["lon"]))
         for code, s in data["stations"].items()

@@ -325,6 +325,49 @@ class EvidenceDomainPublic(BaseModel):
     types: dict[str, list[dict[str, str]]]
 
 
+class StationPublic(BaseModel):
+    code: str = Field(description="The code a transit record names (fromStation, toStation)")
+    name: str
+    lat: str = Field(description="WGS84 latitude, decimal degrees (as text: exact)")
+    lon: str = Field(description="WGS84 longitude, decimal degrees (as text: exact)")
+
+
+class StationsPublic(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "version": "2026.1",
+                    "source": "Approximate station coordinates (WGS84, to about 100 m) ...",
+                    "stations": [
+                        {
+                            "code": "IC1-127",
+                            "name": "Incheon City Hall",
+                            "lat": "37.4574",
+                            "lon": "126.7022",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    version: str
+    source: str
+    stations: list[StationPublic]
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> StationsPublic:
+        return cls(
+            version=data["version"],
+            source=data["source"],
+            stations=[
+                StationPublic(code=code, name=s["name"], lat=s["lat"], lon=s["lon"])
+                for code, s in sorted(data["stations"].items())
+            ],
+        )
+
+
 class MethodologyPublic(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={

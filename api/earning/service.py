@@ -285,7 +285,7 @@ def _accept(
         raise fraud.DuplicateEvidence("this record was already claimed")
 
     # The citizen's identity on chain at the activity's time.
-    fraud.require_verified_at(ctx.identity.attestation(citizen), citizen, ended, now)
+    fraud.require_verified_at(ctx.identity.attestation(citizen), citizen, started, ended, now)
 
     _lock_citizen(session, citizen, amount)
     if is_trip:

@@ -7,8 +7,11 @@ each claim against the chain.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from fastapi.testclient import TestClient
@@ -24,6 +27,7 @@ from tests.pages import assert_refuses_cursor_of, walk_in_pages
 from tests.people import People
 
 pytestmark = pytest.mark.chain
+DOCS = Path(__file__).resolve().parents[2] / "mobile_api_docs"
 
 
 @pytest.fixture
@@ -207,3 +211,38 @@ def test_claims_and_rejections_page_by_cursor(
     assert len(rejected) >= 3 and rejected == sorted(rejected)  # oldest first
     assert_refuses_cursor_of(client, "/earning/claims", me, "earning-rejections")
     assert_refuses_cursor_of(client, "/earning/rejections", people.operator(), "earning-claims")
+
+
+def test_the_partners_guide_signs_records_the_api_accepts(
+    client: TestClient, people: People, partners: Partners, verified: Accounts
+) -> None:
+    """Every Python snippet of partners-evidence.md runs as written: the receipt and the trip
+    it signs are accepted (eth-account refused the old one once two primary types were served)."""
+    guide = (DOCS / "partners-evidence.md").read_text()
+    (snippet,) = re.findall(r"^```python\n(.*?)^```", guide, re.MULTILINE | re.DOTALL)
+    alice = verified.alice.address
+    me = people.holder(alice)
+    codes = {s["code"] for s in client.get("/earning/stations").json()["stations"]}
+    receipt, _ = partners.receipt(alice)
+    trip, _ = partners.tap_trip(alice)
+    assert {trip.fromStation, trip.toStation} <= codes
+    for primary, record, signer, path in (
+        ("Receipt", receipt, partners.merchant, "/earning/purchases"),
+        ("Trip", trip, partners.transit, "/earning/trips"),
+    ):
+        # The API runs in-process: the snippet's httpx.get goes to the test client.
+        served = SimpleNamespace(get=lambda url: client.get(url.removeprefix("http://crda")))
+        code = snippet.replace("import httpx\n", "").replace(
+            'primary = "Receipt"', f"primary = {primary!r}"
+        )
+        run: dict[str, object] = {
+            "CRDA": "http://crda",
+            "httpx": served,
+            "record": record.model_dump(),
+            "key": signer.key,
+        }
+        exec(code, run)  # noqa: S102
+        answer = client.post(
+            path, json={"evidence": record.model_dump(), "signature": run["signature"]}, headers=me
+        )
+        assert answer.status_code == 201, answer.text

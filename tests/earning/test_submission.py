@@ -369,6 +369,26 @@ def test_an_unverified_citizen_is_refused(sessions, ctx, partners: Partners, ver
         )
 
 
+def test_activities_before_the_citizen_was_verified_do_not_earn(
+    sessions, ctx, partners: Partners, verified, platform: Platform
+) -> None:
+    """Issue 14: verified a minute ago, a citizen claimed 3 x 3 kg for each of five days before
+    (45 kg, all accepted). Only what happened after the verification earns now."""
+    carol = verified.carol.address
+    chain_now = block_time(platform.chain)
+    platform.attest(carol, verified_ago=60)
+    with sessions() as session:
+        for days_before in range(1, 6):
+            receipt = partners.receipt(carol, issued_at=chain_now - days_before * 86_400)
+            problem = refused(
+                "citizen-unverified", lambda r=receipt: _purchase(session, ctx, carol, r), sessions
+            )
+            assert "after the activity began" in (problem.detail or "")
+        ctx.clock = lambda: datetime.fromtimestamp(chain_now + 60, UTC)
+        after = partners.receipt(carol, issued_at=chain_now - 30)
+        assert _purchase(session, ctx, carol, after).amount == 1000
+
+
 def test_a_revoked_citizen_is_refused(
     sessions, ctx, partners: Partners, verified, platform: Platform
 ) -> None:
