@@ -735,6 +735,14 @@ OPERATIONS: dict[str, dict[str, Any]] = {'accounts-create_wallet': {'body': True
                      'query_params': [],
                      'secured': True,
                      'status': 201},
+ 'providers-keys': {'body': False,
+                    'media_types': ['application/json'],
+                    'method': 'GET',
+                    'path': '/earning/providers/{code}/keys',
+                    'path_params': ['code'],
+                    'query_params': [],
+                    'secured': True,
+                    'status': 200},
  'providers-providers': {'body': False,
                          'media_types': ['application/json'],
                          'method': 'GET',
@@ -767,6 +775,14 @@ OPERATIONS: dict[str, dict[str, Any]] = {'accounts-create_wallet': {'body': True
                           'query_params': ['reason', 'limit', 'cursor'],
                           'secured': True,
                           'status': 200},
+ 'providers-rotate_key': {'body': True,
+                          'media_types': ['application/json'],
+                          'method': 'POST',
+                          'path': '/earning/providers/{code}/keys',
+                          'path_params': ['code'],
+                          'query_params': [],
+                          'secured': True,
+                          'status': 201},
  'providers-suspend': {'body': True,
                        'media_types': ['application/json'],
                        'method': 'POST',
@@ -1340,6 +1356,18 @@ class ProviderCreate(TypedDict):
     kind: ProviderKind
     name: str
     signer_address: str
+
+
+class ProviderKeyCreate(TypedDict):
+    signer_address: str
+    valid_from: NotRequired[str | None]
+
+
+class ProviderKeyPublic(TypedDict):
+    created_at: str
+    signer_address: str
+    valid_from: str | None
+    valid_until: str | None
 
 
 ProviderKind = Literal['merchant', 'mobility']

@@ -20,6 +20,8 @@ from api.earning.schemas import (
     MethodologyPublic,
     ProofPublic,
     ProviderCreate,
+    ProviderKeyCreate,
+    ProviderKeyPublic,
     ProviderPublic,
     ProviderSuspend,
     PurchaseCreate,
@@ -96,6 +98,29 @@ def register(body: ProviderCreate, session: SessionDep) -> ProviderPublic:
 @router.get("/providers", tags=["providers"], dependencies=operator)
 def providers(session: SessionDep) -> list[ProviderPublic]:
     return [ProviderPublic.of(p) for p in service.list_providers(session)]
+
+
+@router.post(
+    "/providers/{code}/keys",
+    tags=["providers"],
+    status_code=status.HTTP_201_CREATED,
+    dependencies=operator,
+    responses={404: PROBLEM, 409: PROBLEM, 422: PROBLEM},
+)
+def rotate_key(code: str, body: ProviderKeyCreate, session: SessionDep) -> list[ProviderKeyPublic]:
+    """Give the provider a new signing key; its current key stops where the new one starts.
+    Records count once per provider, whichever of its keys signed them."""
+    provider = service.rotate_key(session, code, body.signer_address, body.valid_from)
+    return [ProviderKeyPublic.of(k) for k in service.provider_keys(session, provider)]
+
+
+@router.get(
+    "/providers/{code}/keys", tags=["providers"], dependencies=operator, responses={404: PROBLEM}
+)
+def keys(code: str, session: SessionDep) -> list[ProviderKeyPublic]:
+    """The provider's signing keys and when each was valid, oldest first."""
+    provider = service.get_provider(session, code)
+    return [ProviderKeyPublic.of(k) for k in service.provider_keys(session, provider)]
 
 
 @router.post(

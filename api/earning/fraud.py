@@ -15,6 +15,7 @@ from api.chain.identity import Attestation
 from api.earning.evidence import TripEvidence
 from api.earning.methodology import FactorSet, Station
 from api.errors import problem
+from api.timeutil import aware
 
 # -- evidence and providers ------------------------------------------------------------------
 UnknownProvider = problem(
@@ -82,6 +83,34 @@ CitizenRevoked = problem(
     when="The citizen's verification was revoked.",
     show='"Your verification was withdrawn"; contact a verifier.',
 )
+
+
+ProviderKeyNotValid = problem(
+    403,
+    "provider-key-not-valid",
+    "The record's key was not its provider's signing key at the activity's time",
+    when=(
+        "The record was signed with a key of its provider that was not valid when the activity"
+        " happened (a key replaced before it, or registered after it)."
+    ),
+    show='"This partner cannot certify this activity"',
+)
+
+
+def require_key_valid_at(
+    valid_from: datetime | None, valid_until: datetime | None, moment: datetime, provider: str
+) -> None:
+    """A record counts only under the key its provider used at the activity's time."""
+    if valid_from is not None and moment < aware(valid_from):
+        raise ProviderKeyNotValid(
+            f"this key of {provider} is valid from {aware(valid_from).isoformat()}; "
+            f"the activity began at {moment.isoformat()}"
+        )
+    if valid_until is not None and moment >= aware(valid_until):
+        raise ProviderKeyNotValid(
+            f"this key of {provider} was replaced at {aware(valid_until).isoformat()}; "
+            f"the activity began at {moment.isoformat()}"
+        )
 
 
 def require_verified_at(

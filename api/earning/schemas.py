@@ -14,6 +14,7 @@ from api.earning.models import (
     ClaimStatus,
     DataProvider,
     IssuanceBatch,
+    ProviderKey,
     ProviderKind,
     ProviderStatus,
     Submission,
@@ -43,6 +44,54 @@ class ProviderCreate(BaseModel):
     signer_address: Annotated[
         Address, address_field("Address of the provider's EIP-712 signing key.")
     ]
+
+
+class ProviderKeyCreate(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"signer_address": ex.MERCHANT, "valid_from": "2026-11-23T14:00:00Z"}]
+        }
+    )
+
+    signer_address: Annotated[
+        Address, address_field("Address of the provider's new EIP-712 signing key.")
+    ]
+    valid_from: UtcDateTime | None = Field(
+        default=None,
+        description=(
+            "From when the new key signs for the provider (default now; may be in the past, to"
+            " cut a leaked key off from when it leaked). The current key stops at this moment."
+        ),
+    )
+
+
+class ProviderKeyPublic(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "signer_address": ex.MERCHANT,
+                    "valid_from": None,
+                    "valid_until": None,
+                    "created_at": "2026-11-23T14:20:00Z",
+                }
+            ]
+        }
+    )
+
+    signer_address: str
+    valid_from: UtcDateTime | None = Field(description="None: from the provider's start")
+    valid_until: UtcDateTime | None = Field(description="None: the current key")
+    created_at: UtcDateTime
+
+    @classmethod
+    def of(cls, key: ProviderKey) -> ProviderKeyPublic:
+        return cls(
+            signer_address=key.signer_address,
+            valid_from=key.valid_from,
+            valid_until=key.valid_until,
+            created_at=key.created_at,
+        )
 
 
 class ProviderSuspend(BaseModel):

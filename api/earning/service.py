@@ -32,6 +32,7 @@ from api.earning.evidence import (
     TripEvidence,
     VerifiedEvidence,
     provider_of,
+    record_id_of,
     verify_evidence,
 )
 from api.earning.methodology import FactorSet, factor_set, stations
@@ -42,6 +43,7 @@ from api.earning.models import (
     DataProvider,
     EarningTally,
     IssuanceBatch,
+    ProviderKey,
     ProviderKind,
     ProviderStatus,
     Submission,
@@ -50,6 +52,7 @@ from api.earning.models import (
 from api.errors import NotFound, Problem, ValidationFailed, problem
 from api.pagination import PageParams, Rows, keyset_rows
 from api.settings import Environment, Settings
+from api.timeutil import aware
 
 
 def _hex(value: bytes) -> str:
@@ -96,12 +99,8 @@ def register_provider(
     """The operator registers a partner and the address of its signing key."""
     if not is_checksum_address(signer_address):
         raise ValidationFailed("signer_address must be a checksummed 0x address")
-    existing = session.scalar(
-        select(DataProvider).where(
-            (DataProvider.code == code) | (DataProvider.signer_address == signer_address)
-        )
-    )
-    if existing is not None:
+    existing = session.scalar(select(DataProvider.id).where(DataProvider.code == code))
+    if existing is not None or _key_taken(session, signer_address):
         raise ProviderExists(f"a provider with code {code!r} or that signing key is registered")
     provider = DataProvider(
         code=code,
@@ -111,8 +110,69 @@ def register_provider(
         status=ProviderStatus.active,
     )
     session.add(provider)
-    session.commit()
+    session.flush()
+    session.add(ProviderKey(provider_id=provider.id, signer_address=signer_address))
+    _commit_keys(session)
     return provider
+
+
+def _key_taken(session: Session, signer_address: str) -> bool:
+    taken = select(ProviderKey.id).where(ProviderKey.signer_address == signer_address)
+    return session.scalar(taken) is not None
+
+
+def _commit_keys(session: Session) -> None:
+    """Commit; a key registered concurrently elsewhere is the unique index's to refuse."""
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise ProviderExists("that signing key or provider code is registered") from exc
+
+
+def rotate_key(
+    session: Session, code: str, signer_address: str, valid_from: datetime | None = None
+) -> DataProvider:
+    """The provider's new signing key, valid from ``valid_from`` (default now); its current key
+    stops at that moment. Dating it back cuts a leaked key off from when it leaked; records are
+    still deduplicated by the provider's record id, so a record re-signed with the new key
+    never counts twice."""
+    if not is_checksum_address(signer_address):
+        raise ValidationFailed("signer_address must be a checksummed 0x address")
+    provider = get_provider(session, code)
+    start = valid_from or datetime.now(UTC)
+    if start > datetime.now(UTC):
+        raise ValidationFailed("valid_from may not be in the future")
+    if _key_taken(session, signer_address):
+        raise ProviderExists("that signing key is registered")
+    current = session.scalars(
+        select(ProviderKey).where(
+            ProviderKey.provider_id == provider.id, ProviderKey.valid_until.is_(None)
+        )
+    ).all()
+    for key in current:
+        if key.valid_from is not None and aware(key.valid_from) >= start:
+            raise ValidationFailed(
+                f"valid_from must be after the current key's start, {key.valid_from.isoformat()}"
+            )
+        key.valid_until = start
+    session.add(
+        ProviderKey(provider_id=provider.id, signer_address=signer_address, valid_from=start)
+    )
+    provider.signer_address = signer_address
+    _commit_keys(session)
+    return provider
+
+
+def provider_keys(session: Session, provider: DataProvider) -> list[ProviderKey]:
+    """A provider's keys, oldest first."""
+    return list(
+        session.scalars(
+            select(ProviderKey)
+            .where(ProviderKey.provider_id == provider.id)
+            .order_by(ProviderKey.id)
+        )
+    )
 
 
 def get_provider(session: Session, code: str) -> DataProvider:
@@ -228,11 +288,10 @@ def _accept(
     now = ctx.clock()
     is_trip = isinstance(evidence, TripEvidence)
 
-    # Provider: known, active, of the right type.
-    provider = session.scalar(
-        select(DataProvider).where(DataProvider.signer_address == verified.signer)
-    )
-    if provider is None:
+    # Provider: known by one of its keys, active, of the right type.
+    key = session.scalar(select(ProviderKey).where(ProviderKey.signer_address == verified.signer))
+    provider = session.get(DataProvider, key.provider_id) if key is not None else None
+    if key is None or provider is None:
         raise fraud.UnknownProvider(f"{verified.signer} is not a registered data provider")
     if provider.status != ProviderStatus.active:
         raise fraud.ProviderSuspended(f"provider {provider.code} is suspended")
@@ -258,6 +317,7 @@ def _accept(
             f"the activity ended {(now - ended).days} days ago; "
             f"the claim window is {settings.claim_window_days} days"
         )
+    fraud.require_key_valid_at(key.valid_from, key.valid_until, started, provider.code)
 
     # Quantification inputs (refuses unknown modes, stations and implausible trips first).
     factors = factor_set(settings.methodology_version)
@@ -279,9 +339,15 @@ def _accept(
             f"CRDA_ACCEPT_PLACEHOLDER_FACTORS={factors.version} to issue on it anyway"
         )
 
-    # Same evidence twice (cheap check first; the unique constraint is the last guard).
+    # Same evidence twice, by any of the provider's keys (cheap check first; the unique
+    # constraints are the last guard).
     nullifier_hex = _hex(verified.nullifier)
-    if session.scalar(select(Claim.id).where(Claim.nullifier == nullifier_hex)) is not None:
+    kind = "trip" if is_trip else "purchase"
+    _, record_id = record_id_of(evidence)
+    same_record = (
+        (Claim.provider_id == provider.id) & (Claim.kind == kind) & (Claim.record_id == record_id)
+    )
+    if session.scalar(select(Claim.id).where((Claim.nullifier == nullifier_hex) | same_record)):
         raise fraud.DuplicateEvidence("this record was already claimed")
 
     # The citizen's identity on chain at the activity's time.
@@ -331,6 +397,7 @@ def _accept(
         beneficiary=citizen,
         provider_id=provider.id,
         kind=submission.kind,
+        record_id=record_id,
         mode=evidence.mode if isinstance(evidence, TripEvidence) else None,
         activity_start=started,
         activity_end=ended,

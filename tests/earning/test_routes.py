@@ -246,3 +246,31 @@ def test_the_partners_guide_signs_records_the_api_accepts(
             path, json={"evidence": record.model_dump(), "signature": run["signature"]}, headers=me
         )
         assert answer.status_code == 201, answer.text
+
+
+def test_the_operator_rotates_a_partners_key_over_http(
+    client: TestClient, people: People, partners: Partners
+) -> None:
+    operator = people.operator()
+    new = partner_key("transit-2027")
+    rotated = client.post(
+        "/earning/providers/incheon-transit/keys",
+        json={"signer_address": new.address.lower()},
+        headers=operator,
+    )
+    assert rotated.status_code == 201, rotated.text
+    old_key, new_key = rotated.json()
+    assert old_key["signer_address"] == partners.transit.address
+    assert old_key["valid_until"] == new_key["valid_from"] is not None
+    assert new_key["signer_address"] == new.address and new_key["valid_until"] is None
+    listed = client.get("/earning/providers/incheon-transit/keys", headers=operator)
+    assert listed.json() == rotated.json()
+    again = client.post(
+        "/earning/providers/songdo-bikes/keys",
+        json={"signer_address": new.address},
+        headers=operator,
+    )
+    assert again.status_code == 409, again.text  # one key, one provider
+    citizen = people.holder(partners.transit.address)
+    denied = client.get("/earning/providers/incheon-transit/keys", headers=citizen)
+    assert denied.status_code == 403

@@ -359,6 +359,41 @@ def test_gps_legs_beyond_the_cap_are_refused(sessions, ctx, partners: Partners, 
 # -- identity and caps ----------------------------------------------------------------------
 
 
+def test_a_replaced_key_never_re_credits_a_record_and_signs_nothing_after_it(
+    sessions, ctx, partners: Partners, verified
+) -> None:
+    """Issue 14: after a leaked key was replaced (then: a new provider registration), the same
+    receipt re-signed with the new key was credited again. Now a provider has keys with
+    validity periods, and a record counts once per provider whichever key signed it."""
+    alice = verified.alice.address
+    old, new = partners.merchant, partner_key("merchant-2027")
+    now = int(time.time())
+    with sessions() as session:
+        first = partners.receipt(alice, issued_at=now - 3600, receipt_id="R-1")
+        assert _purchase(session, ctx, alice, first).amount == 1000
+        service.rotate_key(
+            session, "green-mart", new.address, datetime.fromtimestamp(now - 1800, UTC)
+        )
+        # The same receipt, re-signed with the new key: the new key did not exist then.
+        resigned = partners.receipt(alice, issued_at=now - 3600, receipt_id="R-1", merchant=new)
+        refused(
+            "provider-key-not-valid", lambda: _purchase(session, ctx, alice, resigned), sessions
+        )
+        # Re-dated into the new key's time: still the provider's record R-1.
+        redated = partners.receipt(alice, issued_at=now - 600, receipt_id="R-1", merchant=new)
+        refused("duplicate-evidence", lambda: _purchase(session, ctx, alice, redated), sessions)
+        # The old key signs nothing that counts after it was replaced.
+        leaked = partners.receipt(alice, issued_at=now - 600, merchant=old)
+        refused("provider-key-not-valid", lambda: _purchase(session, ctx, alice, leaked), sessions)
+        fresh = partners.receipt(alice, issued_at=now - 600, merchant=new)
+        assert _purchase(session, ctx, alice, fresh).amount == 1000
+        keys = service.provider_keys(session, service.get_provider(session, "green-mart"))
+    assert [(k.signer_address, k.valid_until is None) for k in keys] == [
+        (old.address, False),
+        (new.address, True),
+    ]
+
+
 def test_an_unverified_citizen_is_refused(sessions, ctx, partners: Partners, verified) -> None:
     carol = verified.carol.address
     with sessions() as session:
