@@ -333,6 +333,14 @@ OPERATIONS: dict[str, dict[str, Any]] = {'accounts-create_wallet': {'body': True
                   'query_params': ['block', 'time'],
                   'secured': True,
                   'status': 200},
+ 'audit-supply_by_class': {'body': False,
+                           'media_types': ['application/json'],
+                           'method': 'GET',
+                           'path': '/audit/supply/classes',
+                           'path_params': [],
+                           'query_params': [],
+                           'secured': True,
+                           'status': 200},
  'audit-supply_series': {'body': False,
                          'media_types': ['application/json'],
                          'method': 'GET',
@@ -992,6 +1000,7 @@ class ClaimPublic(TypedDict):
     beneficiary: str
     claim_id: str
     created_at: str
+    credit_class: str
     evidence_hash: str
     explanation: list[str]
     factor_status: str
@@ -1003,9 +1012,18 @@ class ClaimPublic(TypedDict):
     mode: str | None
     status: ClaimStatus
     tx_hash: NotRequired[str | None]
+    vintage: int
 
 
 ClaimStatus = Literal['accepted', 'batched', 'issued', 'held']
+
+
+class ClassShare(TypedDict):
+    """Grams of one credit class and vintage."""
+
+    amount: str
+    credit_class: str
+    vintage: int
 
 
 class CredentialPublic(TypedDict):

@@ -34,6 +34,16 @@ from api.chain.addresses import ZERO_ADDRESS
 class ClaimShare(BaseModel):
     claim_id: str
     amount: Amount
+    credit_class: str | None = None  # activity type and methodology: trip:subway@2026.2
+    vintage: int | None = None  # the activity's year
+
+
+class ClassShare(BaseModel):
+    """Grams of one credit class and vintage."""
+
+    credit_class: str
+    vintage: int
+    amount: Amount
 
 
 class ClaimRecordSource(Protocol):
@@ -48,6 +58,10 @@ class ClaimRecordSource(Protocol):
         """The beneficiary's claims in a batch, in batch order (empty: unknown)."""
         ...
 
+    def issued_by_class(self, session: Session) -> list[ClassShare]:
+        """Credits issued by class and vintage (empty: unknown)."""
+        ...
+
 
 class NoClaimRecords:
     """The default until earning lands: no off-chain records."""
@@ -56,6 +70,9 @@ class NoClaimRecords:
         return None
 
     def claims_of(self, session: Session, batch_id: str, beneficiary: str) -> list[ClaimShare]:
+        return []
+
+    def issued_by_class(self, session: Session) -> list[ClassShare]:
         return []
 
 
@@ -186,6 +203,8 @@ class Lot(BaseModel):
     # that transfer the holder used), down to issuance batches, their claims and evidence.
     origins: list[Lot] = []
     origins_complete: bool = True
+    # An issuance lot's grams by credit class and vintage (its claims, in batch order).
+    classes: list[ClassShare] = []
 
 
 class Allocation(BaseModel):
@@ -193,6 +212,8 @@ class Allocation(BaseModel):
     complete: bool
     detail: str | None = None
     lots: list[Lot] = []
+    # What the retirement retired, by credit class and vintage (where the claims are known).
+    classes: list[ClassShare] = []
 
 
 FIFO_RULE = (
@@ -233,7 +254,32 @@ def retirement_allocation(
     tracer = _Tracer(session)
     taken, missing = tracer.sources(holder, burn)
     lots = [tracer.lot(holder, used, offset, source, 0) for used, offset, source in taken]
-    return Allocation(rule=FIFO_RULE, complete=missing == 0, lots=lots)
+    return Allocation(rule=FIFO_RULE, complete=missing == 0, lots=lots, classes=_sum_classes(lots))
+
+
+def _sum_classes(lots: list[Lot]) -> list[ClassShare]:
+    totals: dict[tuple[str, int], int] = {}
+    stack = list(lots)
+    while stack:
+        lot = stack.pop()
+        stack.extend(lot.origins)
+        for share in lot.classes:
+            key = (share.credit_class, share.vintage)
+            totals[key] = totals.get(key, 0) + int(share.amount)
+    return [ClassShare(credit_class=c, vintage=v, amount=g) for (c, v), g in sorted(totals.items())]
+
+
+def _classes(claims: list[ClaimShare], offset: int, used: int) -> list[ClassShare]:
+    """The grams [offset, offset + used) of a mint, over the holder's claims in batch order."""
+    totals: dict[tuple[str, int], int] = {}
+    position = 0
+    for claim in claims:
+        low, high = max(offset, position), min(offset + used, position + int(claim.amount))
+        if low < high and claim.credit_class is not None and claim.vintage is not None:
+            key = (claim.credit_class, claim.vintage)
+            totals[key] = totals.get(key, 0) + high - low
+        position += int(claim.amount)
+    return [ClassShare(credit_class=c, vintage=v, amount=g) for (c, v), g in totals.items()]
 
 
 def _key(transfer: Transfer) -> tuple[str, int]:
@@ -292,6 +338,7 @@ class _Tracer:
     def lot(self, holder: str, used: int, offset: int, source: Transfer, hops: int) -> Lot:
         found = _lot(self.session, holder, used, source)
         if found.kind != "transfer":
+            found.classes = _classes(found.claims, offset, used)
             return found
         if hops >= MAX_HOPS:
             found.origins_complete = False

@@ -19,7 +19,7 @@ from api.earning.models import (
     ProviderStatus,
     Submission,
 )
-from api.earning.service import explain, factor_status
+from api.earning.service import credit_class, explain, factor_status
 from api.fields import Address, address_field
 from api.timeutil import UtcDateTime
 
@@ -235,6 +235,10 @@ class ClaimPublic(BaseModel):
     evidence_hash: str
     inputs: dict[str, Any]
     explanation: list[str]
+    credit_class: str = Field(
+        description="Activity type and methodology, e.g. trip:subway@2026.2 or purchase@2026.2"
+    )
+    vintage: int = Field(description="The year of the activity (local day in Asia/Seoul)")
     factor_status: str = Field(
         description="The weakest status of the factors the amount rests on: sourced, "
         "estimate or placeholder (the methodology says what each means)"
@@ -260,6 +264,8 @@ class ClaimPublic(BaseModel):
             evidence_hash=claim.evidence_hash,
             inputs=claim.inputs,
             explanation=explain(claim),
+            credit_class=credit_class(claim),
+            vintage=claim.activity_day.year,
             factor_status=factor_status(claim),
             batch_id=batch.batch_id if batch else None,
             tx_hash=batch.tx_hash if batch else None,

@@ -581,6 +581,18 @@ def _shown(value: Decimal) -> str:
     return str(value) if short == value else f"≈{short.normalize()}"
 
 
+def credit_class_of(kind: str, mode: str | None, methodology_version: str) -> str:
+    """A credit's class: its activity type and the methodology that quantified it
+    (``trip:subway@2026.2``, ``purchase@2026.2``). One fungible token carries every class; the
+    class and the vintage (the activity's year) are read from the claims behind the credits."""
+    activity = f"trip:{mode}" if kind == "trip" else kind
+    return f"{activity}@{methodology_version}"
+
+
+def credit_class(claim: Claim) -> str:
+    return credit_class_of(claim.kind, claim.mode, claim.methodology_version)
+
+
 def factor_status(claim: Claim) -> str:
     """The weakest status among the factors a claim's amount rests on."""
     return factor_set(claim.methodology_version, claim.methodology_hash).status_of(claim.inputs)
