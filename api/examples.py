@@ -1,6 +1,6 @@
 """Values the OpenAPI examples share, taken from the captured exchanges in ``mobile_api_docs/``.
 
-One citizen (``CITIZEN``) earns 3.800 kg from an e-receipt and 0.750 kg from a subway trip,
+One citizen (``CITIZEN``) earns 3.800 kg from an e-receipt and 0.513 kg from a subway trip,
 sells 2 kg to a buyer (``BUYER``) at 1200 won/kg and retires 1.250 kg for a school; the
 examples on the models (``json_schema_extra``) tell that story with these values, so the
 document's payloads agree with each other and with the guides.
@@ -28,7 +28,7 @@ CHAIN_ID = 31337
 # Earning.
 PURCHASE_CLAIM = "0x2d4af4be114722122950577ff9b7a3e72a1cdc6cb2b1aace446b6f6d32547afd"
 TRIP_CLAIM = "0x5388c48f2722407d2148eda84605ac6b9cf1b8e84c059e99cf2b27b6d2a0e667"
-METHODOLOGY_HASH = "0x8bb26f0fc9ab0c498b00fc53c3de42a36fff46d2939c1e970bca76a6ff6ebb8d"
+METHODOLOGY_HASH = "0xae8198a83f2aa2ebae76a78e224f75fb03b60f53e3689d163be21ed1ab8ad4d5"
 RECEIPT_HASH = "0x354167d35554c1f60638d6d72a0edc045450a841f7efabe0f9843b7e6534b504"
 TRIP_HASH = "0x7434499a7fffbbadda60ba31bbd1c7ca3790d66df81667a3941050565e064ede"
 RECEIPT_SIGNATURE = (
@@ -103,7 +103,7 @@ PURCHASE_CLAIM_ISSUED: JsonDict = {
     "beneficiary": CITIZEN,
     "activity_start": "2026-11-23T14:23:27Z",
     "activity_end": "2026-11-23T14:23:27Z",
-    "methodology_version": "2026.1",
+    "methodology_version": "2026.2",
     "methodology_hash": METHODOLOGY_HASH,
     "evidence_hash": RECEIPT_HASH,
     "inputs": {
@@ -130,8 +130,12 @@ PURCHASE_CLAIM_ISSUED: JsonDict = {
     "explanation": [
         "6 x 8801234567893 (dairy.milk.1l): (2400 baseline - 1900 label) g = 3000 g",
         "2 x 8809876543210 (beverage.juice.1l): (1100 baseline - 700 label) g = 800 g",
-        "total rounded down to whole grams = 3800 g (2026.1)",
+        "factor status: placeholder",
+        "total rounded down to whole grams = 3800 g (2026.2)",
     ],
+    "credit_class": "purchase@2026.2",
+    "vintage": 2026,
+    "factor_status": "placeholder",
     "batch_id": BATCH_ID,
     "tx_hash": ISSUANCE_TX,
     "created_at": "2026-11-23T14:23:57.091336Z",
@@ -143,27 +147,45 @@ TRIP_CLAIM_ACCEPTED: JsonDict = {
     "status": "accepted",
     "kind": "trip",
     "mode": "subway",
-    "amount_grams": 750,
+    "amount_grams": 513,
     "beneficiary": CITIZEN,
     "activity_start": "2026-11-23T13:58:57Z",
     "activity_end": "2026-11-23T14:13:57Z",
-    "methodology_version": "2026.1",
+    "methodology_version": "2026.2",
     "methodology_hash": METHODOLOGY_HASH,
     "evidence_hash": TRIP_HASH,
     "inputs": {
         "kind": "trip",
         "components": [
             {"type": "trip", "mode": "subway", "distance_m": 4200, "source": "operator"},
-            {"type": "trip", "mode": "walk", "distance_m": 350, "source": "gps"},
-            {"type": "trip", "mode": "walk", "distance_m": 500, "source": "gps"},
+        ],
+        "uncredited": [
+            {
+                "type": "trip",
+                "mode": "walk",
+                "distance_m": 350,
+                "source": "gps",
+                "why": "the app measured it and no operator signed it",
+            },
+            {
+                "type": "trip",
+                "mode": "walk",
+                "distance_m": 500,
+                "source": "gps",
+                "why": "the app measured it and no operator signed it",
+            },
         ],
     },
     "explanation": [
-        "4200 m by subway x (0.1714 car - 0.0275 subway) g/m = 604.3800 g",
-        "350 m by walk x (0.1714 car - 0 walk) g/m = 59.9900 g",
-        "500 m by walk x (0.1714 car - 0 walk) g/m = 85.7000 g",
-        "total rounded down to whole grams = 750 g (2026.1)",
+        "4200 m by subway x (0.1714 car - ≈0.04922257 subway) g/m = ≈513.14520546 g",
+        "350 m by walk (gps): not credited, the app measured it and no operator signed it",
+        "500 m by walk (gps): not credited, the app measured it and no operator signed it",
+        "factor status: estimate",
+        "total rounded down to whole grams = 513 g (2026.2)",
     ],
+    "credit_class": "trip:subway@2026.2",
+    "vintage": 2026,
+    "factor_status": "estimate",
     "batch_id": None,
     "tx_hash": None,
     "created_at": "2026-11-23T14:23:57.152893Z",
@@ -201,10 +223,10 @@ INDEX_STATUS: JsonDict = {
 
 SUPPLY: JsonDict = {
     "block_number": RETIREMENT_BLOCK,
-    "issued": "4550",
+    "issued": "4313",
     "burnt": "1250",
     "retired": "1250",
-    "circulating": "3300",
+    "circulating": "3063",
 }
 
 CERTIFICATE: JsonDict = {
@@ -241,7 +263,7 @@ CERTIFICATE: JsonDict = {
                 "merkle_root": MERKLE_ROOT,
                 "claims": [
                     {"claim_id": PURCHASE_CLAIM, "amount": "3800"},
-                    {"claim_id": TRIP_CLAIM, "amount": "750"},
+                    {"claim_id": TRIP_CLAIM, "amount": "513"},
                 ],
                 "batch_claim_ids": [],
                 "sender": None,

@@ -78,7 +78,9 @@ class Settings(BaseSettings):
     worker_interval: float = Field(default=0.2, gt=0)
 
     # Earning: methodology, claim window, caps, batching.
-    methodology_version: str = "2026.1"
+    methodology_version: str = "2026.2"
+    # Production issues on a factor set with placeholder factors only if it is named here.
+    accept_placeholder_factors: str = ""
     # Evidence older than this (activity end to submission) is refused.
     claim_window_days: int = Field(default=30, ge=1)
     # Evidence dated further than this in the future is refused (partners' clock drift).

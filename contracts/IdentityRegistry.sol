@@ -30,31 +30,57 @@ contract IdentityRegistry is AccessControl, IIdentityRegistry {
         _setRoleAdmin(VERIFIER_ROLE, ACCREDITOR_ROLE);
     }
 
-    /// @notice Attest (or renew the attestation of) `account`.
+    /// @notice Attest (or renew the attestation of) `account`, verified now.
+    /// @dev As {attestSince} with `verifiedSince` = the block's timestamp.
+    function attest(address account, bytes32 credentialHash, uint8 level, uint64 expiresAt) external {
+        _attest(account, credentialHash, level, expiresAt, uint64(block.timestamp));
+    }
+
+    /// @notice Attest (or renew the attestation of) `account`, whose identity the verifier
+    /// checked at `verifiedSince`. Activities count from that moment, never before (the earning
+    /// rules read it). A renewal by the same verifier of a live attestation keeps the earlier
+    /// start: the person stayed verified.
     /// @dev Requirements:
     /// - caller has `VERIFIER_ROLE`;
     /// - `account` is not zero, `credentialHash` is not empty, `level` is in 1..MAX_LEVEL;
-    /// - `expiresAt` is in the future;
+    /// - `expiresAt` is in the future and `verifiedSince` is not;
     /// - a live attestation by another verifier is not overwritten (that verifier revokes first).
     /// Emits {Attested}.
-    function attest(address account, bytes32 credentialHash, uint8 level, uint64 expiresAt)
-        external
-        onlyRole(VERIFIER_ROLE)
-    {
+    function attestSince(
+        address account,
+        bytes32 credentialHash,
+        uint8 level,
+        uint64 expiresAt,
+        uint64 verifiedSince
+    ) external {
+        _attest(account, credentialHash, level, expiresAt, verifiedSince);
+    }
+
+    function _attest(
+        address account,
+        bytes32 credentialHash,
+        uint8 level,
+        uint64 expiresAt,
+        uint64 verifiedSince
+    ) private onlyRole(VERIFIER_ROLE) {
         if (account == address(0)) revert IdentityRegistryZeroAddress();
         if (credentialHash == bytes32(0)) revert IdentityRegistryEmptyCredential();
         if (level == 0 || level > MAX_LEVEL) revert IdentityRegistryInvalidLevel(level);
         if (expiresAt <= block.timestamp) revert IdentityRegistryInvalidExpiry(expiresAt, block.timestamp);
+        if (verifiedSince > block.timestamp) revert IdentityRegistryInvalidSince(verifiedSince, block.timestamp);
         Attestation storage current = _attestations[account];
-        if (current.verifier != address(0) && current.verifier != _msgSender() && _isLive(current)) {
+        bool live = _isLive(current);
+        if (current.verifier != address(0) && current.verifier != _msgSender() && live) {
             revert IdentityRegistryNotAttestingVerifier(_msgSender(), current.verifier);
         }
+        if (live && current.verifiedSince < verifiedSince) verifiedSince = current.verifiedSince;
         _attestations[account] = Attestation({
             verifier: _msgSender(),
             level: level,
             expiresAt: expiresAt,
             revoked: false,
-            credentialHash: credentialHash
+            credentialHash: credentialHash,
+            verifiedSince: verifiedSince
         });
         emit Attested(account, _msgSender(), credentialHash, level, expiresAt);
     }

@@ -333,6 +333,14 @@ OPERATIONS: dict[str, dict[str, Any]] = {'accounts-create_wallet': {'body': True
                   'query_params': ['block', 'time'],
                   'secured': True,
                   'status': 200},
+ 'audit-supply_by_class': {'body': False,
+                           'media_types': ['application/json'],
+                           'method': 'GET',
+                           'path': '/audit/supply/classes',
+                           'path_params': [],
+                           'query_params': [],
+                           'secured': True,
+                           'status': 200},
  'audit-supply_series': {'body': False,
                          'media_types': ['application/json'],
                          'method': 'GET',
@@ -599,6 +607,14 @@ OPERATIONS: dict[str, dict[str, Any]] = {'accounts-create_wallet': {'body': True
                           'query_params': [],
                           'secured': False,
                           'status': 200},
+ 'evidence-station_registry': {'body': False,
+                               'media_types': ['application/json'],
+                               'method': 'GET',
+                               'path': '/earning/stations',
+                               'path_params': [],
+                               'query_params': [],
+                               'secured': False,
+                               'status': 200},
  'health-healthz': {'body': False,
                     'media_types': ['application/json'],
                     'method': 'GET',
@@ -743,6 +759,14 @@ OPERATIONS: dict[str, dict[str, Any]] = {'accounts-create_wallet': {'body': True
                        'query_params': ['period', 'format'],
                        'secured': False,
                        'status': 200},
+ 'providers-keys': {'body': False,
+                    'media_types': ['application/json'],
+                    'method': 'GET',
+                    'path': '/earning/providers/{code}/keys',
+                    'path_params': ['code'],
+                    'query_params': [],
+                    'secured': True,
+                    'status': 200},
  'providers-providers': {'body': False,
                          'media_types': ['application/json'],
                          'method': 'GET',
@@ -775,6 +799,14 @@ OPERATIONS: dict[str, dict[str, Any]] = {'accounts-create_wallet': {'body': True
                           'query_params': ['reason', 'limit', 'cursor'],
                           'secured': True,
                           'status': 200},
+ 'providers-rotate_key': {'body': True,
+                          'media_types': ['application/json'],
+                          'method': 'POST',
+                          'path': '/earning/providers/{code}/keys',
+                          'path_params': ['code'],
+                          'query_params': [],
+                          'secured': True,
+                          'status': 201},
  'providers-suspend': {'body': True,
                        'media_types': ['application/json'],
                        'method': 'POST',
@@ -1010,8 +1042,10 @@ class ClaimPublic(TypedDict):
     beneficiary: str
     claim_id: str
     created_at: str
+    credit_class: str
     evidence_hash: str
     explanation: list[str]
+    factor_status: str
     inputs: dict[str, Any]
     issued_at: str | None
     kind: str
@@ -1020,9 +1054,18 @@ class ClaimPublic(TypedDict):
     mode: str | None
     status: ClaimStatus
     tx_hash: NotRequired[str | None]
+    vintage: int
 
 
 ClaimStatus = Literal['accepted', 'batched', 'issued', 'held']
+
+
+class ClassShare(TypedDict):
+    """Grams of one credit class and vintage."""
+
+    amount: str
+    credit_class: str
+    vintage: int
 
 
 class CredentialPublic(TypedDict):
@@ -1154,6 +1197,7 @@ class IssueRequest(TypedDict):
     assurance_level: int
     uniqueness_key: str
     valid_days: NotRequired[int | None]
+    verified_at: NotRequired[str | None]
 
 
 class License(TypedDict):
@@ -1405,6 +1449,18 @@ class ProviderCreate(TypedDict):
     signer_address: str
 
 
+class ProviderKeyCreate(TypedDict):
+    signer_address: str
+    valid_from: NotRequired[str | None]
+
+
+class ProviderKeyPublic(TypedDict):
+    created_at: str
+    signer_address: str
+    valid_from: str | None
+    valid_until: str | None
+
+
 ProviderKind = Literal['merchant', 'mobility']
 
 
@@ -1516,6 +1572,19 @@ class StatementLine(TypedDict):
     kind: str
     reference: str
     transaction_id: int
+
+
+class StationPublic(TypedDict):
+    code: str
+    lat: str
+    lon: str
+    name: str
+
+
+class StationsPublic(TypedDict):
+    source: str
+    stations: list[StationPublic]
+    version: str
 
 
 class SubmissionPublic(TypedDict):

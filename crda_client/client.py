@@ -294,12 +294,14 @@ class Client:
         assurance_level: int,
         uniqueness_key: str,
         valid_days: int | None = None,
+        verified_at: str | None = None,
     ) -> CredentialPublic:
         body = {
             "account_id": account_id,
             "assurance_level": assurance_level,
             "uniqueness_key": uniqueness_key,
             "valid_days": valid_days,
+            "verified_at": verified_at,
         }
         return cast(CredentialPublic, self.call("credentials-issue", json=body))
 

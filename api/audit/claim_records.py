@@ -13,9 +13,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.audit.provenance import ClaimShare
+from api.audit.provenance import ClaimShare, ClassShare
 from api.earning.methodology import recompute
-from api.earning.models import Claim, DataProvider, IssuanceBatch, Submission
+from api.earning.models import Claim, ClaimStatus, DataProvider, IssuanceBatch, Submission
+from api.earning.service import credit_class, credit_class_of, factor_status
 from api.errors import Problem
 from api.timeutil import aware
 
@@ -51,6 +52,9 @@ class EarningClaimRecords:
             else None,
             "methodology_version": claim.methodology_version,
             "methodology_hash": claim.methodology_hash,
+            "credit_class": credit_class(claim),
+            "vintage": claim.activity_day.year,
+            "factor_status": factor_status(claim),
             "inputs": claim.inputs,
             "amount": int(claim.amount),
             "batch_id": batch.batch_id if batch else None,
@@ -62,7 +66,14 @@ class EarningClaimRecords:
 
     def claims_of(self, session: Session, batch_id: str, beneficiary: str) -> list[ClaimShare]:
         rows = session.execute(
-            select(Claim.claim_id, Claim.amount)
+            select(
+                Claim.claim_id,
+                Claim.amount,
+                Claim.kind,
+                Claim.mode,
+                Claim.methodology_version,
+                Claim.activity_day,
+            )
             .join(IssuanceBatch, IssuanceBatch.id == Claim.batch_id)
             .where(
                 IssuanceBatch.batch_id == batch_id.lower(),
@@ -70,7 +81,36 @@ class EarningClaimRecords:
             )
             .order_by(Claim.id)  # the batch's order (form_batch takes claims by id)
         ).all()
-        return [ClaimShare(claim_id=c, amount=int(a)) for c, a in rows]
+        return [
+            ClaimShare(
+                claim_id=c,
+                amount=int(a),
+                credit_class=credit_class_of(kind, mode, version),
+                vintage=day.year,
+            )
+            for c, a, kind, mode, version, day in rows
+        ]
+
+    def issued_by_class(self, session: Session) -> list[ClassShare]:
+        """Credits issued, by class and vintage (grams, from the issued claims)."""
+        rows = session.execute(
+            select(
+                Claim.kind,
+                Claim.mode,
+                Claim.methodology_version,
+                Claim.activity_day,
+                func.sum(Claim.amount),
+            )
+            .where(Claim.status == ClaimStatus.issued)
+            .group_by(Claim.kind, Claim.mode, Claim.methodology_version, Claim.activity_day)
+        ).all()
+        totals: dict[tuple[str, int], int] = {}
+        for kind, mode, version, day, grams in rows:
+            key = (credit_class_of(kind, mode, version), day.year)
+            totals[key] = totals.get(key, 0) + int(grams)
+        return [
+            ClassShare(credit_class=c, vintage=v, amount=g) for (c, v), g in sorted(totals.items())
+        ]
 
 
 def _recomputation(claim: Claim) -> dict[str, Any]:

@@ -18,7 +18,12 @@ from sqlalchemy.orm import Session
 
 from api.audit import dashboard, exports, queries
 from api.audit.integrity import IntegrityReport, check_integrity
-from api.audit.provenance import ClaimProvenance, claim_provenance
+from api.audit.provenance import (
+    ClaimProvenance,
+    ClassShare,
+    claim_provenance,
+    claim_record_source,
+)
 from api.audit.queries import Window
 from api.audit.schemas import (
     AttestationPublic,
@@ -125,6 +130,14 @@ def supply(
     if time is not None and block is None:
         return queries.supply_at_time(session, time)
     return queries.supply_at(session, block)
+
+
+@router.get("/supply/classes")
+def supply_by_class(session: SessionDep) -> list[ClassShare]:
+    """Credits issued, by credit class (activity type and methodology) and vintage (the
+    activity's year), from the issued claims. The token is one fungible credit; a retirement
+    certificate states the classes and vintages it retired (its allocation's ``classes``)."""
+    return claim_record_source().issued_by_class(session)
 
 
 @router.get("/supply/series")

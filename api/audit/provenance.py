@@ -34,6 +34,16 @@ from api.chain.addresses import ZERO_ADDRESS
 class ClaimShare(BaseModel):
     claim_id: str
     amount: Amount
+    credit_class: str | None = None  # activity type and methodology: trip:subway@2026.2
+    vintage: int | None = None  # the activity's year
+
+
+class ClassShare(BaseModel):
+    """Grams of one credit class and vintage."""
+
+    credit_class: str
+    vintage: int
+    amount: Amount
 
 
 class ClaimRecordSource(Protocol):
@@ -48,6 +58,10 @@ class ClaimRecordSource(Protocol):
         """The beneficiary's claims in a batch, in batch order (empty: unknown)."""
         ...
 
+    def issued_by_class(self, session: Session) -> list[ClassShare]:
+        """Credits issued by class and vintage (empty: unknown)."""
+        ...
+
 
 class NoClaimRecords:
     """The default until earning lands: no off-chain records."""
@@ -56,6 +70,9 @@ class NoClaimRecords:
         return None
 
     def claims_of(self, session: Session, batch_id: str, beneficiary: str) -> list[ClaimShare]:
+        return []
+
+    def issued_by_class(self, session: Session) -> list[ClassShare]:
         return []
 
 
@@ -182,6 +199,12 @@ class Lot(BaseModel):
     claims: list[ClaimShare] = []
     batch_claim_ids: list[str] = []
     sender: str | None = None
+    # A transfer lot's own lots in the sender's history (the same rule, applied to the units of
+    # that transfer the holder used), down to issuance batches, their claims and evidence.
+    origins: list[Lot] = []
+    origins_complete: bool = True
+    # An issuance lot's grams by credit class and vintage (its claims, in batch order).
+    classes: list[ClassShare] = []
 
 
 class Allocation(BaseModel):
@@ -189,18 +212,23 @@ class Allocation(BaseModel):
     complete: bool
     detail: str | None = None
     lots: list[Lot] = []
+    # What the retirement retired, by credit class and vintage (where the claims are known).
+    classes: list[ClassShare] = []
 
 
 FIFO_RULE = (
     "first in, first out over the holder's inflows in chain order (mints by batch, transfers "
-    "in by sender), net of earlier outflows"
+    "in by sender), net of earlier outflows; a transfer's units are traced the same way "
+    "through the sender's history, back to issuance"
 )
+MAX_HOPS = 32  # transfers followed back from a retirement; beyond, origins_complete is false
 
 
 def retirement_allocation(
     session: Session, holder: str, tx_hash: str, amount: int, block_number: int
 ) -> Allocation:
-    """The lots a retirement (its burn in ``tx_hash``) consumed, first in first out."""
+    """The lots a retirement (its burn in ``tx_hash``) consumed, first in first out, each
+    transfer lot traced back through its senders to the issuance batches it came from."""
     holder = holder.lower()
     status = index_status(session)
     if status.block_number < block_number:
@@ -209,39 +237,126 @@ def retirement_allocation(
             complete=False,
             detail=f"the index is at block {status.block_number}, the retirement at {block_number}",
         )
-    rows = session.scalars(
+    burn = session.scalars(
         select(Transfer)
         .where(
-            or_(Transfer.sender == holder, Transfer.recipient == holder),
-            Transfer.block_number <= block_number,
+            Transfer.sender == holder,
+            Transfer.recipient == ZERO_ADDRESS,
+            Transfer.tx_hash == tx_hash.lower(),
+            Transfer.amount == amount,
         )
         .order_by(Transfer.block_number, Transfer.log_index)
-    ).all()
-    queue: deque[list[Any]] = deque()  # [remaining, Transfer]
-    for row in rows:
-        if row.recipient == holder:
-            queue.append([row.amount, row])
-            continue
-        need = row.amount
-        taken: list[tuple[int, Transfer]] = []
-        while need and queue:
-            head = queue[0]
-            used = min(need, head[0])
-            taken.append((used, head[1]))
-            head[0] -= used
-            need -= used
-            if head[0] == 0:
-                queue.popleft()
-        if (
-            row.tx_hash == tx_hash.lower()
-            and row.recipient == ZERO_ADDRESS
-            and row.amount == amount
-        ):
-            lots = [_lot(session, holder, used, source) for used, source in taken]
-            return Allocation(rule=FIFO_RULE, complete=need == 0, lots=lots)
-    return Allocation(
-        rule=FIFO_RULE, complete=False, detail="the retirement's burn is not in the index"
-    )
+    ).first()
+    if burn is None:
+        return Allocation(
+            rule=FIFO_RULE, complete=False, detail="the retirement's burn is not in the index"
+        )
+    tracer = _Tracer(session)
+    taken, missing = tracer.sources(holder, burn)
+    lots = [tracer.lot(holder, used, offset, source, 0) for used, offset, source in taken]
+    return Allocation(rule=FIFO_RULE, complete=missing == 0, lots=lots, classes=_sum_classes(lots))
+
+
+def _sum_classes(lots: list[Lot]) -> list[ClassShare]:
+    totals: dict[tuple[str, int], int] = {}
+    stack = list(lots)
+    while stack:
+        lot = stack.pop()
+        stack.extend(lot.origins)
+        for share in lot.classes:
+            key = (share.credit_class, share.vintage)
+            totals[key] = totals.get(key, 0) + int(share.amount)
+    return [ClassShare(credit_class=c, vintage=v, amount=g) for (c, v), g in sorted(totals.items())]
+
+
+def _classes(claims: list[ClaimShare], offset: int, used: int) -> list[ClassShare]:
+    """The grams [offset, offset + used) of a mint, over the holder's claims in batch order."""
+    totals: dict[tuple[str, int], int] = {}
+    position = 0
+    for claim in claims:
+        low, high = max(offset, position), min(offset + used, position + int(claim.amount))
+        if low < high and claim.credit_class is not None and claim.vintage is not None:
+            key = (claim.credit_class, claim.vintage)
+            totals[key] = totals.get(key, 0) + high - low
+        position += int(claim.amount)
+    return [ClassShare(credit_class=c, vintage=v, amount=g) for (c, v), g in totals.items()]
+
+
+def _key(transfer: Transfer) -> tuple[str, int]:
+    return transfer.tx_hash, transfer.log_index
+
+
+class _Tracer:
+    """First in, first out over one holder's transfers, remembered per outflow, so a chain of
+    trades is read once per holder however often its units are traced."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._taken: dict[tuple[str, int], tuple[list[tuple[int, int, Transfer]], int]] = {}
+
+    def sources(
+        self, holder: str, outflow: Transfer
+    ) -> tuple[list[tuple[int, int, Transfer]], int]:
+        """The inflows ``outflow`` consumed, as (units, offset into the inflow, inflow), in
+        order, and the units no inflow covered."""
+        if _key(outflow) not in self._taken:
+            self._replay(holder, outflow)
+        return self._taken[_key(outflow)]
+
+    def _replay(self, holder: str, until: Transfer) -> None:
+        rows = self.session.scalars(
+            select(Transfer)
+            .where(
+                or_(Transfer.sender == holder, Transfer.recipient == holder),
+                Transfer.block_number <= until.block_number,
+            )
+            .order_by(Transfer.block_number, Transfer.log_index)
+        ).all()
+        queue: deque[list[Any]] = deque()  # [remaining, offset, Transfer]
+        for row in rows:
+            if row.sender == row.recipient:  # to oneself: moves nothing
+                continue
+            if row.recipient == holder:
+                queue.append([row.amount, 0, row])
+                continue
+            need = row.amount
+            taken: list[tuple[int, int, Transfer]] = []
+            while need and queue:
+                head = queue[0]
+                used = min(need, head[0])
+                taken.append((used, head[1], head[2]))
+                head[0] -= used
+                head[1] += used
+                need -= used
+                if head[0] == 0:
+                    queue.popleft()
+            self._taken[_key(row)] = (taken, need)
+            if _key(row) == _key(until):
+                return
+        self._taken[_key(until)] = ([], until.amount)
+
+    def lot(self, holder: str, used: int, offset: int, source: Transfer, hops: int) -> Lot:
+        found = _lot(self.session, holder, used, source)
+        if found.kind != "transfer":
+            found.classes = _classes(found.claims, offset, used)
+            return found
+        if hops >= MAX_HOPS:
+            found.origins_complete = False
+            return found
+        sender = source.sender
+        taken, missing = self.sources(sender, source)
+        # The units [offset, offset + used) of the transfer, in the sender's order.
+        start, end, position = offset, offset + used, 0
+        for units, inner_offset, inflow in taken:
+            low, high = max(start, position), min(end, position + units)
+            if low < high:
+                part = self.lot(sender, high - low, inner_offset + low - position, inflow, hops + 1)
+                found.origins.append(part)
+                found.origins_complete &= part.origins_complete
+            position += units
+        if missing and end > position:
+            found.origins_complete = False
+        return found
 
 
 def _lot(session: Session, holder: str, used: int, source: Transfer) -> Lot:

@@ -32,6 +32,7 @@ class Attestation:
     revoked: bool
     credential_hash: bytes
     live: bool  # isVerified now
+    verified_since: int = 0  # when the verifier checked the person (unix seconds)
 
     @property
     def exists(self) -> bool:
@@ -61,7 +62,7 @@ class IdentityReader:
             if hit is not None and now - hit[0] < self.cache_seconds:
                 return hit[1]
         functions = self.registry.functions
-        (verifier, level, expires_at, revoked, credential), live = self.gateway.views(
+        (verifier, level, expires_at, revoked, credential, since), live = self.gateway.views(
             [functions.attestationOf(address), functions.isVerified(address)]
         )
         found = Attestation(
@@ -71,6 +72,7 @@ class IdentityReader:
             bool(revoked),
             bytes(credential),
             bool(live),
+            int(since),
         )
         if self.cache_seconds > 0:
             with self._lock:

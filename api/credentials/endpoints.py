@@ -121,6 +121,7 @@ def issue(
         level=body.assurance_level,
         uniqueness_key=body.uniqueness_key,
         valid_days=body.valid_days,
+        verified_at=body.verified_at,
     )
     return credential_public(credential)
 

@@ -70,6 +70,13 @@ class IssueRequest(BaseModel):
     # HMAC-SHA256 (platform pepper) of the national identifier, computed at the verifier's desk.
     uniqueness_key: str = Field(pattern=UNIQUENESS_KEY_PATTERN)
     valid_days: int | None = Field(default=None, ge=1, le=5 * 365)
+    verified_at: UtcDateTime | None = Field(
+        default=None,
+        description=(
+            "When the verifier checked the person's documents, if before this request (at most"
+            " 7 days ago; default: now). Activities earn only from this moment."
+        ),
+    )
 
 
 class CredentialPublic(BaseModel):

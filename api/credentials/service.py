@@ -14,7 +14,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -257,6 +257,32 @@ def _free_status_index(session: Session, verifier_id: str) -> int:
     raise StatusListFull()
 
 
+VerificationTimeInvalid = problem(
+    422,
+    "verification-time-invalid",
+    "The verification time is in the future or too long ago",
+    when=(
+        "verified_at is later than now, or more than 7 days ago: a verifier records a check"
+        " made at the desk, not a history."
+    ),
+    show='"Check the date of the identity check".',
+)
+BACKDATE_LIMIT = timedelta(days=7)
+
+
+def _checked_at(verified_at: datetime | None) -> datetime:
+    """When the person was checked: now, or a moment of the last 7 days the verifier states."""
+    now = utcnow()
+    if verified_at is None:
+        return now
+    if verified_at > now or now - verified_at > BACKDATE_LIMIT:
+        raise VerificationTimeInvalid(
+            f"verified_at {verified_at.isoformat()} is not within the 7 days before "
+            f"{now.isoformat()}"
+        )
+    return verified_at
+
+
 def issue_credential(
     session: Session,
     settings: Settings,
@@ -267,8 +293,10 @@ def issue_credential(
     level: int,
     uniqueness_key: str,
     valid_days: int | None = None,
+    verified_at: datetime | None = None,
 ) -> Credential:
     verifier = _acting_verifier(session, user)
+    checked = _checked_at(verified_at)
     subject = session.get(Account, account_id)
     if subject is None:
         raise NotFound("no such account")
@@ -343,11 +371,10 @@ def issue_credential(
     registry = chain.contract("IdentityRegistry")
     # The nonce is allocated in this transaction, which has written already (on SQLite, one
     # of its own would wait for this one's write lock).
-    receipt = chain.transact(
-        registry.functions.attest(wallet.address, digest, level, int(valid_until.timestamp())),
-        signer,
-        session=session,
+    attest = registry.functions.attestSince(
+        wallet.address, digest, level, int(valid_until.timestamp()), int(checked.timestamp())
     )
+    receipt = chain.transact(attest, signer, session=session)
     credential.attest_tx_hash = receipt["transactionHash"].to_0x_hex()
     session.commit()
     return credential

@@ -7,11 +7,18 @@ registration number and the pepper), as a real desk does; the API never sees the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from api.demo.city import BUSINESSES, birth_date, national_id, person_name, phone
 from api.demo.day import Day, Person
 from crda_client import Client, ProblemError
 from identity.uniqueness import uniqueness_key
+
+
+# The day's citizens and businesses were checked at their desks three days before the day
+# (the demo's activities start at yesterday's local midnight; earlier ones would not earn).
+def checked_at() -> str:
+    return (datetime.now(UTC) - timedelta(days=3)).isoformat()
 
 
 @dataclass(frozen=True)
@@ -44,7 +51,13 @@ def verify_citizens(day: Day, desks: list[Person]) -> list[Person]:
         person = day.sign_up(f"citizen{i}", name, phone=phone_number, birth_date=birth)
         desk = desks[i % len(desks)]
         key = uniqueness_key(national, pepper)
-        desk.call(Client.issue_credential, person.account_id, assurance_level=2, uniqueness_key=key)
+        desk.call(
+            Client.issue_credential,
+            person.account_id,
+            assurance_level=2,
+            uniqueness_key=key,
+            verified_at=checked_at(),
+        )
         person.address = person.call(Client.get_wallet)["address"]
         return person
 

@@ -13,16 +13,19 @@ from api.auth.models import Role
 from api.deps import SessionDep, StateDep
 from api.earning import issuance, service
 from api.earning.evidence import RECEIPT_TYPES, TRIP_TYPES
-from api.earning.methodology import factor_set
+from api.earning.methodology import factor_set, station_data
 from api.earning.schemas import (
     ClaimPublic,
     EvidenceDomainPublic,
     MethodologyPublic,
     ProofPublic,
     ProviderCreate,
+    ProviderKeyCreate,
+    ProviderKeyPublic,
     ProviderPublic,
     ProviderSuspend,
     PurchaseCreate,
+    StationsPublic,
     SubmissionPublic,
     TripCreate,
     VerificationPublic,
@@ -57,6 +60,13 @@ def methodology(version: str) -> MethodologyPublic:
     return MethodologyPublic(version=found.version, hash=found.hash_hex, factors=found.raw)
 
 
+@public_router.get("/stations")
+def station_registry() -> StationsPublic:
+    """The station registry transit records name (``fromStation``, ``toStation``), with the
+    coordinates the distance check uses and where they come from."""
+    return StationsPublic.of(station_data())
+
+
 CitizenDep = CurrentHolder
 operator = [Depends(require_roles(Role.operator))]
 reader = [Depends(require_roles(Role.operator, Role.auditor))]
@@ -89,6 +99,29 @@ def register(body: ProviderCreate, session: SessionDep) -> ProviderPublic:
 @router.get("/providers", tags=["providers"], dependencies=operator)
 def providers(session: SessionDep) -> list[ProviderPublic]:
     return [ProviderPublic.of(p) for p in service.list_providers(session)]
+
+
+@router.post(
+    "/providers/{code}/keys",
+    tags=["providers"],
+    status_code=status.HTTP_201_CREATED,
+    dependencies=operator,
+    responses={404: PROBLEM, 409: PROBLEM, 422: PROBLEM},
+)
+def rotate_key(code: str, body: ProviderKeyCreate, session: SessionDep) -> list[ProviderKeyPublic]:
+    """Give the provider a new signing key; its current key stops where the new one starts.
+    Records count once per provider, whichever of its keys signed them."""
+    provider = service.rotate_key(session, code, body.signer_address, body.valid_from)
+    return [ProviderKeyPublic.of(k) for k in service.provider_keys(session, provider)]
+
+
+@router.get(
+    "/providers/{code}/keys", tags=["providers"], dependencies=operator, responses={404: PROBLEM}
+)
+def keys(code: str, session: SessionDep) -> list[ProviderKeyPublic]:
+    """The provider's signing keys and when each was valid, oldest first."""
+    provider = service.get_provider(session, code)
+    return [ProviderKeyPublic.of(k) for k in service.provider_keys(session, provider)]
 
 
 @router.post(

@@ -8,13 +8,14 @@ are made by the service with the same problem types.
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from api.chain.identity import Attestation
 from api.earning.evidence import TripEvidence
 from api.earning.methodology import FactorSet, Station
 from api.errors import problem
+from api.timeutil import aware
 
 # -- evidence and providers ------------------------------------------------------------------
 UnknownProvider = problem(
@@ -84,20 +85,59 @@ CitizenRevoked = problem(
 )
 
 
+ProviderKeyNotValid = problem(
+    403,
+    "provider-key-not-valid",
+    "The record's key was not its provider's signing key at the activity's time",
+    when=(
+        "The record was signed with a key of its provider that was not valid when the activity"
+        " happened (a key replaced before it, or registered after it)."
+    ),
+    show='"This partner cannot certify this activity"',
+)
+
+
+def require_key_valid_at(
+    valid_from: datetime | None, valid_until: datetime | None, moment: datetime, provider: str
+) -> None:
+    """A record counts only under the key its provider used at the activity's time."""
+    if valid_from is not None and moment < aware(valid_from):
+        raise ProviderKeyNotValid(
+            f"this key of {provider} is valid from {aware(valid_from).isoformat()}; "
+            f"the activity began at {moment.isoformat()}"
+        )
+    if valid_until is not None and moment >= aware(valid_until):
+        raise ProviderKeyNotValid(
+            f"this key of {provider} was replaced at {aware(valid_until).isoformat()}; "
+            f"the activity began at {moment.isoformat()}"
+        )
+
+
 def require_verified_at(
-    attestation: Attestation, address: str, activity_end: datetime, now: datetime
+    attestation: Attestation,
+    address: str,
+    activity_start: datetime,
+    activity_end: datetime,
+    now: datetime,
 ) -> None:
     """Raise the problem that says why ``address`` may not earn for this activity.
 
-    The registry keeps no start time, so "verified at the activity's time" is read as: an
-    attestation exists, is not revoked, did not expire before the activity ended, and its
-    verifier is still accredited (``isVerified``, unless it has merely expired since).
+    "Verified when it happened": an attestation exists, is not revoked, the person was verified
+    by the time the activity began (the registry's ``verifiedSince``, kept across renewals), the
+    attestation did not expire before the activity ended, and its verifier is still accredited
+    (``isVerified``, unless it has merely expired since).
     """
     a = attestation
     if not a.exists:
         raise CitizenUnverified(f"{address} has no attestation")
     if a.revoked:
         raise CitizenRevoked(f"the attestation of {address} was revoked")
+    if a.verified_since > int(activity_start.timestamp()):
+        since = datetime.fromtimestamp(a.verified_since, UTC).isoformat()
+        raise CitizenUnverified(
+            f"{address} was verified at {since}, after the activity began at "
+            f"{activity_start.isoformat()}; only activities after verification earn"
+        )
     if a.expires_at <= int(activity_end.timestamp()):
         raise CitizenUnverified(f"the attestation of {address} expired before the activity")
     if not a.live and a.expires_at > int(now.timestamp()):
@@ -190,6 +230,26 @@ DailyCapReached = problem(
     "The citizen's daily credit cap is reached",
     when="The citizen reached the daily credit cap.",
     show='"Daily limit reached; more tomorrow".',
+)
+KindCapReached = problem(
+    409,
+    "kind-cap-reached",
+    "The citizen's cap for this kind of activity is reached",
+    when=(
+        "The citizen reached the methodology's daily or yearly cap for this kind of activity"
+        " (transit, micromobility, EV car-sharing or purchases)."
+    ),
+    show='"Limit for this kind of activity reached".',
+)
+PlaceholderFactorsRefused = problem(
+    409,
+    "placeholder-factors-refused",
+    "The claim rests on placeholder factors, which production does not issue on",
+    when=(
+        "In production, the claim would rest on a factor the methodology marks as a placeholder"
+        " and the operator has not accepted that factor set (an operator problem)."
+    ),
+    show='"This kind of activity does not earn yet".',
 )
 YearlyCapReached = problem(
     409,

@@ -1,9 +1,18 @@
 """Methodology: versioned factor sets (data files) and the integer-gram quantification.
 
 A factor set is a JSON file in ``api/earning/methodology/factors-<version>.json`` with its
-sources, its baseline and its rounding rule; its content hash (keccak256 of the file's bytes)
-goes into every claim and into the claim's Merkle leaf, so an auditor can fetch the exact file
-a claim used and recompute the amount.
+sources, its baseline and its rounding rule; its content hash goes into every claim and into
+the claim's Merkle leaf, so an auditor can fetch the exact set a claim used and recompute the
+amount. From 2026.2 the hash is keccak256 of the set's canonical JSON (sorted keys, no
+whitespace, UTF-8), so reformatting the file never changes it; 2026.1 keeps the hash of its
+file's bytes, which its claims recorded.
+
+Every factor states its source and a status: ``sourced`` (a published value, used at full
+precision), ``estimate`` (derived by CRDA from sourced values; the derivation is in the file)
+or ``placeholder`` (a development value). A claim carries the weakest status of what it rests
+on, and production refuses to issue on placeholders unless the operator accepts the named set.
+A factor may be written as an exact fraction ``"a/b"`` or as an energy intensity times a grid
+factor, so a derived value is never rounded before the final amount.
 
 Arithmetic is exact: factors are decimals (kg CO2e per km = g CO2e per metre), distances whole
 metres, labels whole grams. A claim's components are summed exactly and the total is rounded
@@ -15,8 +24,8 @@ baseline) counts as zero.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from decimal import ROUND_FLOOR, Decimal
+from dataclasses import dataclass, field
+from decimal import ROUND_FLOOR, Context, Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -43,12 +52,48 @@ MethodologyTampered = problem(
 )
 
 
+STATUSES = ("placeholder", "estimate", "sourced")  # weakest first
+HASH_FILE_BYTES = "file-bytes"
+HASH_CANONICAL = "canonical-json"
+EXACT = Context(prec=50)  # derived factors are exact to 50 digits; grams are rounded once
+
+
+def exact(value: str | int) -> Decimal:
+    """A decimal from the factor file: ``"0.4173"`` or an exact fraction ``"0.0275/0.23314"``."""
+    text = str(value)
+    if "/" in text:
+        numerator, denominator = text.split("/")
+        return EXACT.divide(Decimal(numerator), Decimal(denominator))
+    return Decimal(text)
+
+
+def weakest(statuses: list[str] | set[str]) -> str:
+    """The status a claim rests on: the weakest of its factors' (``sourced`` for none)."""
+    return min(statuses, key=STATUSES.index, default="sourced")
+
+
+def canonical_hash(data: dict[str, Any]) -> bytes:
+    """keccak256 of the canonical JSON form: formatting a file never changes a set's hash."""
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return keccak(text.encode())
+
+
 @dataclass(frozen=True)
 class Mode:
     name: str
     factor: Decimal  # kg CO2e per km == g CO2e per metre
     max_speed_kmh: int
     evidence: str  # tap | ride | odometer | gps
+    status: str = "sourced"
+    cap_kind: str = ""  # the kind of activity its caps count under ("" for none)
+
+
+@dataclass(frozen=True)
+class Cap:
+    """Grams one citizen may earn from one kind of activity per local day and year."""
+
+    daily_g: int | None
+    yearly_g: int | None
 
 
 @dataclass(frozen=True)
@@ -63,6 +108,26 @@ class FactorSet:
     station_min_ratio: Decimal
     station_max_ratio: Decimal
     raw: dict[str, Any]
+    baseline_status: str = "sourced"
+    category_status: str = "sourced"
+    credits_gps_legs: bool = True  # 2026.1 only: unsigned legs count (closed from 2026.2)
+    caps: dict[str, Cap] = field(default_factory=dict)  # activity kind -> cap
+
+    def cap_kind(self, inputs: dict[str, Any]) -> str:
+        """The kind of activity whose caps a claim counts under ("" when the set has none)."""
+        if inputs["kind"] == "purchase":
+            return "purchase" if "purchase" in self.caps else ""
+        return self.modes[inputs["components"][0]["mode"]].cap_kind
+
+    def status_of(self, inputs: dict[str, Any]) -> str:
+        """The weakest status among the factors a claim's inputs use."""
+        found = {self.baseline_status} if inputs["kind"] == "trip" else set()
+        for part in inputs["components"]:
+            if part["type"] == "trip":
+                found.add(self.modes[part["mode"]].status)
+            else:
+                found.add(self.category_status)
+        return weakest(found)
 
     @property
     def hash_hex(self) -> str:
@@ -72,7 +137,8 @@ class FactorSet:
 
     def trip_component(self, mode: str, distance_m: int) -> Decimal:
         """Exact grams avoided by ``distance_m`` metres in ``mode`` instead of the baseline car."""
-        return max(Decimal(0), Decimal(distance_m) * (self.baseline - self.modes[mode].factor))
+        saved = EXACT.subtract(self.baseline, self.modes[mode].factor)
+        return max(Decimal(0), EXACT.multiply(Decimal(distance_m), saved))
 
     def product_component(self, category: str, label_g: int, quantity: int) -> Decimal:
         """Exact grams avoided by ``quantity`` units labelled ``label_g`` in ``category``."""
@@ -83,34 +149,59 @@ class FactorSet:
         total = Decimal(0)
         for part in inputs["components"]:
             if part["type"] == "trip":
-                total += self.trip_component(part["mode"], int(part["distance_m"]))
+                grams = self.trip_component(part["mode"], int(part["distance_m"]))
             elif part["type"] == "product":
-                total += self.product_component(
+                grams = self.product_component(
                     part["category"], int(part["label_g"]), int(part["quantity"])
                 )
             else:  # pragma: no cover - inputs are written by this module only
                 raise ValueError(f"unknown component {part['type']!r}")
+            total = EXACT.add(total, grams)
         return int(total.to_integral_value(rounding=ROUND_FLOOR))
+
+
+def _factor(entry: dict[str, Any], grids: dict[str, Decimal]) -> Decimal:
+    """A mode's factor: stated, or its energy intensity times its grid's factor (exact)."""
+    if "factor" in entry:
+        return exact(entry["factor"])
+    return EXACT.multiply(exact(entry["energy_kwh_per_pkm"]), grids[entry["grid"]])
 
 
 def _load(path: Path) -> FactorSet:
     content = path.read_bytes()
     data = json.loads(content)
+    rule = data.get("hash_rule", HASH_FILE_BYTES)
+    grids = {name: exact(g["kg_per_kwh"]) for name, g in data.get("grids", {}).items()}
     modes = {
-        name: Mode(name, Decimal(m["factor"]), int(m["max_speed_kmh"]), m["evidence"])
+        name: Mode(
+            name,
+            _factor(m, grids),
+            int(m["max_speed_kmh"]),
+            m["evidence"],
+            m.get("status", "sourced"),
+            m.get("cap_kind", ""),
+        )
         for name, m in data["modes"].items()
     }
+    gps = data.get("gps_legs", {"leg_cap_m": data.get("gps_leg_cap_m", 0), "credited": True})
     return FactorSet(
         version=data["version"],
-        hash=keccak(content),
-        baseline=Decimal(data["baseline"]["factor"]),
+        hash=keccak(content) if rule == HASH_FILE_BYTES else canonical_hash(data),
+        baseline=exact(data["baseline"]["factor"]),
         modes=modes,
         categories={k: int(v["baseline_g"]) for k, v in data["product_categories"].items()},
-        gps_leg_cap_m=int(data["gps_leg_cap_m"]),
-        gps_max_legs=int(data["gps_max_legs"]),
+        gps_leg_cap_m=int(gps["leg_cap_m"]),
+        gps_max_legs=int(data.get("gps_max_legs", 2)),
         station_min_ratio=Decimal(data["station_distance"]["min_ratio"]),
         station_max_ratio=Decimal(data["station_distance"]["max_ratio"]),
         raw=data,
+        baseline_status=data["baseline"].get("status", "sourced"),
+        category_status=data.get("product_categories_status", "sourced"),
+        credits_gps_legs=bool(gps["credited"]),
+        caps={
+            kind: Cap(c.get("daily_g"), c.get("yearly_g"))
+            for kind, c in data.get("caps_per_kind", {}).items()
+        },
     )
 
 
@@ -149,8 +240,15 @@ class Station:
 
 
 @cache
+def station_data(directory: Path = METHODOLOGY_DIR) -> dict[str, Any]:
+    """The station registry file as published (version, source, stations by code)."""
+    data: dict[str, Any] = json.loads((directory / "stations-incheon.json").read_text())
+    return data
+
+
+@cache
 def stations(directory: Path = METHODOLOGY_DIR) -> dict[str, Station]:
-    data = json.loads((directory / "stations-incheon.json").read_text())
+    data = station_data(directory)
     return {
         code: Station(code, s["name"], Decimal(s["lat"]), Decimal(s["lon"]), s["district"])
         for code, s in data["stations"].items()

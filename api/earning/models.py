@@ -20,6 +20,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -75,6 +76,22 @@ class DataProvider(Base):
     suspension_reason: Mapped[str | None] = mapped_column(Text)
 
 
+class ProviderKey(Base):
+    """A signing key of a provider and when it was the provider's key. A record is checked
+    against the key valid at its activity's time (``valid_from`` None: from the provider's
+    start; ``valid_until`` None: still current), so a leaked key cut off at a moment signs
+    nothing that counts after it, and a new key cannot vouch for the time before it."""
+
+    __tablename__ = "provider_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("data_providers.id"), index=True)
+    signer_address: Mapped[str] = mapped_column(String(42), unique=True)
+    valid_from: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    valid_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class Submission(Base):
     """Every activity a citizen submitted, with its outcome; rejected ones keep their reason."""
 
@@ -120,6 +137,7 @@ class Claim(Base):
     """One verified activity's right to credits; everything needed to recompute and prove it."""
 
     __tablename__ = "claims"
+    __table_args__ = (UniqueConstraint("provider_id", "kind", "record_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     claim_id: Mapped[str] = mapped_column(String(66), unique=True)
@@ -131,6 +149,9 @@ class Claim(Base):
     beneficiary: Mapped[str] = mapped_column(String(42), index=True)
     provider_id: Mapped[int] = mapped_column(ForeignKey("data_providers.id"), index=True)
     kind: Mapped[str] = mapped_column(String(20))
+    # The provider's own id of the record (receiptId, tripId): with the provider and the kind,
+    # the activity, whichever of the provider's keys signed it (unique: it earns once).
+    record_id: Mapped[str | None] = mapped_column(String(128))
     mode: Mapped[str | None] = mapped_column(String(32))
     activity_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     activity_end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -158,14 +179,14 @@ ALL_TIME = "*"
 
 class EarningTally(Base):
     """Grams credited to a citizen per period: a day (``2026-11-23``), a year (``2026``), and
-    all time (``*``). The daily and yearly caps are conditional updates of these rows
-    (``grams + amount <= cap``), so no number of concurrent submissions can pass a cap, in any
-    number of processes; the all-time row, written first, serialises one citizen's overlap
-    checks."""
+    all time (``*``); and per kind of activity and period (``transit@2026-11-23``). The caps
+    are conditional updates of these rows (``grams + amount <= cap``), so no number of
+    concurrent submissions can pass a cap, in any number of processes; the all-time row,
+    written first, serialises one citizen's overlap checks."""
 
     __tablename__ = "earning_tallies"
     __table_args__ = (CheckConstraint("grams >= 0", name="grams_not_negative"),)
 
     citizen: Mapped[str] = mapped_column(String(42), primary_key=True)
-    period: Mapped[str] = mapped_column(String(10), primary_key=True)
+    period: Mapped[str] = mapped_column(String(40), primary_key=True)
     grams: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -15,11 +15,12 @@ from api.earning.models import (
     ClaimStatus,
     DataProvider,
     IssuanceBatch,
+    ProviderKey,
     ProviderKind,
     ProviderStatus,
     Submission,
 )
-from api.earning.service import explain
+from api.earning.service import credit_class, explain, factor_status
 from api.fields import Address, address_field
 from api.timeutil import UtcDateTime
 
@@ -53,6 +54,54 @@ class ProviderCreate(BaseModel):
             "purchase or ride in this district; a tap counts at its boarding station's."
         ),
     )
+
+
+class ProviderKeyCreate(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"signer_address": ex.MERCHANT, "valid_from": "2026-11-23T14:00:00Z"}]
+        }
+    )
+
+    signer_address: Annotated[
+        Address, address_field("Address of the provider's new EIP-712 signing key.")
+    ]
+    valid_from: UtcDateTime | None = Field(
+        default=None,
+        description=(
+            "From when the new key signs for the provider (default now; may be in the past, to"
+            " cut a leaked key off from when it leaked). The current key stops at this moment."
+        ),
+    )
+
+
+class ProviderKeyPublic(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "signer_address": ex.MERCHANT,
+                    "valid_from": None,
+                    "valid_until": None,
+                    "created_at": "2026-11-23T14:20:00Z",
+                }
+            ]
+        }
+    )
+
+    signer_address: str
+    valid_from: UtcDateTime | None = Field(description="None: from the provider's start")
+    valid_until: UtcDateTime | None = Field(description="None: the current key")
+    created_at: UtcDateTime
+
+    @classmethod
+    def of(cls, key: ProviderKey) -> ProviderKeyPublic:
+        return cls(
+            signer_address=key.signer_address,
+            valid_from=key.valid_from,
+            valid_until=key.valid_until,
+            created_at=key.created_at,
+        )
 
 
 class ProviderSuspend(BaseModel):
@@ -199,6 +248,14 @@ class ClaimPublic(BaseModel):
     evidence_hash: str
     inputs: dict[str, Any]
     explanation: list[str]
+    credit_class: str = Field(
+        description="Activity type and methodology, e.g. trip:subway@2026.2 or purchase@2026.2"
+    )
+    vintage: int = Field(description="The year of the activity (local day in Asia/Seoul)")
+    factor_status: str = Field(
+        description="The weakest status of the factors the amount rests on: sourced, "
+        "estimate or placeholder (the methodology says what each means)"
+    )
     batch_id: str | None = None
     tx_hash: str | None = None
     created_at: UtcDateTime
@@ -220,6 +277,9 @@ class ClaimPublic(BaseModel):
             evidence_hash=claim.evidence_hash,
             inputs=claim.inputs,
             explanation=explain(claim),
+            credit_class=credit_class(claim),
+            vintage=claim.activity_day.year,
+            factor_status=factor_status(claim),
             batch_id=batch.batch_id if batch else None,
             tx_hash=batch.tx_hash if batch else None,
             created_at=claim.created_at,
@@ -333,20 +393,74 @@ class EvidenceDomainPublic(BaseModel):
     types: dict[str, list[dict[str, str]]]
 
 
-class MethodologyPublic(BaseModel):
+class StationPublic(BaseModel):
+    code: str = Field(description="The code a transit record names (fromStation, toStation)")
+    name: str
+    lat: str = Field(description="WGS84 latitude, decimal degrees (as text: exact)")
+    lon: str = Field(description="WGS84 longitude, decimal degrees (as text: exact)")
+
+
+class StationsPublic(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
                 {
                     "version": "2026.1",
+                    "source": "Approximate station coordinates (WGS84, to about 100 m) ...",
+                    "stations": [
+                        {
+                            "code": "IC1-127",
+                            "name": "Incheon City Hall",
+                            "lat": "37.4574",
+                            "lon": "126.7022",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    version: str
+    source: str
+    stations: list[StationPublic]
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> StationsPublic:
+        return cls(
+            version=data["version"],
+            source=data["source"],
+            stations=[
+                StationPublic(code=code, name=s["name"], lat=s["lat"], lon=s["lon"])
+                for code, s in sorted(data["stations"].items())
+            ],
+        )
+
+
+class MethodologyPublic(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "version": "2026.2",
                     "hash": ex.METHODOLOGY_HASH,
                     "factors": {
-                        "version": "2026.1",
-                        "baseline": {"mode": "car", "factor": "0.1714"},
+                        "version": "2026.2",
+                        "hash_rule": "canonical-json",
+                        "baseline": {"mode": "car", "factor": "0.1714", "status": "estimate"},
+                        "grids": {"kr-2023": {"kg_per_kwh": "0.4173", "source": "kr-grid-2023"}},
                         "modes": {
-                            "subway": {"factor": "0.0275", "max_speed_kmh": 110, "evidence": "tap"},
-                            "walk": {"factor": "0", "evidence": "gps"},
+                            "subway": {
+                                "energy_kwh_per_pkm": "0.0275/0.23314",
+                                "grid": "kr-2023",
+                                "status": "estimate",
+                                "max_speed_kmh": 110,
+                                "evidence": "tap",
+                                "cap_kind": "transit",
+                            },
                         },
+                        "gps_legs": {"credited": False, "leg_cap_m": 800},
+                        "caps_per_kind": {"transit": {"daily_g": 8000, "yearly_g": 400000}},
+                        "product_categories_status": "placeholder",
                     },
                 }
             ]

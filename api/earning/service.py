@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from eth_abi import encode as abi_encode
@@ -32,6 +33,7 @@ from api.earning.evidence import (
     TripEvidence,
     VerifiedEvidence,
     provider_of,
+    record_id_of,
     verify_evidence,
 )
 from api.earning.methodology import FactorSet, factor_set, stations
@@ -42,6 +44,7 @@ from api.earning.models import (
     DataProvider,
     EarningTally,
     IssuanceBatch,
+    ProviderKey,
     ProviderKind,
     ProviderStatus,
     Submission,
@@ -49,7 +52,8 @@ from api.earning.models import (
 )
 from api.errors import NotFound, Problem, ValidationFailed, problem
 from api.pagination import PageParams, Rows, keyset_rows
-from api.settings import Settings
+from api.settings import Environment, Settings
+from api.timeutil import aware
 
 
 def _hex(value: bytes) -> str:
@@ -105,12 +109,8 @@ def register_provider(
         raise ValidationFailed("signer_address must be a checksummed 0x address")
     if district is not None and district not in DISTRICTS:
         raise ValidationFailed(f"district must be one of {', '.join(DISTRICTS)}")
-    existing = session.scalar(
-        select(DataProvider).where(
-            (DataProvider.code == code) | (DataProvider.signer_address == signer_address)
-        )
-    )
-    if existing is not None:
+    existing = session.scalar(select(DataProvider.id).where(DataProvider.code == code))
+    if existing is not None or _key_taken(session, signer_address):
         raise ProviderExists(f"a provider with code {code!r} or that signing key is registered")
     provider = DataProvider(
         code=code,
@@ -121,8 +121,69 @@ def register_provider(
         status=ProviderStatus.active,
     )
     session.add(provider)
-    session.commit()
+    session.flush()
+    session.add(ProviderKey(provider_id=provider.id, signer_address=signer_address))
+    _commit_keys(session)
     return provider
+
+
+def _key_taken(session: Session, signer_address: str) -> bool:
+    taken = select(ProviderKey.id).where(ProviderKey.signer_address == signer_address)
+    return session.scalar(taken) is not None
+
+
+def _commit_keys(session: Session) -> None:
+    """Commit; a key registered concurrently elsewhere is the unique index's to refuse."""
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise ProviderExists("that signing key or provider code is registered") from exc
+
+
+def rotate_key(
+    session: Session, code: str, signer_address: str, valid_from: datetime | None = None
+) -> DataProvider:
+    """The provider's new signing key, valid from ``valid_from`` (default now); its current key
+    stops at that moment. Dating it back cuts a leaked key off from when it leaked; records are
+    still deduplicated by the provider's record id, so a record re-signed with the new key
+    never counts twice."""
+    if not is_checksum_address(signer_address):
+        raise ValidationFailed("signer_address must be a checksummed 0x address")
+    provider = get_provider(session, code)
+    start = valid_from or datetime.now(UTC)
+    if start > datetime.now(UTC):
+        raise ValidationFailed("valid_from may not be in the future")
+    if _key_taken(session, signer_address):
+        raise ProviderExists("that signing key is registered")
+    current = session.scalars(
+        select(ProviderKey).where(
+            ProviderKey.provider_id == provider.id, ProviderKey.valid_until.is_(None)
+        )
+    ).all()
+    for key in current:
+        if key.valid_from is not None and aware(key.valid_from) >= start:
+            raise ValidationFailed(
+                f"valid_from must be after the current key's start, {key.valid_from.isoformat()}"
+            )
+        key.valid_until = start
+    session.add(
+        ProviderKey(provider_id=provider.id, signer_address=signer_address, valid_from=start)
+    )
+    provider.signer_address = signer_address
+    _commit_keys(session)
+    return provider
+
+
+def provider_keys(session: Session, provider: DataProvider) -> list[ProviderKey]:
+    """A provider's keys, oldest first."""
+    return list(
+        session.scalars(
+            select(ProviderKey)
+            .where(ProviderKey.provider_id == provider.id)
+            .order_by(ProviderKey.id)
+        )
+    )
 
 
 def get_provider(session: Session, code: str) -> DataProvider:
@@ -238,11 +299,10 @@ def _accept(
     now = ctx.clock()
     is_trip = isinstance(evidence, TripEvidence)
 
-    # Provider: known, active, of the right type.
-    provider = session.scalar(
-        select(DataProvider).where(DataProvider.signer_address == verified.signer)
-    )
-    if provider is None:
+    # Provider: known by one of its keys, active, of the right type.
+    key = session.scalar(select(ProviderKey).where(ProviderKey.signer_address == verified.signer))
+    provider = session.get(DataProvider, key.provider_id) if key is not None else None
+    if key is None or provider is None:
         raise fraud.UnknownProvider(f"{verified.signer} is not a registered data provider")
     if provider.status != ProviderStatus.active:
         raise fraud.ProviderSuspended(f"provider {provider.code} is suspended")
@@ -268,25 +328,41 @@ def _accept(
             f"the activity ended {(now - ended).days} days ago; "
             f"the claim window is {settings.claim_window_days} days"
         )
+    fraud.require_key_valid_at(key.valid_from, key.valid_until, started, provider.code)
 
     # Quantification inputs (refuses unknown modes, stations and implausible trips first).
     factors = factor_set(settings.methodology_version)
     if isinstance(evidence, TripEvidence):
         fraud.check_trip(factors, stations(), evidence, gps_legs_m)
-        inputs = trip_inputs(evidence, gps_legs_m)
+        inputs = trip_inputs(evidence, gps_legs_m, credit_legs=factors.credits_gps_legs)
     else:
         inputs = purchase_inputs(factors, evidence)
     amount = factors.quantify(inputs)
     if amount <= 0:
         raise fraud.NoReduction(f"the activity avoids {amount} g under {factors.version}")
+    if (
+        factors.status_of(inputs) == "placeholder"
+        and settings.environment == Environment.production
+        and settings.accept_placeholder_factors != factors.version
+    ):
+        raise fraud.PlaceholderFactorsRefused(
+            f"{factors.version} marks a factor of this claim as a placeholder; set "
+            f"CRDA_ACCEPT_PLACEHOLDER_FACTORS={factors.version} to issue on it anyway"
+        )
 
-    # Same evidence twice (cheap check first; the unique constraint is the last guard).
+    # Same evidence twice, by any of the provider's keys (cheap check first; the unique
+    # constraints are the last guard).
     nullifier_hex = _hex(verified.nullifier)
-    if session.scalar(select(Claim.id).where(Claim.nullifier == nullifier_hex)) is not None:
+    kind = "trip" if is_trip else "purchase"
+    _, record_id = record_id_of(evidence)
+    same_record = (
+        (Claim.provider_id == provider.id) & (Claim.kind == kind) & (Claim.record_id == record_id)
+    )
+    if session.scalar(select(Claim.id).where((Claim.nullifier == nullifier_hex) | same_record)):
         raise fraud.DuplicateEvidence("this record was already claimed")
 
     # The citizen's identity on chain at the activity's time.
-    fraud.require_verified_at(ctx.identity.attestation(citizen), citizen, ended, now)
+    fraud.require_verified_at(ctx.identity.attestation(citizen), citizen, started, ended, now)
 
     _lock_citizen(session, citizen, amount)
     if is_trip:
@@ -305,6 +381,7 @@ def _accept(
 
     day = local_day(started, settings)
     _check_caps(session, settings, citizen, day, amount)
+    _check_kind_caps(session, factors, factors.cap_kind(inputs), citizen, day, amount)
 
     claim_id = keccak(abi_encode(["string", "bytes32"], ["CRDA.claim.v1", verified.nullifier]))
     submission = Submission(
@@ -331,6 +408,7 @@ def _accept(
         beneficiary=citizen,
         provider_id=provider.id,
         kind=submission.kind,
+        record_id=record_id,
         mode=evidence.mode if isinstance(evidence, TripEvidence) else None,
         activity_start=started,
         activity_end=ended,
@@ -420,14 +498,46 @@ def _check_caps(session: Session, settings: Settings, citizen: str, day: date, a
         )
 
 
-def trip_inputs(trip: TripEvidence, gps_legs_m: list[int]) -> dict[str, Any]:
+def _check_kind_caps(
+    session: Session, factors: FactorSet, kind: str, citizen: str, day: date, amount: int
+) -> None:
+    """The methodology's caps per kind of activity (tallies ``<kind>@<day>``, ``<kind>@<year>``)."""
+    cap = factors.caps.get(kind)
+    if cap is None:
+        return
+    for period, limit in ((day.isoformat(), cap.daily_g), (str(day.year), cap.yearly_g)):
+        if limit is None:
+            continue
+        held = _add(session, citizen, f"{kind}@{period}", amount, limit)
+        if held is not None:
+            raise fraud.KindCapReached(
+                f"{held} g credited for {kind} in {period}; {amount} g more would pass its cap "
+                f"of {limit} g under {factors.version}",
+                kind=kind,
+                cap_grams=limit,
+                credited_grams=held,
+            )
+
+
+def trip_inputs(trip: TripEvidence, gps_legs_m: list[int], *, credit_legs: bool) -> dict[str, Any]:
+    """The operator's signed trip, and the app's walking legs: credited under 2026.1 only,
+    kept beside the components (``uncredited``) from 2026.2 so the claim still shows them."""
     components: list[dict[str, Any]] = [
         {"type": "trip", "mode": trip.mode, "distance_m": trip.distanceMeters, "source": "operator"}
     ]
-    components += [
+    legs = [
         {"type": "trip", "mode": "walk", "distance_m": leg, "source": "gps"} for leg in gps_legs_m
     ]
-    return {"kind": "trip", "components": components}
+    if credit_legs:
+        return {"kind": "trip", "components": components + legs}
+    if not legs:
+        return {"kind": "trip", "components": components}
+    why = "the app measured it and no operator signed it"
+    return {
+        "kind": "trip",
+        "components": components,
+        "uncredited": [{**leg, "why": why} for leg in legs],
+    }
 
 
 def purchase_inputs(factors: FactorSet, receipt: ReceiptEvidence) -> dict[str, Any]:
@@ -489,6 +599,30 @@ def rejected_submissions(
     return keyset_rows(session, "earning-rejections", query, [Submission.id], page)
 
 
+def _shown(value: Decimal) -> str:
+    """A decimal for people: exact when it has at most 8 places, else ``≈`` and 8 places
+    (the amount itself is computed exactly; see ``methodology``)."""
+    short = value.quantize(Decimal("0.00000001"), rounding=ROUND_HALF_EVEN)
+    return str(value) if short == value else f"≈{short.normalize()}"
+
+
+def credit_class_of(kind: str, mode: str | None, methodology_version: str) -> str:
+    """A credit's class: its activity type and the methodology that quantified it
+    (``trip:subway@2026.2``, ``purchase@2026.2``). One fungible token carries every class; the
+    class and the vintage (the activity's year) are read from the claims behind the credits."""
+    activity = f"trip:{mode}" if kind == "trip" else kind
+    return f"{activity}@{methodology_version}"
+
+
+def credit_class(claim: Claim) -> str:
+    return credit_class_of(claim.kind, claim.mode, claim.methodology_version)
+
+
+def factor_status(claim: Claim) -> str:
+    """The weakest status among the factors a claim's amount rests on."""
+    return factor_set(claim.methodology_version, claim.methodology_hash).status_of(claim.inputs)
+
+
 def explain(claim: Claim) -> list[str]:
     """Why the amount is what it is, line by line, from the stored inputs and factor set."""
     factors = factor_set(claim.methodology_version, claim.methodology_hash)
@@ -499,7 +633,7 @@ def explain(claim: Claim) -> list[str]:
             grams = factors.trip_component(part["mode"], int(part["distance_m"]))
             lines.append(
                 f"{part['distance_m']} m by {part['mode']} x ({factors.baseline} car - "
-                f"{mode.factor} {part['mode']}) g/m = {grams} g"
+                f"{_shown(mode.factor)} {part['mode']}) g/m = {_shown(grams)} g"
             )
         else:
             grams = factors.product_component(
@@ -510,5 +644,11 @@ def explain(claim: Claim) -> list[str]:
                 f"({factors.categories[part['category']]} baseline - {part['label_g']} label) g"
                 f" = {grams} g"
             )
+    for part in claim.inputs.get("uncredited", []):
+        lines.append(
+            f"{part['distance_m']} m by {part['mode']} ({part['source']}): not credited, "
+            f"{part['why']}"
+        )
+    lines.append(f"factor status: {factors.status_of(claim.inputs)}")
     lines.append(f"total rounded down to whole grams = {claim.amount} g ({factors.version})")
     return lines

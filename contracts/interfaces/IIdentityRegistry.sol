@@ -12,6 +12,7 @@ interface IIdentityRegistry {
         uint64 expiresAt;
         bool revoked;
         bytes32 credentialHash;
+        uint64 verifiedSince; // when the verifier checked the person; kept across renewals
     }
 
     /// @notice Emitted when `verifier` attests `account` (a new or a renewed attestation).
@@ -30,6 +31,9 @@ interface IIdentityRegistry {
 
     /// @notice Thrown when an attestation would already be expired.
     error IdentityRegistryInvalidExpiry(uint64 expiresAt, uint256 nowTimestamp);
+
+    /// @notice Thrown when the verification time is in the future.
+    error IdentityRegistryInvalidSince(uint64 verifiedSince, uint256 nowTimestamp);
 
     /// @notice Thrown when the credential hash is empty.
     error IdentityRegistryEmptyCredential();

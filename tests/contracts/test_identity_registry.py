@@ -15,9 +15,9 @@ def test_attested_account_is_verified_and_holds_no_personal_data(platform: Platf
     assert not platform.is_verified(alice)
     platform.attest(alice, level=3)
     assert platform.is_verified(alice)
-    verifier, level, expires, revoked, credential = platform.registry.functions.attestationOf(
-        alice
-    ).call()
+    verifier, level, expires, revoked, credential, _since = (
+        platform.registry.functions.attestationOf(alice).call()
+    )
     assert (verifier, level, revoked) == (platform.accounts.verifier.address, 3, False)
     assert expires > block_time(platform.chain)
     assert len(credential) == 32  # only a hash of the off-chain credential
@@ -120,3 +120,28 @@ def test_attestation_stops_counting_when_verifier_loses_its_role(platform: Platf
         platform.accounts.operator,
     )
     assert not platform.is_verified(alice)
+
+
+def test_the_verification_start_is_recorded_and_kept_across_renewals(platform: Platform) -> None:
+    """Issue 14: activities earn from verifiedSince; a renewal does not move it; none ahead."""
+    platform.add_verifier(platform.accounts.verifier)
+    alice = platform.accounts.alice.address
+    verifier = platform.accounts.verifier
+    since_of = lambda: platform.registry.functions.attestationOf(alice).call()[5]  # noqa: E731
+    now = block_time(platform.chain)
+    attest = platform.registry.functions.attestSince
+    with reverts("IdentityRegistryInvalidSince"):
+        platform.send(attest(alice, keccak(b"vc"), 2, now + ONE_YEAR, now + 3600), verifier)
+    platform.send(attest(alice, keccak(b"vc"), 2, now + ONE_YEAR, now - 86_400), verifier)
+    assert since_of() == now - 86_400
+    # The same verifier renews later: the person stayed verified since the first check.
+    platform.send(
+        platform.registry.functions.attest(alice, keccak(b"vc2"), 2, now + 2 * ONE_YEAR), verifier
+    )
+    assert since_of() == now - 86_400
+    # After a revocation, a new attestation starts anew.
+    platform.send(platform.registry.functions.revoke(alice), verifier)
+    platform.send(
+        platform.registry.functions.attest(alice, keccak(b"vc3"), 2, now + ONE_YEAR), verifier
+    )
+    assert since_of() >= now

@@ -27,7 +27,7 @@ def test_a_verifier_takes_a_citizen_from_sign_up_to_an_attestation(world: World)
     assert wallet["custody"] == "platform"
     assert set(wallet) == {"address", "custody", "created_at"}  # never the key
     registry = world.chain.contract("IdentityRegistry")
-    verifier, level, _expires, revoked, digest = registry.functions.attestationOf(
+    verifier, level, _expires, revoked, digest, _since = registry.functions.attestationOf(
         wallet["address"]
     ).call()
     assert (verifier, level, revoked) == (org["address"], 2, False)

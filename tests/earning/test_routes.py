@@ -7,8 +7,11 @@ each claim against the chain.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from fastapi.testclient import TestClient
@@ -24,6 +27,7 @@ from tests.pages import assert_refuses_cursor_of, walk_in_pages
 from tests.people import People
 
 pytestmark = pytest.mark.chain
+DOCS = Path(__file__).resolve().parents[2] / "mobile_api_docs"
 
 
 @pytest.fixture
@@ -118,6 +122,15 @@ def test_a_citizen_earns_through_the_api_and_proves_it_on_chain(
     proof = client.get(f"/earning/claims/{claim['claim_id']}/proof", headers=me).json()
     assert record["merkle_proof"] == proof["proof"] and record["batch_id"] == proof["batch_id"]
     assert provenance["issuances"][0]["tx_hash"] == record["tx_hash"]
+    # Classes and vintages: what each credit rests on, and the supply by class.
+    assert (claim["credit_class"], record["credit_class"]) == ("trip:subway@2026.2",) * 2
+    assert record["factor_status"] == "estimate" and record["vintage"] == claim["vintage"]
+    classes = client.get("/audit/supply/classes", headers=auditor).json()
+    purchase = bought.json()
+    assert {(c["credit_class"], c["vintage"], int(c["amount"])) for c in classes} == {
+        ("purchase@2026.2", purchase["vintage"], purchase["amount_grams"]),
+        ("trip:subway@2026.2", claim["vintage"], claim["amount_grams"]),
+    }
 
 
 def test_refusals_are_problem_details_and_recorded_for_auditors(
@@ -219,3 +232,66 @@ def test_claims_and_rejections_page_by_cursor(
     assert len(rejected) >= 3 and rejected == sorted(rejected)  # oldest first
     assert_refuses_cursor_of(client, "/earning/claims", me, "earning-rejections")
     assert_refuses_cursor_of(client, "/earning/rejections", people.operator(), "earning-claims")
+
+
+def test_the_partners_guide_signs_records_the_api_accepts(
+    client: TestClient, people: People, partners: Partners, verified: Accounts
+) -> None:
+    """Every Python snippet of partners-evidence.md runs as written: the receipt and the trip
+    it signs are accepted (eth-account refused the old one once two primary types were served)."""
+    guide = (DOCS / "partners-evidence.md").read_text()
+    (snippet,) = re.findall(r"^```python\n(.*?)^```", guide, re.MULTILINE | re.DOTALL)
+    alice = verified.alice.address
+    me = people.holder(alice)
+    codes = {s["code"] for s in client.get("/earning/stations").json()["stations"]}
+    receipt, _ = partners.receipt(alice)
+    trip, _ = partners.tap_trip(alice)
+    assert {trip.fromStation, trip.toStation} <= codes
+    for primary, record, signer, path in (
+        ("Receipt", receipt, partners.merchant, "/earning/purchases"),
+        ("Trip", trip, partners.transit, "/earning/trips"),
+    ):
+        # The API runs in-process: the snippet's httpx.get goes to the test client.
+        served = SimpleNamespace(get=lambda url: client.get(url.removeprefix("http://crda")))
+        code = snippet.replace("import httpx\n", "").replace(
+            'primary = "Receipt"', f"primary = {primary!r}"
+        )
+        run: dict[str, object] = {
+            "CRDA": "http://crda",
+            "httpx": served,
+            "record": record.model_dump(),
+            "key": signer.key,
+        }
+        exec(code, run)  # noqa: S102
+        answer = client.post(
+            path, json={"evidence": record.model_dump(), "signature": run["signature"]}, headers=me
+        )
+        assert answer.status_code == 201, answer.text
+
+
+def test_the_operator_rotates_a_partners_key_over_http(
+    client: TestClient, people: People, partners: Partners
+) -> None:
+    operator = people.operator()
+    new = partner_key("transit-2027")
+    rotated = client.post(
+        "/earning/providers/incheon-transit/keys",
+        json={"signer_address": new.address.lower()},
+        headers=operator,
+    )
+    assert rotated.status_code == 201, rotated.text
+    old_key, new_key = rotated.json()
+    assert old_key["signer_address"] == partners.transit.address
+    assert old_key["valid_until"] == new_key["valid_from"] is not None
+    assert new_key["signer_address"] == new.address and new_key["valid_until"] is None
+    listed = client.get("/earning/providers/incheon-transit/keys", headers=operator)
+    assert listed.json() == rotated.json()
+    again = client.post(
+        "/earning/providers/songdo-bikes/keys",
+        json={"signer_address": new.address},
+        headers=operator,
+    )
+    assert again.status_code == 409, again.text  # one key, one provider
+    citizen = people.holder(partners.transit.address)
+    denied = client.get("/earning/providers/incheon-transit/keys", headers=citizen)
+    assert denied.status_code == 403

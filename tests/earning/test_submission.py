@@ -16,6 +16,7 @@ from api.earning.methodology import factor_set, recompute
 from api.earning.models import Claim, ClaimStatus, Submission, SubmissionStatus
 from api.earning.service import EarningContext
 from api.errors import Problem
+from api.settings import Environment
 from tests.conftest import Accounts, block_time
 from tests.contracts.conftest import Platform
 from tests.earning.conftest import Partners, partner_key, unique
@@ -70,16 +71,35 @@ def test_a_signed_receipt_becomes_a_claim_of_the_methodologys_amount(
         # 2 x (2400 - 1900) + 3 x (420 - 300)
         assert claim.amount == 1000 + 360
         assert claim.status == ClaimStatus.accepted
-        assert claim.methodology_version == "2026.1"
-        assert claim.methodology_hash == factor_set("2026.1").hash_hex
+        assert claim.methodology_version == "2026.2"
+        assert claim.methodology_hash == factor_set("2026.2").hash_hex
         assert claim.beneficiary == alice
         assert claim.district == "songdo"  # the store's, as the merchant was registered
         assert service.explain(claim)[-1].startswith("total rounded down to whole grams = 1360 g")
 
 
-def test_a_signed_trip_with_walking_legs_is_credited_exactly(
+def test_walking_legs_nobody_signed_earn_nothing_from_2026_2(
     sessions, ctx, partners: Partners, verified: Accounts
 ) -> None:
+    """Issue 14: two 800 m GPS legs added 45 % to a 4.2 km subway ride under 2026.1."""
+    alice = verified.alice.address
+    with sessions() as session:
+        claim = _trip(session, ctx, alice, partners.tap_trip(alice), gps=[800, 800])
+    # 4,200 m x (0.1714 - 0.0275 / 0.23314 x 0.4173) = 513.145... -> 513 g; the legs: 0 g.
+    assert claim.amount == 513
+    assert claim.inputs["components"] == [
+        {"type": "trip", "mode": "subway", "distance_m": 4200, "source": "operator"}
+    ]
+    assert [leg["distance_m"] for leg in claim.inputs["uncredited"]] == [800, 800]
+    assert recompute(claim.methodology_version, claim.methodology_hash, claim.inputs) == 513
+    assert sum("not credited" in line for line in service.explain(claim)) == 2
+
+
+def test_a_2026_1_trip_with_walking_legs_is_still_credited_as_it_was(
+    sessions, ctx, partners: Partners, verified: Accounts
+) -> None:
+    """A claim keeps the factor set it was made under; 2026.1 stays recomputable."""
+    ctx.settings = ctx.settings.model_copy(update={"methodology_version": "2026.1"})
     alice = verified.alice.address
     with sessions() as session:
         claim = _trip(session, ctx, alice, partners.tap_trip(alice), gps=[350, 800])
@@ -317,6 +337,8 @@ def test_a_distance_that_disagrees_with_the_stations_is_refused(
 
 
 def test_gps_legs_beyond_the_cap_are_refused(sessions, ctx, partners: Partners, verified) -> None:
+    """Under 2026.1, which credited legs (2026.2 stores them and credits nothing)."""
+    ctx.settings = ctx.settings.model_copy(update={"methodology_version": "2026.1"})
     alice = verified.alice.address
     with sessions() as session:
         problem = refused(
@@ -340,6 +362,41 @@ def test_gps_legs_beyond_the_cap_are_refused(sessions, ctx, partners: Partners, 
 # -- identity and caps ----------------------------------------------------------------------
 
 
+def test_a_replaced_key_never_re_credits_a_record_and_signs_nothing_after_it(
+    sessions, ctx, partners: Partners, verified
+) -> None:
+    """Issue 14: after a leaked key was replaced (then: a new provider registration), the same
+    receipt re-signed with the new key was credited again. Now a provider has keys with
+    validity periods, and a record counts once per provider whichever key signed it."""
+    alice = verified.alice.address
+    old, new = partners.merchant, partner_key("merchant-2027")
+    now = int(time.time())
+    with sessions() as session:
+        first = partners.receipt(alice, issued_at=now - 3600, receipt_id="R-1")
+        assert _purchase(session, ctx, alice, first).amount == 1000
+        service.rotate_key(
+            session, "green-mart", new.address, datetime.fromtimestamp(now - 1800, UTC)
+        )
+        # The same receipt, re-signed with the new key: the new key did not exist then.
+        resigned = partners.receipt(alice, issued_at=now - 3600, receipt_id="R-1", merchant=new)
+        refused(
+            "provider-key-not-valid", lambda: _purchase(session, ctx, alice, resigned), sessions
+        )
+        # Re-dated into the new key's time: still the provider's record R-1.
+        redated = partners.receipt(alice, issued_at=now - 600, receipt_id="R-1", merchant=new)
+        refused("duplicate-evidence", lambda: _purchase(session, ctx, alice, redated), sessions)
+        # The old key signs nothing that counts after it was replaced.
+        leaked = partners.receipt(alice, issued_at=now - 600, merchant=old)
+        refused("provider-key-not-valid", lambda: _purchase(session, ctx, alice, leaked), sessions)
+        fresh = partners.receipt(alice, issued_at=now - 600, merchant=new)
+        assert _purchase(session, ctx, alice, fresh).amount == 1000
+        keys = service.provider_keys(session, service.get_provider(session, "green-mart"))
+    assert [(k.signer_address, k.valid_until is None) for k in keys] == [
+        (old.address, False),
+        (new.address, True),
+    ]
+
+
 def test_an_unverified_citizen_is_refused(sessions, ctx, partners: Partners, verified) -> None:
     carol = verified.carol.address
     with sessions() as session:
@@ -348,6 +405,26 @@ def test_an_unverified_citizen_is_refused(sessions, ctx, partners: Partners, ver
             lambda: _purchase(session, ctx, carol, partners.receipt(carol)),
             sessions,
         )
+
+
+def test_activities_before_the_citizen_was_verified_do_not_earn(
+    sessions, ctx, partners: Partners, verified, platform: Platform
+) -> None:
+    """Issue 14: verified a minute ago, a citizen claimed 3 x 3 kg for each of five days before
+    (45 kg, all accepted). Only what happened after the verification earns now."""
+    carol = verified.carol.address
+    chain_now = block_time(platform.chain)
+    platform.attest(carol, verified_ago=60)
+    with sessions() as session:
+        for days_before in range(1, 6):
+            receipt = partners.receipt(carol, issued_at=chain_now - days_before * 86_400)
+            problem = refused(
+                "citizen-unverified", lambda r=receipt: _purchase(session, ctx, carol, r), sessions
+            )
+            assert "after the activity began" in (problem.detail or "")
+        ctx.clock = lambda: datetime.fromtimestamp(chain_now + 60, UTC)
+        after = partners.receipt(carol, issued_at=chain_now - 30)
+        assert _purchase(session, ctx, carol, after).amount == 1000
 
 
 def test_a_revoked_citizen_is_refused(
@@ -403,6 +480,50 @@ def test_daily_and_yearly_caps_are_enforced(sessions, ctx, partners: Partners, v
             lambda: _purchase(session, ctx, alice, partners.receipt(alice, issued_at=now - 70)),
             sessions,
         )
+
+
+def test_one_kind_of_activity_cannot_fill_the_day(
+    sessions, ctx, partners: Partners, verified
+) -> None:
+    """2026.2 caps bikes and scooters at 3 kg a day, whatever the citizen's 10 kg allows."""
+    alice = verified.alice.address
+    kst = 9 * 3600
+    now = int(time.time())
+    midnight = (now + kst) // 86400 * 86400 - kst  # the local day's start, in UTC seconds
+    base = midnight + 60 if now - midnight > 6_000 else midnight - 86_400 + 60
+    with sessions() as session:
+        for n in range(7):  # 2,400 m x 0.1714 = 411 g each: 2,877 g
+            ride = partners.ride(alice, start=base + n * 700, distance=2_400)
+            assert _trip(session, ctx, alice, ride).amount == 411
+        eighth = partners.ride(alice, start=base + 7 * 700, distance=2_400)
+        problem = refused("kind-cap-reached", lambda: _trip(session, ctx, alice, eighth), sessions)
+    assert problem.extensions == {
+        "kind": "micromobility",
+        "cap_grams": 3000,
+        "credited_grams": 2877,
+    }
+    with sessions() as session:  # other kinds still earn that day
+        tap = partners.tap_trip(alice, start=base + 8 * 700)
+        assert _trip(session, ctx, alice, tap).amount == 513
+
+
+def test_production_does_not_issue_on_placeholder_factors_unless_accepted(
+    sessions, ctx, partners: Partners, verified
+) -> None:
+    alice = verified.alice.address
+    ctx.settings = ctx.settings.model_copy(update={"environment": Environment.production})
+    with sessions() as session:
+        refused(
+            "placeholder-factors-refused",
+            lambda: _purchase(session, ctx, alice, partners.receipt(alice)),
+            sessions,
+        )
+        # A trip rests on estimates, not placeholders: it earns.
+        assert _trip(session, ctx, alice, partners.tap_trip(alice)).amount == 513
+    ctx.settings = ctx.settings.model_copy(update={"accept_placeholder_factors": "2026.2"})
+    with sessions() as session:
+        claim = _purchase(session, ctx, alice, partners.receipt(alice))
+    assert service.factor_status(claim) == "placeholder"
 
 
 def test_unknown_categories_and_zero_reductions_are_refused(

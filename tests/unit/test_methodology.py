@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,49 @@ def test_two_files_may_not_claim_one_version(tmp_path: Path) -> None:
     (tmp_path / "factors-b.json").write_text(source)
     with pytest.raises(ValueError, match="two factor sets"):
         factor_sets(tmp_path)
+
+
+def test_2026_2_puts_electric_rail_on_korea_s_grid_and_rounds_once() -> None:
+    """Issue 14: UK rail factors on the UK grid under-counted electric rail here by ~15 %."""
+    old, new = factor_set("2026.1"), factor_set("2026.2")
+    ride = {"kind": "trip", "components": [{"type": "trip", "mode": "subway", "distance_m": 4200}]}
+    assert old.quantify(ride) == 604
+    # 4200 x (0.1714 - 0.0275 / 0.23314 x 0.4173), exact to 50 digits, rounded down once.
+    assert new.quantify(ride) == 513
+    exact = Fraction("0.0275") / Fraction("0.23314") * Fraction("0.4173")
+    assert abs(Fraction(new.modes["subway"].factor) - exact) < Fraction(1, 10**48)
+    assert new.modes["bus"].factor == Decimal("0.10312")  # full precision (2026.1: 0.1031)
+    data = new.raw
+    for name, mode in data["modes"].items():
+        assert mode["source"] in data["sources"] and mode["status"] in data["statuses"], name
+        assert new.modes[name].status == mode["status"]
+
+
+def test_a_claim_carries_the_weakest_status_it_rests_on() -> None:
+    fs = factor_set("2026.2")
+    bike = {"kind": "trip", "components": [{"type": "trip", "mode": "bike", "distance_m": 1}]}
+    milk = {"kind": "purchase", "components": [{"type": "product", "category": "rice.1kg"}]}
+    assert fs.status_of(bike) == "estimate"  # the car baseline is a UK proxy
+    assert fs.status_of(milk) == "placeholder"
+    assert factor_set("2026.1").status_of(milk) == "sourced"  # 2026.1 stated no statuses
+
+
+def test_reformatting_a_canonical_set_keeps_its_hash(tmp_path: Path) -> None:
+    """From 2026.2 the hash is the canonical form's: formatting never breaks recomputation."""
+    data = json.loads((METHODOLOGY_DIR / "factors-2026.2.json").read_text())
+    (tmp_path / "factors-2026.2.json").write_text(json.dumps(data, indent=7, sort_keys=False))
+    reformatted = factor_sets(tmp_path)["2026.2"]
+    assert reformatted.hash == factor_set("2026.2").hash
+    data["modes"]["bus"]["factor"] = "0.10313"
+    (tmp_path / "factors-2026.2.json").write_text(json.dumps(data))
+    factor_sets.cache_clear()
+    assert factor_sets(tmp_path)["2026.2"].hash != factor_set("2026.2").hash
+
+
+def test_each_kind_of_activity_has_its_own_caps() -> None:
+    fs = factor_set("2026.2")
+    kinds = {mode.cap_kind for mode in fs.modes.values()} | {"purchase"}
+    assert kinds == set(fs.caps)
+    rental = {"kind": "trip", "components": [{"type": "trip", "mode": "ev_carshare"}]}
+    assert fs.cap_kind(rental) == "ev_carshare"
+    assert fs.caps["ev_carshare"].daily_g == 3000
