@@ -19,6 +19,9 @@
 
 from __future__ import annotations
 
+import html
+import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,6 +31,7 @@ from typing import Any
 
 from babel.dates import format_datetime, get_timezone
 from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_javascript
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal
 from werkzeug.datastructures import LanguageAccept
@@ -158,3 +162,34 @@ def format_timestamp(timestamp: int | datetime, locale: str) -> str:
 
 
 _DATETIME_PATTERNS = {"en": "MMM d, y, h:mm a", "ko": "y년 M월 d일 a h:mm"}
+
+
+# -- pages with translated markers ---------------------------------------------------------------
+
+# A static page's translatable text: {{ _("Text") }} (the msgid is the English text).
+HTML_MARKER = re.compile(r"""\{\{\s*_\(\s*"((?:[^"\\]|\\.)*)"\s*\)\s*\}\}""")
+
+
+def script_msgids(script: Path) -> list[str]:
+    """The msgids a script marks with ``_("...")`` or ``fill("...", values)``, also inside
+    template literals (Babel's JavaScript extractor)."""
+    found = []
+    with script.open("rb") as fh:
+        for _line, _func, message, _comments in extract_javascript(
+            fh, {"_": None, "fill": None}, [], {"parse_template_string": True}
+        ):
+            first = message[0] if isinstance(message, tuple) else message
+            if isinstance(first, str):
+                found.append(first)
+    return found
+
+
+def render_page(page: Path, locale: str, script: Path | None = None) -> str:
+    """A static HTML page in ``locale``: its markers translated (escaped), ``{{ lang }}`` the
+    language, and ``{{ messages }}`` the translations its script needs, as JSON."""
+    text = page.read_text(encoding="utf-8")
+    text = HTML_MARKER.sub(lambda m: html.escape(gettext(locale, m.group(1))), text)
+    messages = {m: gettext(locale, m) for m in script_msgids(script)} if script else {}
+    # JSON inside <script type="application/json">: "</" must not close the element.
+    as_json = json.dumps(messages, ensure_ascii=False, sort_keys=True).replace("</", "<\\/")
+    return text.replace("{{ lang }}", locale).replace("{{ messages }}", as_json)

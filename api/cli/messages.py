@@ -21,25 +21,21 @@ from __future__ import annotations
 
 import ast
 import importlib
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
-from babel.messages.extract import extract_javascript
 from babel.messages.pofile import read_po, write_po
 
 from api.cli.common import console
-from api.i18n import LOCALES, catalogue_path
+from api.i18n import HTML_MARKER, LOCALES, catalogue_path, script_msgids
 
 API = Path(__file__).resolve().parents[1]
 PROJECT = API.parent
 TEMPLATE = PROJECT / "build" / "messages.pot"  # generated, not checked in
 # Code whose errors never reach a client as a problem: the CLI's and the demo's own messages.
 _SKIP = ("cli", "demo", "migrations")
-# The HTML pages' marker: {{ _("Text") }} (api/static/*.html, rendered by api.i18n).
-HTML_MARKER = re.compile(r"""\{\{\s*_\(\s*"((?:[^"\\]|\\.)*)"\s*\)\s*\}\}""")
 
 
 @dataclass(frozen=True)
@@ -120,10 +116,8 @@ def _scan(path: Path) -> tuple[list[Found], list[str]]:
 
 def _static() -> Iterator[Found]:
     for path in sorted((API / "static").glob("*.js")):
-        with path.open("rb") as fh:
-            for lineno, _func, message, _comments in extract_javascript(fh, {"_": None}, [], {}):
-                if isinstance(message, str):
-                    yield Found(message, f"{path.relative_to(PROJECT)}:{lineno}")
+        for message in script_msgids(path):
+            yield Found(message, str(path.relative_to(PROJECT)))
     for path in sorted((API / "static").glob("*.html")):
         for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             for match in HTML_MARKER.finditer(line):

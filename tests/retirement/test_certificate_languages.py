@@ -1,8 +1,11 @@
-"""The certificate and its verification in Korean and English: the browser's language by
-default, a switch on the page, Korean formats; the Korean page as headless Chromium shows it."""
+"""The certificate, its verification and the auditor's dashboard in Korean and English: the
+browser's language by default, a switch on the page, Korean formats; the Korean pages as headless
+Chromium shows them (one world and few browser runs: page tests are the slow ones)."""
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -16,7 +19,7 @@ pytestmark = [pytest.mark.chain, pytest.mark.database]
 __all__ = ["certified", "live"]  # fixtures used below
 
 
-def test_the_certificate_speaks_the_browsers_language_with_a_switch_and_korean_formats(
+def test_the_pages_speak_the_browsers_language_with_a_switch_and_korean_formats(
     certified, live: str, tmp_path: Path
 ) -> None:
     aw, _user, _address, body = certified
@@ -68,3 +71,20 @@ def test_the_certificate_speaks_the_browsers_language_with_a_switch_and_korean_f
         f"{live}/certificates/1/page",
     )
     assert screenshot.stat().st_size > 20_000
+
+    # The auditor's dashboard: Korean labels in the page, the script's translations beside them.
+    page = aw.client.get("/dashboard", headers=korean)
+    assert page.headers["content-language"] == "ko"
+    assert '<html lang="ko">' in page.text and "감사인 로그인" in page.text
+    script_messages = re.search(r'<script id="messages"[^>]*>(.*?)</script>', page.text, re.S)
+    assert script_messages
+    assert json.loads(script_messages.group(1))["all checks pass"] == "모든 검사 통과"
+    english = aw.client.get("/dashboard", params={"lang": "en"}, headers=korean)
+    assert '<html lang="en">' in english.text and "Auditor sign-in" in english.text
+    # Signed in, in a browser asking for Korean: what the script draws is Korean too.
+    url = f"{live}/dashboard#token={aw.auditor().access}"
+    dom = chromium(tmp_path, "--accept-lang=ko-KR,ko", "--dump-dom", url)
+    assert 'data-loaded="true"' in dom, dom[-3000:]
+    assert "모든 검사 통과" in dom and "아직 결제된 거래가 없습니다" in dom and "유통량" in dom
+    tiles = re.findall(r'<div class="value">([^<]*)<', dom)
+    assert tiles[:3] == ["1.5 kg ", "3 kg ", "1.5 kg "], tiles  # circulating, issued, retired
