@@ -173,7 +173,7 @@ HTML_MARKER = re.compile(r"""\{\{\s*_\(\s*"((?:[^"\\]|\\.)*)"\s*\)\s*\}\}""")
 def script_msgids(script: Path) -> list[str]:
     """The msgids a script marks with ``_("...")`` or ``fill("...", values)``, also inside
     template literals (Babel's JavaScript extractor)."""
-    found = []
+    found: list[str] = []
     with script.open("rb") as fh:
         for _line, _func, message, _comments in extract_javascript(
             fh, {"_": None, "fill": None}, [], {"parse_template_string": True}
