@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import ast
 import importlib
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
@@ -34,6 +36,7 @@ from api.i18n import HTML_MARKER, LOCALES, catalogue_path, script_msgids
 API = Path(__file__).resolve().parents[1]
 PROJECT = API.parent
 TEMPLATE = PROJECT / "build" / "messages.pot"  # generated, not checked in
+FIXED_DATE = datetime(2026, 12, 2, tzinfo=UTC)
 # Code whose errors never reach a client as a problem: the CLI's and the demo's own messages.
 _SKIP = ("cli", "demo", "migrations")
 
@@ -143,22 +146,27 @@ def extract() -> tuple[Catalog, list[str]]:
         fstrings += bad
         for f in found:
             _add(template, f)
-    for slug, cls in sorted(PROBLEM_TYPES.items()):
-        _add(template, Found(cls.title, f"problem type {slug}"))
-    for name, (_status, _slug, title) in sorted(ERROR_PROBLEMS.items()):
-        _add(template, Found(title, f"contract error {name}"))
+    # The registries: a title the scan did not see (declared by a module it skips, or built
+    # at run time) is still a text to translate.
+    for cls in PROBLEM_TYPES.values():
+        module = Path(sys.modules[cls.__module__].__file__ or "")
+        where = str(module.relative_to(PROJECT)) if module.is_relative_to(PROJECT) else ""
+        _add(template, Found(cls.title, where), only_new=True)
+    for _status, _slug, title in ERROR_PROBLEMS.values():
+        _add(template, Found(title, "api/chain/errors.py"), only_new=True)
     for f in _static():
         _add(template, f)
     return template, fstrings
 
 
-def _add(template: Catalog, found: Found) -> None:
+def _add(template: Catalog, found: Found, *, only_new: bool = False) -> None:
     path, _, line = found.where.partition(":")
     location = (path, int(line)) if line.isdigit() else (found.where, 0)
     python_format = "{" in found.msgid
     existing = template.get(found.msgid)
     if existing is not None:
-        existing.locations.append(location)
+        if not only_new and location not in existing.locations:
+            existing.locations.append(location)
         return
     template.add(
         found.msgid, locations=[location], flags=["python-brace-format"] if python_format else []
@@ -198,6 +206,16 @@ def export_messages() -> None:
         else:
             catalog = Catalog(locale=locale, project="crda")
         catalog.update(template, no_fuzzy_matching=True)
+        # A stable header: no placeholders, no dates that change with every export.
+        catalog.fuzzy = False
+        catalog.project, catalog.version = "crda", "1"
+        catalog.language_team = catalog.last_translator = "CRDA platform team"
+        catalog.msgid_bugs_address = ""
+        catalog.creation_date = catalog.revision_date = FIXED_DATE
+        catalog.header_comment = (
+            f"# {locale} translations of the texts CRDA shows (api/i18n.py). Fill in msgstr;\n"
+            "# `crda export-messages` adds each new msgid with an empty one."
+        )
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as fh:
             write_po(
