@@ -39,12 +39,13 @@ bench: install
 
 install: $(VENV)/.installed node_modules/.installed
 
-# A headless browser for the dashboard's page test (make test only): Debian's chromium.
+# A headless browser for the page tests (make test only): Debian's chromium, and a Korean font
+# (fonts-nanum) so the Korean certificate's screenshot shows Hangul rather than empty boxes.
 .PHONY: chromium
 chromium:
-	@command -v chromium >/dev/null || { \
-		if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y chromium; \
-		else sudo apt-get update && sudo apt-get install -y chromium; fi; }
+	@{ command -v chromium >/dev/null && fc-list :lang=ko | grep -q .; } || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y chromium fonts-nanum; \
+		else sudo apt-get update && sudo apt-get install -y chromium fonts-nanum; fi; }
 
 # Python: a venv with the project (editable) and its dev tools, redone when pyproject changes.
 $(VENV)/.installed: pyproject.toml

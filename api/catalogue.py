@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from api.chain.errors import ERROR_PROBLEMS
 from api.errors import PROBLEM_TYPES
+from api.i18n import gettext
 
 # slug -> (when it happens, what the app should show)
 HINTS: dict[str, tuple[str, str]] = {
@@ -181,10 +182,19 @@ def render_markdown() -> str:
         "refusal by the chain `error_name`, `error_args` and `tx_hash`. Every response, errors "
         "included, carries `X-Request-ID`: quote it when reporting a problem.",
         "",
+        "## Languages",
+        "",
+        "`title` and `detail` come in the language the request asks for with `Accept-Language` "
+        "(`ko` or `en`, q-values honoured: `ko-KR,ko;q=0.9,en;q=0.8` gets Korean); without the "
+        "header, or naming neither, English. The answer says which in `Content-Language` (and "
+        "`Vary: Accept-Language`). `type`, `status` and the extension members never change with "
+        "the language. The Korean app sends `Accept-Language: ko` and can show `title` (and "
+        "`detail`) as they come; the Korean titles are in the table below.",
+        "",
         "## Problem types",
         "",
-        "| type | status | title | when it happens | what the app shows |",
-        "| --- | --- | --- | --- | --- |",
+        "| type | status | title | title (ko) | when it happens | what the app shows |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for e in entries():
         when = e.when or "(not documented yet)"
@@ -192,7 +202,8 @@ def render_markdown() -> str:
             names = ", ".join(f"`{n}`" for n in e.contract_errors)
             when = f"{when} Contract error: {names}."
         lines.append(
-            f"| `{e.type}` | {e.status} | {_cell(e.title)} | {_cell(when)} | "
+            f"| `{e.type}` | {e.status} | {_cell(e.title)} | {_cell(gettext('ko', e.title))} | "
+            f"{_cell(when)} | "
             f"{_cell(e.show or '(not documented yet)')} |"
         )
     lines += [

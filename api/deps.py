@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.chain.gateway import ChainGateway
 from api.db import session_scope
 from api.errors import ValidationFailed, allowed_methods
+from api.i18n import page_locale
 from api.settings import Settings
 from api.state import AppState
 
@@ -67,3 +68,25 @@ def refuse_undeclared_method(request: Request) -> None:
     nor ``GET /certificates/verify`` a certificate with the serial "verify"."""
     if request.method not in allowed_methods(request):
         raise StarletteHTTPException(status_code=405)
+
+
+def page_language(
+    request: Request,
+    lang: Annotated[
+        Literal["ko", "en"] | None,
+        Query(
+            description="The page's language (its switch); the browser's Accept-Language "
+            "otherwise, English when it names neither."
+        ),
+    ] = None,
+) -> str:
+    return page_locale(lang, request.headers.get("accept-language"))
+
+
+# The language a page (or its JSON twin) is shown in: ``?lang=`` first, then Accept-Language.
+LanguageDep = Annotated[str, Depends(page_language)]
+
+
+def language_headers(locale: str) -> dict[str, str]:
+    """What an answer in a negotiated language says about it (caches keep one per language)."""
+    return {"Content-Language": locale, "Vary": "Accept-Language"}

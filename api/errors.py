@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from api import metrics
+from api.i18n import DEFAULT_LOCALE, Message, msg, negotiate, render
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -45,19 +46,36 @@ class Problem(Exception):
         if "slug" in cls.__dict__:
             PROBLEM_TYPES.setdefault(cls.slug, cls)
 
-    def __init__(self, detail: str | None = None, **extensions: Any) -> None:
-        super().__init__(detail or self.title)
+    def __init__(self, detail: str | Message | None = None, **extensions: Any) -> None:
+        """``detail`` is English, itself the msgid of its translation; a detail with values is a
+        :class:`~api.i18n.Message` (``msg("... {name} ...", name=value)``)."""
+        super().__init__(str(detail) if detail else self.title)
         self.detail = detail
         self.extensions = extensions
+
+    @property
+    def detail(self) -> str | None:
+        """The detail in English (logs, stored reasons); :meth:`body` translates it."""
+        return str(self._detail) if self._detail else None
+
+    @detail.setter
+    def detail(self, value: str | Message | None) -> None:
+        self._detail = value
 
     @property
     def type(self) -> str:
         return f"/problems/{self.slug}"
 
-    def body(self, instance: str | None = None) -> dict[str, Any]:
-        body: dict[str, Any] = {"type": self.type, "title": self.title, "status": self.status}
-        if self.detail:
-            body["detail"] = self.detail
+    def body(self, instance: str | None = None, locale: str = DEFAULT_LOCALE) -> dict[str, Any]:
+        """The problem document, its ``title`` and ``detail`` in ``locale`` (``type`` never
+        changes: the app keys on it)."""
+        body: dict[str, Any] = {
+            "type": self.type,
+            "title": render(self.title, locale),
+            "status": self.status,
+        }
+        if self._detail:
+            body["detail"] = render(self._detail, locale)
         if instance:
             body["instance"] = instance
         # RFC 9457's own members win: an extension never changes the type, title or status.
@@ -232,12 +250,17 @@ def allowed_methods(request: Request) -> list[str]:
 def problem_response(
     exc: Problem, request: Request, headers: dict[str, str] | None = None
 ) -> JSONResponse:
+    """The problem in the language the client asks for (``Accept-Language``; English when it
+    names none we have), saying which (``Content-Language``, ``Vary: Accept-Language``)."""
     metrics.count_problem(exc.slug, exc.status)
     headers = dict(headers or {})
     if exc.status == 401:
         headers["WWW-Authenticate"] = "Bearer"
+    locale = negotiate(request.headers.get("accept-language"))
+    headers["Content-Language"] = locale
+    headers["Vary"] = ", ".join(filter(None, [headers.get("Vary"), "Accept-Language"]))
     return JSONResponse(
-        exc.body(instance=request.url.path),
+        exc.body(instance=request.url.path, locale=locale),
         status_code=exc.status,
         media_type=PROBLEM_MEDIA_TYPE,
         headers=headers,
@@ -275,8 +298,10 @@ def install_problem_handlers(app: FastAPI) -> None:
             # RFC 9110 section 15.5.6: a 405 lists the methods the resource does answer.
             allowed = allowed_methods(request)
             headers = {"Allow": ", ".join(allowed)}
-            error.detail = f"{request.method} is not answered here; this path answers " + (
-                ", ".join(allowed)
+            error.detail = msg(
+                "{method} is not answered here; this path answers {allowed}",
+                method=request.method,
+                allowed=", ".join(allowed),
             )
         return problem_response(error, request, headers)
 

@@ -24,6 +24,7 @@ from starlette.responses import Response
 
 from api.db import Base
 from api.errors import problem
+from api.i18n import msg
 from api.timeutil import utcnow
 
 MAX_KEY_LENGTH = 255
@@ -112,7 +113,8 @@ def _replay(
             return None
         if found.request_hash != request_fingerprint(params):
             raise IdempotencyKeyReused(
-                f"key {key!r} was first used with other parameters", idempotency_key=key
+                msg("key {key!r} was first used with other parameters", key=key),
+                idempotency_key=key,
             )
         return found.response
 
@@ -120,7 +122,12 @@ def _replay(
 def check_key(key: str | None) -> str:
     """An Idempotency-Key header: 1 to MAX_KEY_LENGTH printable characters."""
     if key is None or not 0 < len(key) <= MAX_KEY_LENGTH or not key.isprintable():
-        raise InvalidIdempotencyKey(f"send an Idempotency-Key header of 1-{MAX_KEY_LENGTH} chars")
+        raise InvalidIdempotencyKey(
+            msg(
+                "send an Idempotency-Key header of 1-{MAX_KEY_LENGTH} chars",
+                MAX_KEY_LENGTH=MAX_KEY_LENGTH,
+            )
+        )
     return key
 
 
@@ -176,7 +183,7 @@ def run_idempotent(
             raise
     if stored.request_hash != fingerprint:
         raise IdempotencyKeyReused(
-            f"key {key!r} was first used with other parameters", idempotency_key=key
+            msg("key {key!r} was first used with other parameters", key=key), idempotency_key=key
         )
     assert stored.response is not None
     return IdempotentResult(stored.response, replayed=True)

@@ -31,6 +31,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from api import examples as ex
 from api.errors import problem
+from api.i18n import msg
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -78,7 +79,10 @@ class PageParams:
 
     def __post_init__(self) -> None:
         if not 1 <= self.limit <= MAX_LIMIT:
-            raise InvalidCursor(f"limit must be between 1 and {MAX_LIMIT}", limit=self.limit)
+            raise InvalidCursor(
+                msg("limit must be between 1 and {MAX_LIMIT}", MAX_LIMIT=MAX_LIMIT),
+                limit=self.limit,
+            )
 
 
 FIRST_PAGE = PageParams()
@@ -132,7 +136,7 @@ def decode_cursor(name: str, cursor: str, size: int) -> list[Any]:
         or len(values) != size
         or not all(_cursor_value(v) for v in values)
     ):
-        raise InvalidCursor(f"the cursor is not one of the {name} list")
+        raise InvalidCursor(msg("the cursor is not one of the {name} list", name=name))
     return values
 
 

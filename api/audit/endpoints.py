@@ -9,11 +9,12 @@ indexer) may read it too. Every other role gets 403.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from functools import cache
 from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
 from sqlalchemy.orm import Session
 
 from api.audit import dashboard, exports, queries
@@ -41,8 +42,9 @@ from api.audit.schemas import (
 )
 from api.auth.deps import CurrentUser
 from api.auth.models import Account, Role
-from api.deps import MAX_SQL_INT, ChainDep, SessionDep, StateDep
+from api.deps import MAX_SQL_INT, ChainDep, LanguageDep, SessionDep, StateDep, language_headers
 from api.errors import Forbidden, NotFound
+from api.i18n import render_page
 from api.market.reconcile import reconcile
 from api.pagination import Page, PageDep
 
@@ -419,9 +421,15 @@ STATIC = FilePath(__file__).resolve().parent.parent / "static"
 dashboard_router = APIRouter(tags=["dashboard"])
 
 
-@dashboard_router.get("/dashboard", response_class=FileResponse, include_in_schema=False)
-def dashboard_page() -> FileResponse:
-    return FileResponse(STATIC / "dashboard.html", media_type="text/html")
+@cache
+def _dashboard_html(locale: str) -> str:
+    return render_page(STATIC / "dashboard.html", locale, STATIC / "dashboard.js")
+
+
+@dashboard_router.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)
+def dashboard_page(locale: LanguageDep) -> HTMLResponse:
+    """The dashboard in Korean or English (``lang``, else the browser's language)."""
+    return HTMLResponse(_dashboard_html(locale), headers=language_headers(locale))
 
 
 @dashboard_router.get(

@@ -47,6 +47,7 @@ from api.audit.schemas import (
     TradeAudit,
     TransferPublic,
 )
+from api.i18n import msg
 from api.market.models import MarketFill, MarketSettlement
 from api.pagination import FIRST_PAGE, Page, PageParams, keyset_page
 
@@ -121,7 +122,8 @@ def supply_at(session: Session, block_number: int | None = None) -> Supply:
         block_number = status.block_number
     if block_number > status.block_number:
         raise BlockNotIndexed(
-            f"the index is at block {status.block_number}", indexed_block=status.block_number
+            msg("the index is at block {block_number}", block_number=status.block_number),
+            indexed_block=status.block_number,
         )
     point = session.scalars(
         select(SupplyPoint)

@@ -13,6 +13,7 @@ from api.auth.schemas import Holder
 from api.auth.tokens import InvalidAccessToken, decode_access_token
 from api.deps import SessionDep, SettingsDep
 from api.errors import Forbidden, problem
+from api.i18n import msg
 
 InvalidToken = problem(
     401,
@@ -60,7 +61,7 @@ def require_roles(*roles: Role) -> Callable[[Account], Account]:
 
     def check(user: CurrentUser) -> Account:
         if user.role not in allowed:
-            raise Forbidden(f"needs the role {' or '.join(sorted(allowed))}")
+            raise Forbidden(msg("needs the role {roles}", roles=" or ".join(sorted(allowed))))
         return user
 
     return check

@@ -5,6 +5,7 @@ from __future__ import annotations
 from eth_utils import is_address, to_checksum_address
 
 from api.errors import ValidationFailed
+from api.i18n import msg
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
@@ -13,5 +14,5 @@ def checksum(address: str) -> str:
     """``address`` in EIP-55 form (how every address is stored, compared and shown); a value
     that is no address is a 422."""
     if not isinstance(address, str) or not is_address(address):
-        raise ValidationFailed(f"{address!r} is not an address")
+        raise ValidationFailed(msg("{address!r} is not an address", address=address))
     return str(to_checksum_address(address))

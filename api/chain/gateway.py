@@ -59,6 +59,7 @@ from api.chain.deployments import (
 from api.chain.errors import ChainRevert, ErrorDecoder
 from api.chain.nonces import DatabaseNonces, NonceManager, NonceSource
 from api.errors import ChainUnavailable, DeploymentMismatch
+from api.i18n import msg
 from api.settings import Settings
 
 if TYPE_CHECKING:
@@ -239,7 +240,9 @@ class ChainGateway:
         """One standard JSON-RPC request's result (an error answer is a 503 problem)."""
         response = _guard(lambda: self.w3.provider.make_request(RPCEndpoint(method), params))
         if "error" in response:
-            raise ChainUnavailable(f"the node refused {method}: {response['error']}")
+            raise ChainUnavailable(
+                msg("the node refused {method}: {error}", method=method, error=response["error"])
+            )
         return response.get("result")
 
     def rpc_batch(self, requests: Sequence[tuple[str, list[Any]]]) -> list[Any]:
@@ -455,7 +458,9 @@ class ChainGateway:
                 )
             )
         except TimeExhausted as exc:
-            raise ChainUnavailable(f"no receipt for {tx_hash.to_0x_hex()} in time") from exc
+            raise ChainUnavailable(
+                msg("no receipt for {tx_hash} in time", tx_hash=tx_hash.to_0x_hex())
+            ) from exc
         if receipt["status"] != 1:
             raise self._revert_of(receipt, tx)
         if self.confirmations:

@@ -16,6 +16,7 @@ crda identity create-staff      an operator or auditor account (nobody signs up 
 crda identity uniqueness-key    a national ID's uniqueness key (the verifier's desk)
 crda export-openapi             the OpenAPI document to mobile_api_docs/openapi.json
 crda export-errors              the error catalogue to mobile_api_docs/errors.md
+crda export-messages            the texts to translate, merged into api/locale/*/messages.po
 crda fuzz                       every operation under fuzzing (schemathesis; the long run)
 crda bench gas|identity|indexer|earning|market|audit   benchmarks (bench/), run on demand
 
@@ -28,7 +29,7 @@ from __future__ import annotations
 
 import typer
 
-from api.cli import admin, audit, bench, demo, docs, identity, platform
+from api.cli import admin, audit, bench, demo, docs, identity, messages, platform
 
 app = typer.Typer(help="CRDA operations.", no_args_is_help=True, add_completion=False)
 app.add_typer(platform.devnet_app, name="devnet")
@@ -49,6 +50,7 @@ app.command()(platform.down)
 app.command()(demo.demo)
 app.command("export-openapi")(docs.export_openapi)
 app.command("export-errors")(docs.export_errors)
+app.command("export-messages")(messages.export_messages)
 app.command()(docs.fuzz)
 
 __all__ = ["app"]

@@ -33,6 +33,7 @@ from api.chain.gateway import ChainGateway
 from api.chain.identity import IdentityReader
 from api.credentials.models import Credential, Identity, Verifier
 from api.errors import Forbidden, NotFound, problem
+from api.i18n import msg
 from api.pagination import PageParams, Rows, seek_rows
 from api.settings import Settings
 from api.timeutil import aware, utcnow
@@ -277,8 +278,11 @@ def _checked_at(verified_at: datetime | None) -> datetime:
         return now
     if verified_at > now or now - verified_at > BACKDATE_LIMIT:
         raise VerificationTimeInvalid(
-            f"verified_at {verified_at.isoformat()} is not within the 7 days before "
-            f"{now.isoformat()}"
+            msg(
+                "verified_at {verified_at} is not within the 7 days before {now}",
+                verified_at=verified_at.isoformat(),
+                now=now.isoformat(),
+            )
         )
     return verified_at
 

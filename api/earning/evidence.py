@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.chain.eip712 import TypedDomain, Types, recover_digest, sign_digest
 from api.errors import problem
 from api.fields import JSON_SAFE_INT, Address
+from api.i18n import msg
 
 DOMAIN_NAME = "CRDA Evidence"
 DOMAIN_VERSION = "1"
@@ -200,7 +201,7 @@ def verify_evidence(
     try:
         signer = recover_digest(digest, signature)
     except ValueError as exc:
-        raise EvidenceSignatureInvalid(f"the signature cannot be read: {exc}") from exc
+        raise EvidenceSignatureInvalid(msg("the signature cannot be read: {exc}", exc=exc)) from exc
     if signer != provider_of(evidence):
         raise EvidenceSignatureInvalid(
             "the record was changed after signing, or was not signed by the provider it names",

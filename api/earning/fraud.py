@@ -15,6 +15,7 @@ from api.chain.identity import Attestation
 from api.earning.evidence import TripEvidence
 from api.earning.methodology import FactorSet, Station
 from api.errors import problem
+from api.i18n import msg
 from api.timeutil import aware
 
 # -- evidence and providers ------------------------------------------------------------------
@@ -103,13 +104,21 @@ def require_key_valid_at(
     """A record counts only under the key its provider used at the activity's time."""
     if valid_from is not None and moment < aware(valid_from):
         raise ProviderKeyNotValid(
-            f"this key of {provider} is valid from {aware(valid_from).isoformat()}; "
-            f"the activity began at {moment.isoformat()}"
+            msg(
+                "this key of {provider} is valid from {start}; the activity began at {began}",
+                provider=provider,
+                start=aware(valid_from).isoformat(),
+                began=moment.isoformat(),
+            )
         )
     if valid_until is not None and moment >= aware(valid_until):
         raise ProviderKeyNotValid(
-            f"this key of {provider} was replaced at {aware(valid_until).isoformat()}; "
-            f"the activity began at {moment.isoformat()}"
+            msg(
+                "this key of {provider} was replaced at {end}; the activity began at {began}",
+                provider=provider,
+                end=aware(valid_until).isoformat(),
+                began=moment.isoformat(),
+            )
         )
 
 
@@ -129,19 +138,27 @@ def require_verified_at(
     """
     a = attestation
     if not a.exists:
-        raise CitizenUnverified(f"{address} has no attestation")
+        raise CitizenUnverified(msg("{address} has no attestation", address=address))
     if a.revoked:
-        raise CitizenRevoked(f"the attestation of {address} was revoked")
+        raise CitizenRevoked(msg("the attestation of {address} was revoked", address=address))
     if a.verified_since > int(activity_start.timestamp()):
-        since = datetime.fromtimestamp(a.verified_since, UTC).isoformat()
         raise CitizenUnverified(
-            f"{address} was verified at {since}, after the activity began at "
-            f"{activity_start.isoformat()}; only activities after verification earn"
+            msg(
+                "{address} was verified at {since}, after the activity began at {began}; only"
+                " activities after verification earn",
+                address=address,
+                since=datetime.fromtimestamp(a.verified_since, UTC).isoformat(),
+                began=activity_start.isoformat(),
+            )
         )
     if a.expires_at <= int(activity_end.timestamp()):
-        raise CitizenUnverified(f"the attestation of {address} expired before the activity")
+        raise CitizenUnverified(
+            msg("the attestation of {address} expired before the activity", address=address)
+        )
     if not a.live and a.expires_at > int(now.timestamp()):
-        raise CitizenUnverified(f"the verifier of {address} is no longer accredited")
+        raise CitizenUnverified(
+            msg("the verifier of {address} is no longer accredited", address=address)
+        )
 
 
 # -- trips -----------------------------------------------------------------------------------
@@ -280,33 +297,58 @@ def check_trip(
     """Refuse a trip whose mode, times, speed, distance or GPS legs are not plausible."""
     mode = factors.modes.get(trip.mode)
     if mode is None or mode.evidence == "gps":
-        raise UnknownMode(f"mode {trip.mode!r} is not an operator mode of {factors.version}")
+        raise UnknownMode(
+            msg(
+                "mode {mode!r} is not an operator mode of {version}",
+                mode=trip.mode,
+                version=factors.version,
+            )
+        )
     duration = trip.endedAt - trip.startedAt
     if duration <= 0:
-        raise InvalidTripTimes(f"endedAt {trip.endedAt} is not after startedAt {trip.startedAt}")
+        raise InvalidTripTimes(
+            msg(
+                "endedAt {endedAt} is not after startedAt {startedAt}",
+                endedAt=trip.endedAt,
+                startedAt=trip.startedAt,
+            )
+        )
     # km/h = (m / 1000) / (s / 3600); compared in integers.
     if trip.distanceMeters * 3600 > mode.max_speed_kmh * 1000 * duration:
         kmh = trip.distanceMeters * 3600 // (1000 * duration)
         raise ImpossibleSpeed(
-            f"{trip.distanceMeters} m in {duration} s is {kmh} km/h; "
-            f"{trip.mode} tops out at {mode.max_speed_kmh} km/h",
+            msg(
+                "{distanceMeters} m in {duration} s is {kmh} km/h; "
+                "{mode} tops out at {max_speed_kmh} km/h",
+                distanceMeters=trip.distanceMeters,
+                duration=duration,
+                kmh=kmh,
+                mode=trip.mode,
+                max_speed_kmh=mode.max_speed_kmh,
+            ),
             speed_kmh=kmh,
             max_speed_kmh=mode.max_speed_kmh,
         )
     straight: int | None = None
     if mode.evidence == "tap":
         if not trip.fromStation or not trip.toStation:
-            raise MissingTripData(f"a {trip.mode} trip needs its tap-in and tap-out stations")
+            raise MissingTripData(
+                msg("a {mode} trip needs its tap-in and tap-out stations", mode=trip.mode)
+            )
         ends = []
         for code in (trip.fromStation, trip.toStation):
             station = stations.get(code)
             if station is None:
-                raise UnknownStation(f"station {code!r} is not in the station registry")
+                raise UnknownStation(
+                    msg("station {code!r} is not in the station registry", code=code)
+                )
             ends.append(station)
         straight = great_circle_m(ends[0].lat, ends[0].lon, ends[1].lat, ends[1].lon)
     elif mode.evidence == "ride":
         if not (trip.startLat or trip.startLon) or not (trip.endLat or trip.endLon):
-            raise MissingTripData(f"a {trip.mode} ride needs its start and end coordinates")
+            raise MissingTripData(
+                msg("a {mode} ride needs its start and end coordinates", mode=trip.mode)
+            )
         straight = great_circle_m(
             _micro(trip.startLat), _micro(trip.startLon), _micro(trip.endLat), _micro(trip.endLon)
         )
@@ -315,8 +357,14 @@ def check_trip(
         high = Decimal(straight) * factors.station_max_ratio
         if not low <= trip.distanceMeters <= high:
             raise DistanceMismatch(
-                f"{trip.distanceMeters} m reported; the straight line is {straight} m, so "
-                f"{int(low)}..{int(high)} m is plausible",
+                msg(
+                    "{distanceMeters} m reported; the straight line is {straight} m, "
+                    "so {low}..{high} m is plausible",
+                    distanceMeters=trip.distanceMeters,
+                    straight=straight,
+                    low=int(low),
+                    high=int(high),
+                ),
                 reported_m=trip.distanceMeters,
                 straight_line_m=straight,
             )
@@ -324,11 +372,17 @@ def check_trip(
         if mode.evidence != "tap":
             raise GpsLegsNotAllowed("walking legs count only to and from a transit stop")
         if len(gps_legs_m) > factors.gps_max_legs:
-            raise GpsLegOverCap(f"at most {factors.gps_max_legs} GPS legs per trip")
+            raise GpsLegOverCap(
+                msg("at most {gps_max_legs} GPS legs per trip", gps_max_legs=factors.gps_max_legs)
+            )
         for leg in gps_legs_m:
             if leg > factors.gps_leg_cap_m:
                 raise GpsLegOverCap(
-                    f"a GPS leg of {leg} m exceeds the {factors.gps_leg_cap_m} m cap",
+                    msg(
+                        "a GPS leg of {leg} m exceeds the {gps_leg_cap_m} m cap",
+                        leg=leg,
+                        gps_leg_cap_m=factors.gps_leg_cap_m,
+                    ),
                     leg_m=leg,
                     cap_m=factors.gps_leg_cap_m,
                 )

@@ -33,6 +33,7 @@ from api.chain.merkle import MerkleTree, claim_leaf
 from api.earning.models import BatchStatus, Claim, ClaimStatus, IssuanceBatch
 from api.earning.service import get_claim
 from api.errors import problem
+from api.i18n import msg
 from api.market.ledger import record_credits_issued
 from api.outbox.models import ChainTransaction
 from api.outbox.service import enqueue
@@ -264,7 +265,9 @@ def claim_proof(session: Session, claim_id: str, citizen: str | None = None) -> 
     """The claim record, its batch and its Merkle proof (once the claim is batched)."""
     claim = get_claim(session, claim_id, citizen)
     if claim.batch_id is None or claim.merkle_proof is None:
-        raise ClaimNotIssued(f"claim {claim.claim_id} is {claim.status}")
+        raise ClaimNotIssued(
+            msg("claim {claim_id} is {status}", claim_id=claim.claim_id, status=claim.status)
+        )
     batch = session.get(IssuanceBatch, claim.batch_id)
     assert batch is not None
     return ClaimProof(

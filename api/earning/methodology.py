@@ -33,6 +33,7 @@ from typing import Any
 from eth_utils import keccak
 
 from api.errors import problem
+from api.i18n import msg
 
 METHODOLOGY_DIR = Path(__file__).resolve().parent / "methodology"
 
@@ -222,10 +223,17 @@ def factor_set(version: str, expected_hash: str | None = None) -> FactorSet:
     try:
         found = factor_sets()[version]
     except KeyError:
-        raise UnknownMethodology(f"methodology {version!r} is not on file") from None
+        raise UnknownMethodology(
+            msg("methodology {version!r} is not on file", version=version)
+        ) from None
     if expected_hash is not None and found.hash_hex != expected_hash:
         raise MethodologyTampered(
-            f"methodology {version} hashes to {found.hash_hex}, the claim recorded {expected_hash}"
+            msg(
+                "methodology {version} hashes to {hash_hex}, the claim recorded {expected_hash}",
+                version=version,
+                hash_hex=found.hash_hex,
+                expected_hash=expected_hash,
+            )
         )
     return found
 

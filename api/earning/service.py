@@ -51,6 +51,7 @@ from api.earning.models import (
     SubmissionStatus,
 )
 from api.errors import NotFound, Problem, ValidationFailed, problem
+from api.i18n import msg
 from api.pagination import PageParams, Rows, keyset_rows
 from api.settings import Environment, Settings
 from api.timeutil import aware
@@ -108,10 +109,14 @@ def register_provider(
     if not is_checksum_address(signer_address):
         raise ValidationFailed("signer_address must be a checksummed 0x address")
     if district is not None and district not in DISTRICTS:
-        raise ValidationFailed(f"district must be one of {', '.join(DISTRICTS)}")
+        raise ValidationFailed(
+            msg("district must be one of {districts}", districts=", ".join(DISTRICTS))
+        )
     existing = session.scalar(select(DataProvider.id).where(DataProvider.code == code))
     if existing is not None or _key_taken(session, signer_address):
-        raise ProviderExists(f"a provider with code {code!r} or that signing key is registered")
+        raise ProviderExists(
+            msg("a provider with code {code!r} or that signing key is registered", code=code)
+        )
     provider = DataProvider(
         code=code,
         name=name,
@@ -164,7 +169,10 @@ def rotate_key(
     for key in current:
         if key.valid_from is not None and aware(key.valid_from) >= start:
             raise ValidationFailed(
-                f"valid_from must be after the current key's start, {key.valid_from.isoformat()}"
+                msg(
+                    "valid_from must be after the current key's start, {start}",
+                    start=key.valid_from.isoformat(),
+                )
             )
         key.valid_until = start
     session.add(
@@ -189,7 +197,7 @@ def provider_keys(session: Session, provider: DataProvider) -> list[ProviderKey]
 def get_provider(session: Session, code: str) -> DataProvider:
     provider = session.scalar(select(DataProvider).where(DataProvider.code == code))
     if provider is None:
-        raise NotFound(f"no data provider {code!r}")
+        raise NotFound(msg("no data provider {code!r}", code=code))
     return provider
 
 
@@ -303,13 +311,20 @@ def _accept(
     key = session.scalar(select(ProviderKey).where(ProviderKey.signer_address == verified.signer))
     provider = session.get(DataProvider, key.provider_id) if key is not None else None
     if key is None or provider is None:
-        raise fraud.UnknownProvider(f"{verified.signer} is not a registered data provider")
+        raise fraud.UnknownProvider(
+            msg("{signer} is not a registered data provider", signer=verified.signer)
+        )
     if provider.status != ProviderStatus.active:
-        raise fraud.ProviderSuspended(f"provider {provider.code} is suspended")
+        raise fraud.ProviderSuspended(msg("provider {code} is suspended", code=provider.code))
     wanted = ProviderKind.mobility if is_trip else ProviderKind.merchant
     if provider.kind != wanted:
         raise fraud.ProviderWrongType(
-            f"provider {provider.code} is a {provider.kind}; this evidence needs a {wanted}"
+            msg(
+                "provider {code} is a {kind}; this evidence needs a {wanted}",
+                code=provider.code,
+                kind=provider.kind,
+                wanted=wanted,
+            )
         )
     if evidence.citizen != citizen:
         raise fraud.EvidenceNotYours("the record names another citizen's address")
@@ -322,11 +337,14 @@ def _accept(
     started = datetime.fromtimestamp(start, UTC)
     ended = datetime.fromtimestamp(end, UTC)
     if ended > now + timedelta(seconds=settings.evidence_future_skew_seconds):
-        raise fraud.EvidenceFromFuture(f"the activity ends at {ended.isoformat()}")
+        raise fraud.EvidenceFromFuture(msg("the activity ends at {ended}", ended=ended.isoformat()))
     if now - ended > timedelta(days=settings.claim_window_days):
         raise fraud.EvidenceExpired(
-            f"the activity ended {(now - ended).days} days ago; "
-            f"the claim window is {settings.claim_window_days} days"
+            msg(
+                "the activity ended {days} days ago; the claim window is {claim_window_days} days",
+                days=(now - ended).days,
+                claim_window_days=settings.claim_window_days,
+            )
         )
     fraud.require_key_valid_at(key.valid_from, key.valid_until, started, provider.code)
 
@@ -339,15 +357,24 @@ def _accept(
         inputs = purchase_inputs(factors, evidence)
     amount = factors.quantify(inputs)
     if amount <= 0:
-        raise fraud.NoReduction(f"the activity avoids {amount} g under {factors.version}")
+        raise fraud.NoReduction(
+            msg(
+                "the activity avoids {amount} g under {version}",
+                amount=amount,
+                version=factors.version,
+            )
+        )
     if (
         factors.status_of(inputs) == "placeholder"
         and settings.environment == Environment.production
         and settings.accept_placeholder_factors != factors.version
     ):
         raise fraud.PlaceholderFactorsRefused(
-            f"{factors.version} marks a factor of this claim as a placeholder; set "
-            f"CRDA_ACCEPT_PLACEHOLDER_FACTORS={factors.version} to issue on it anyway"
+            msg(
+                "{version} marks a factor of this claim as a placeholder; set"
+                " CRDA_ACCEPT_PLACEHOLDER_FACTORS={version} to issue on it anyway",
+                version=factors.version,
+            )
         )
 
     # Same evidence twice, by any of the provider's keys (cheap check first; the unique
@@ -376,7 +403,8 @@ def _accept(
         )
         if overlapping is not None:
             raise fraud.OverlappingTrip(
-                f"the trip overlaps claim {overlapping}", other_claim=overlapping
+                msg("the trip overlaps claim {overlapping}", overlapping=overlapping),
+                other_claim=overlapping,
             )
 
     day = local_day(started, settings)
@@ -483,16 +511,28 @@ def _check_caps(session: Session, settings: Settings, citizen: str, day: date, a
     daily = _add(session, citizen, day.isoformat(), amount, settings.daily_cap_grams)
     if daily is not None:
         raise fraud.DailyCapReached(
-            f"{daily} g credited on {day.isoformat()}; {amount} g more would pass the daily cap "
-            f"of {settings.daily_cap_grams} g",
+            msg(
+                "{daily} g credited on {day}; {amount} g more would pass "
+                "the daily cap of {daily_cap_grams} g",
+                daily=daily,
+                day=day.isoformat(),
+                amount=amount,
+                daily_cap_grams=settings.daily_cap_grams,
+            ),
             cap_grams=settings.daily_cap_grams,
             credited_grams=daily,
         )
     yearly = _add(session, citizen, str(day.year), amount, settings.yearly_cap_grams)
     if yearly is not None:
         raise fraud.YearlyCapReached(
-            f"{yearly} g credited in {day.year}; {amount} g more would pass the yearly cap "
-            f"of {settings.yearly_cap_grams} g",
+            msg(
+                "{yearly} g credited in {year}; {amount} g more would pass "
+                "the yearly cap of {yearly_cap_grams} g",
+                yearly=yearly,
+                year=day.year,
+                amount=amount,
+                yearly_cap_grams=settings.yearly_cap_grams,
+            ),
             cap_grams=settings.yearly_cap_grams,
             credited_grams=yearly,
         )
@@ -511,8 +551,16 @@ def _check_kind_caps(
         held = _add(session, citizen, f"{kind}@{period}", amount, limit)
         if held is not None:
             raise fraud.KindCapReached(
-                f"{held} g credited for {kind} in {period}; {amount} g more would pass its cap "
-                f"of {limit} g under {factors.version}",
+                msg(
+                    "{held} g credited for {kind} in {period}; {amount} g more would pass its"
+                    " cap of {limit} g under {version}",
+                    held=held,
+                    kind=kind,
+                    period=period,
+                    amount=amount,
+                    limit=limit,
+                    version=factors.version,
+                ),
                 kind=kind,
                 cap_grams=limit,
                 credited_grams=held,
@@ -545,8 +593,12 @@ def purchase_inputs(factors: FactorSet, receipt: ReceiptEvidence) -> dict[str, A
     for item in receipt.items:
         if item.category not in factors.categories:
             raise fraud.UnknownProductCategory(
-                f"category {item.category!r} of product {item.productCode} has no baseline in "
-                f"{factors.version}",
+                msg(
+                    "category {category!r} of product {productCode} has no baseline in {version}",
+                    category=item.category,
+                    productCode=item.productCode,
+                    version=factors.version,
+                ),
                 product_code=item.productCode,
             )
         components.append(
@@ -569,7 +621,7 @@ def get_claim(session: Session, claim_id: str, citizen: str | None = None) -> Cl
     """A claim by id; with ``citizen``, only that citizen's own (others' are not found)."""
     claim = session.scalar(select(Claim).where(Claim.claim_id == claim_id.lower()))
     if claim is None or (citizen is not None and claim.beneficiary != citizen):
-        raise NotFound(f"no claim {claim_id}")
+        raise NotFound(msg("no claim {claim_id}", claim_id=claim_id))
     return claim
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from api.chain.addresses import checksum
 from api.errors import problem
+from api.i18n import msg
 from api.market.models import (
     AccountKind,
     Asset,
@@ -104,7 +105,14 @@ def _apply(session: Session, tx: LedgerTransaction, acct: LedgerAccount, amount:
     if balance is None:
         have = session.scalar(select(LedgerAccount.balance).where(LedgerAccount.id == acct.id))
         raise InsufficientBalance(
-            f"{acct.owner} holds {have} {acct.asset} ({acct.kind}), needs {-amount}",
+            msg(
+                "{owner} holds {have} {asset} ({kind}), needs {needed}",
+                owner=acct.owner,
+                have=have,
+                asset=acct.asset,
+                kind=acct.kind,
+                needed=-amount,
+            ),
             asset=str(acct.asset),
             balance=have,
             needed=-amount,

@@ -22,6 +22,7 @@ from api.auth.service import wallet_signer
 from api.chain.addresses import checksum
 from api.chain.errors import ERROR_PROBLEMS
 from api.errors import Conflict, NotFound, ValidationFailed, problem
+from api.i18n import msg
 from api.market import ledger
 from api.market.context import MarketContext
 from api.market.eip712 import LOT_GRAMS, Order, Side, recover, won_of
@@ -164,7 +165,7 @@ def check_order(ctx: MarketContext, order: Order, signature: bytes) -> CheckedOr
     if recover(digest, signature) != order.maker:
         raise InvalidSignature("the signature does not recover to the maker for this exchange")
     if not ctx.is_verified(order.maker):
-        raise UnverifiedAccount(f"{order.maker} has no live identity attestation")
+        raise UnverifiedAccount(msg("{maker} has no live identity attestation", maker=order.maker))
     return CheckedOrder(order, signature, digest)
 
 
@@ -199,7 +200,12 @@ def record_order(
         )
     )
     if (open_count or 0) >= ctx.settings.market_max_open_orders:
-        raise OrderLimitReached(f"at most {ctx.settings.market_max_open_orders} open orders")
+        raise OrderLimitReached(
+            msg(
+                "at most {market_max_open_orders} open orders",
+                market_max_open_orders=ctx.settings.market_max_open_orders,
+            )
+        )
     band = ctx.settings.market_price_band_percent
     if (
         band
@@ -207,7 +213,11 @@ def record_order(
         and abs(order.price - state.last_price) * 100 > band * (state.last_price)
     ):
         raise PriceOutsideBand(
-            f"price must be within {band}% of the last trade ({state.last_price} won/kg)",
+            msg(
+                "price must be within {band}% of the last trade ({last_price} won/kg)",
+                band=band,
+                last_price=state.last_price,
+            ),
             last_price=state.last_price,
         )
     is_buy = order.side == Side.buy
@@ -264,11 +274,14 @@ def cancel_order(
     lock_market(session)
     row = session.get(MarketOrder, order_id)
     if row is None:
-        raise NotFound(f"no order {order_id}")
+        raise NotFound(msg("no order {order_id}", order_id=order_id))
     if row.maker != checksum(requester):
         raise NotOrderMaker()
     if row.status != OrderStatus.open:
-        raise OrderClosed(f"order {order_id} is {row.status}", order_status=str(row.status))
+        raise OrderClosed(
+            msg("order {order_id} is {status}", order_id=order_id, status=row.status),
+            order_status=str(row.status),
+        )
     row.status = OrderStatus.cancelled
     row.cancel_reason = reason
     release_if_closed(session, row)
@@ -342,7 +355,7 @@ def cancel_order_signed(
     """Cancel with the maker's EIP-712 ``Cancel(orderHash)`` signature (no session needed)."""
     row = session.get(MarketOrder, order_id)
     if row is None:
-        raise NotFound(f"no order {order_id}")
+        raise NotFound(msg("no order {order_id}", order_id=order_id))
     signer = ctx.domain.cancel_signer(order_of(row), signature)
     if signer is None:
         raise InvalidSignature()
@@ -413,7 +426,7 @@ def deposit(
     address = checksum(address)
     _check_amount(amount)
     if not ctx.is_verified(address):
-        raise UnverifiedAccount(f"{address} has no live identity attestation")
+        raise UnverifiedAccount(msg("{address} has no live identity attestation", address=address))
     lock_market(session)
     transfer = _new_transfer(session, "deposit", address, amount, reference)
     enqueue(
@@ -488,7 +501,10 @@ def _new_transfer(
         select(WonTransfer).where(WonTransfer.kind == kind, WonTransfer.reference == reference)
     )
     if existing is not None:
-        raise Conflict(f"{kind} {reference!r} was already recorded", transfer_id=existing.id)
+        raise Conflict(
+            msg("{kind} {reference!r} was already recorded", kind=kind, reference=reference),
+            transfer_id=existing.id,
+        )
     transfer = WonTransfer(
         kind=kind,
         address=address,

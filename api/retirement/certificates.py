@@ -17,6 +17,17 @@ from api.audit.errors import IndexNotStarted
 from api.audit.provenance import retirement_allocation
 from api.auth.secrets import envelope
 from api.chain.gateway import ChainGateway
+from api.i18n import (
+    DEFAULT_LOCALE,
+    LOCALES,
+    Message,
+    format_count,
+    format_grams,
+    format_kilograms,
+    format_timestamp,
+    msg,
+    translator,
+)
 from api.retirement.models import Certificate, CertificateStatus
 from api.retirement.schemas import Check, Verification
 from api.settings import Settings
@@ -117,12 +128,14 @@ def verify_certificate(
     beneficiary: str | None = None,
     salt: str | None = None,
     reason: str | None = None,
+    locale: str = DEFAULT_LOCALE,
 ) -> Verification:
-    """Check what a certificate claims against the chain's Retired event (and the index)."""
+    """Check what a certificate claims against the chain's Retired event (and the index); each
+    check's detail in ``locale``."""
     checks: list[Check] = []
 
-    def check(name: str, ok: bool, detail: str) -> None:
-        checks.append(Check(name=name, ok=ok, detail=detail))
+    def check(name: str, ok: bool, detail: Message) -> None:
+        checks.append(Check(name=name, ok=ok, detail=detail.render(locale)))
 
     event: dict[str, Any] | None = None
     receipt = None
@@ -134,9 +147,9 @@ def verify_certificate(
         check(
             "transaction",
             receipt is not None and receipt["status"] == 1,
-            "the transaction is mined and succeeded"
+            msg("the transaction is mined and succeeded")
             if receipt is not None
-            else "no such transaction on this chain",
+            else msg("no such transaction on this chain"),
         )
         if receipt is not None:
             for found in chain.receipt_events("CRDAToken", "Retired", receipt):
@@ -149,13 +162,25 @@ def verify_certificate(
             "CRDAToken", "Retired", argument_filters={"certificateId": serial}, from_block=start
         )
         event = dict(logs[0]) if logs else None
-    check(
-        "retired-event",
-        event is not None,
-        f"a Retired event with certificate id {serial}"
-        + (" in that transaction" if tx_hash else "")
-        + (" exists" if event else " does not exist"),
-    )
+    if tx_hash:
+        seen = (
+            msg(
+                "a Retired event with certificate id {serial} in that transaction exists",
+                serial=serial,
+            )
+            if event
+            else msg(
+                "a Retired event with certificate id {serial} in that transaction does not exist",
+                serial=serial,
+            )
+        )
+    else:
+        seen = (
+            msg("a Retired event with certificate id {serial} exists", serial=serial)
+            if event
+            else msg("a Retired event with certificate id {serial} does not exist", serial=serial)
+        )
+    check("retired-event", event is not None, seen)
     on_chain: dict[str, Any] | None = None
     if event is not None:
         args = event["args"]
@@ -173,43 +198,57 @@ def verify_certificate(
         check(
             "confirmations",
             depth >= settings.confirmations,
-            f"{depth} blocks deep (needs {settings.confirmations})",
+            msg("{depth} blocks deep (needs {needed})", depth=depth, needed=settings.confirmations),
         )
         if amount is not None:
             check(
                 "amount",
                 amount == on_chain["amount"],
-                f"claimed {amount} g, on chain {on_chain['amount']} g",
+                msg(
+                    "claimed {claimed} g, on chain {on_chain} g",
+                    claimed=amount,
+                    on_chain=on_chain["amount"],
+                ),
             )
         if beneficiary_hash_claimed is not None:
             check(
                 "beneficiary-hash",
                 beneficiary_hash_claimed.lower() == on_chain["beneficiary_hash"],
-                "the beneficiary commitment matches the chain"
+                msg("the beneficiary commitment matches the chain")
                 if beneficiary_hash_claimed.lower() == on_chain["beneficiary_hash"]
-                else "the beneficiary commitment differs from the chain",
+                else msg("the beneficiary commitment differs from the chain"),
             )
         if beneficiary is not None:
             if salt is None:
-                check("beneficiary", False, "a beneficiary name needs its salt to be checked")
+                check("beneficiary", False, msg("a beneficiary name needs its salt to be checked"))
             else:
                 recomputed = beneficiary_hash(salt, beneficiary)
                 check(
                     "beneficiary",
                     recomputed == on_chain["beneficiary_hash"],
-                    "the named beneficiary is the one committed on chain"
+                    msg("the named beneficiary is the one committed on chain")
                     if recomputed == on_chain["beneficiary_hash"]
-                    else "the named beneficiary is not the one committed on chain",
+                    else msg("the named beneficiary is not the one committed on chain"),
                 )
         if holder is not None:
             check(
                 "holder",
                 holder.lower() == on_chain["holder"],
-                f"claimed {holder.lower()}, on chain {on_chain['holder']}",
+                msg(
+                    "claimed {claimed}, on chain {on_chain}",
+                    claimed=holder.lower(),
+                    on_chain=on_chain["holder"],
+                ),
             )
         if reason is not None:
             same = reason == on_chain["reason"]
-            check("reason", same, f"the reason {'matches' if same else 'differs from'} the chain")
+            check(
+                "reason",
+                same,
+                msg("the reason matches the chain")
+                if same
+                else msg("the reason differs from the chain"),
+            )
         try:
             indexed = queries.get_retirement(session, serial)
         except IndexNotStarted:
@@ -219,9 +258,9 @@ def verify_certificate(
             check(
                 "index",
                 agrees,
-                "the audit index agrees with the chain"
+                msg("the audit index agrees with the chain")
                 if agrees
-                else "the audit index disagrees with the chain",
+                else msg("the audit index disagrees with the chain"),
             )
     reasons = [c.detail for c in checks if not c.ok]
     return Verification(
@@ -242,81 +281,142 @@ table{border-collapse:collapse;width:100%;font-size:14px}td{padding:6px 8px;
 border-bottom:1px solid #e4ece7;vertical-align:top}td:first-child{color:#5a6b63;width:34%}
 code{font-size:12px;word-break:break-all}.qr{float:right;width:170px;margin-left:24px}
 .ok{color:#157a3f;font-weight:600}.bad{color:#b3261e;font-weight:600}
-@media print{body{background:#fff}.sheet{box-shadow:none;border:none;margin:0}}
+.lang{max-width:760px;margin:16px auto -16px;text-align:right;font-size:14px;color:#5a6b63}
+.lang a{color:#145c3c}.sheet a{word-break:break-all}html[lang=ko] p{word-break:keep-all}
+@media print{body{background:#fff}.sheet{box-shadow:none;border:none;margin:0}.lang{display:none}}
 """
 
 
-def _page(title: str, body: str) -> str:
+def _switch(locale: str, links: dict[str, str]) -> str:
+    """The language switch: the page in each language, the current one not a link."""
+    names = {"ko": "한국어", "en": "English"}
+    parts = [
+        f'<b lang="{code}">{names[code]}</b>'
+        if code == locale
+        else f'<a lang="{code}" href="{html.escape(links[code])}">{names[code]}</a>'
+        for code in LOCALES
+        if code in links
+    ]
+    return f"<nav class='lang' aria-label='Language'>{' · '.join(parts)}</nav>"
+
+
+def _page(locale: str, title: str, body: str, links: dict[str, str]) -> str:
     return (
-        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}'
-        f'</title><meta name="viewport" content="width=device-width,initial-scale=1">'
-        f"<style>{_STYLE}</style></head><body><div class='sheet'>{body}</div></body></html>"
+        f'<!doctype html><html lang="{locale}"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title>"
+        f'<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<style>{_STYLE}</style></head><body>{_switch(locale, links)}"
+        f"<div class='sheet'>{body}</div></body></html>"
     )
 
 
-def certificate_html(body: dict[str, Any]) -> str:
+def _retired_at(value: str | None, locale: str) -> str | None:
+    if not value:
+        return None
+    return format_timestamp(datetime.fromisoformat(value.replace("Z", "+00:00")), locale)
+
+
+def certificate_html(
+    body: dict[str, Any], locale: str = DEFAULT_LOCALE, links: dict[str, str] | None = None
+) -> str:
+    """The printable certificate in ``locale``, with a switch to the other languages."""
     e = html.escape
+    _ = translator(locale)
+    pending = _("pending")
     serial = body.get("serial")
-    beneficiary = body.get("beneficiary") or "withheld at the holder's request"
+    beneficiary = body.get("beneficiary") or _("withheld at the holder's request")
     rows = [
-        ("Serial", f"#{serial}" if serial is not None else "pending"),
-        ("Beneficiary", e(str(beneficiary))),
-        ("Beneficiary commitment", f"<code>{e(body['beneficiary_hash'])}</code>"),
-        ("Reason", e(body["reason"])),
-        ("Retired at", e(body.get("retired_at") or "pending")),
-        ("Holder", f"<code>{e(body['holder'])}</code>"),
-        ("Transaction", f"<code>{e(body.get('tx_hash') or 'pending')}</code>"),
-        ("Block", e(str(body.get("block_number") or "pending"))),
+        (_("Serial"), f"#{serial}" if serial is not None else pending),
+        (_("Beneficiary"), e(str(beneficiary))),
+        (_("Beneficiary commitment"), f"<code>{e(body['beneficiary_hash'])}</code>"),
+        (_("Reason"), e(body["reason"])),
+        (_("Retired at"), e(_retired_at(body.get("retired_at"), locale) or pending)),
+        (_("Holder"), f"<code>{e(body['holder'])}</code>"),
+        (_("Transaction"), f"<code>{e(body.get('tx_hash') or pending)}</code>"),
+        (_("Block"), e(str(body.get("block_number") or pending))),
     ]
     allocation = body.get("allocation") or {}
     lots = allocation.get("lots") or []
     if lots:
         rows.append(
             (
-                "Credits retired (first in, first out)",
+                _("Credits retired (first in, first out)"),
                 "<br>".join(
-                    f"{lot['amount']} g from "
-                    + (
-                        f"batch <code>{e(lot['batch_id'][:18])}…</code>"
+                    (
+                        _("{amount} from batch {source}")
                         if lot.get("batch_id")
-                        else f"transfer <code>{e(lot['tx_hash'][:18])}…</code>"
+                        else _("{amount} from transfer {source}")
+                    ).format(
+                        amount=e(format_grams(lot["amount"], locale)),
+                        source=f"<code>{e((lot.get('batch_id') or lot['tx_hash'])[:18])}…</code>",
                     )
                     for lot in lots
                 ),
             )
         )
-    table = "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in rows)
+    table = "".join(f"<tr><td>{e(k)}</td><td>{v}</td></tr>" for k, v in rows)
     qr = (
-        f'<img class="qr" alt="QR code: verify this certificate" '
+        f'<img class="qr" alt="{e(_("QR code: verify this certificate"))}" '
         f'src="/certificates/{serial}/qr?format=svg">'
         if serial is not None
         else ""
     )
-    kg = body["amount"] / 1000
     verify = body.get("verification_url")
-    link = f'<p>Check it yourself: <a href="{e(verify)}">{e(verify)}</a></p>' if verify else ""
+    link = (
+        f'<p>{e(_("Check it yourself:"))} <a href="{e(verify)}">{e(verify)}</a></p>'
+        if verify
+        else ""
+    )
+    retired = msg(
+        "{credits} credits (grams of CO2e avoided) were retired on chain and can never be "
+        "used again.",
+        credits=format_count(body["amount"], locale),
+    ).render(locale)
     return _page(
-        f"CRDA retirement certificate #{serial}",
-        f"{qr}<h1>Retirement certificate</h1><p class='sub'>Carbon Reduction Digital Asset · "
-        f"Incheon</p><div class='amount'>{kg:,.3f} kg CO2e</div>"
-        f"<p>{body['amount']:,} credits (grams of CO2e avoided) were retired on chain and can "
-        f"never be used again.</p><table>{table}</table>{link}",
+        locale,
+        msg("CRDA retirement certificate #{serial}", serial=serial).render(locale),
+        f"{qr}<h1>{e(_('Retirement certificate'))}</h1><p class='sub'>"
+        f"{e(_('Carbon Reduction Digital Asset · Incheon'))}</p>"
+        f"<div class='amount'>{format_kilograms(body['amount'], locale)} CO2e</div>"
+        f"<p>{e(retired)}</p><table>{table}</table>{link}",
+        links or {},
     )
 
 
-def verification_html(result: Verification) -> str:
+# The verification's checks, as a page names them.
+CHECK_LABELS: dict[str, Message] = {
+    "transaction": msg("Transaction"),
+    "retired-event": msg("Retired event"),
+    "confirmations": msg("Confirmations"),
+    "amount": msg("Amount"),
+    "beneficiary-hash": msg("Beneficiary commitment"),
+    "beneficiary": msg("Beneficiary"),
+    "holder": msg("Holder"),
+    "reason": msg("Reason"),
+    "index": msg("Audit index"),
+}
+
+
+def verification_html(
+    result: Verification, locale: str = DEFAULT_LOCALE, links: dict[str, str] | None = None
+) -> str:
+    """The verification's verdict and checks in ``locale`` (the checks were made in it)."""
     e = html.escape
+    _ = translator(locale)
     verdict = (
-        "<p class='ok'>Verified: this certificate matches the blockchain.</p>"
+        f"<p class='ok'>{e(_('Verified: this certificate matches the blockchain.'))}</p>"
         if result.verified
-        else "<p class='bad'>Not verified: " + e("; ".join(result.reasons)) + "</p>"
+        else f"<p class='bad'>{e(_('Not verified:'))} " + e("; ".join(result.reasons)) + "</p>"
     )
     rows = "".join(
-        f"<tr><td>{e(c.name)}</td><td class='{'ok' if c.ok else 'bad'}'>"
-        f"{'✓' if c.ok else '✗'} {e(c.detail)}</td></tr>"
+        f"<tr><td>{e(CHECK_LABELS[c.name].render(locale) if c.name in CHECK_LABELS else c.name)}"
+        f"</td><td class='{'ok' if c.ok else 'bad'}'>{'✓' if c.ok else '✗'} {e(c.detail)}</td></tr>"
         for c in result.checks
     )
+    heading = msg("Certificate #{serial}", serial=result.serial).render(locale)
     return _page(
-        f"Certificate #{result.serial}: verification",
-        f"<h1>Certificate #{result.serial}</h1>{verdict}<table>{rows}</table>",
+        locale,
+        msg("Certificate #{serial}: verification", serial=result.serial).render(locale),
+        f"<h1>{e(heading)}</h1>{verdict}<table>{rows}</table>",
+        links or {},
     )

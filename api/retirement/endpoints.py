@@ -11,8 +11,17 @@ from sqlalchemy.orm import Session
 
 from api.auth.deps import CurrentUser, require_roles
 from api.auth.models import Account, Role
-from api.deps import MAX_SQL_INT, ChainDep, SessionDep, SettingsDep, StateDep
+from api.deps import (
+    MAX_SQL_INT,
+    ChainDep,
+    LanguageDep,
+    SessionDep,
+    SettingsDep,
+    StateDep,
+    language_headers,
+)
 from api.errors import NotFound
+from api.i18n import LOCALES
 from api.idempotency import idempotent
 from api.pagination import Page, PageParams, page_params
 from api.qr import QrFormat, qr_response
@@ -146,11 +155,25 @@ def get_certificate(
     )
 
 
+def _language_links(request: Request) -> dict[str, str]:
+    """This page in each language (the switch keeps every other query parameter)."""
+    links = {code: request.url.include_query_params(lang=code) for code in LOCALES}
+    return {code: f"{url.path}?{url.query}" for code, url in links.items()}
+
+
 @public.get("/{serial}/page", response_class=HTMLResponse)
-def certificate_page(serial: Serial, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
-    """The printable certificate."""
+def certificate_page(
+    serial: Serial,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    locale: LanguageDep,
+) -> HTMLResponse:
+    """The printable certificate, in Korean or English (``lang``, else the browser's)."""
     body = certificate_json(session, settings, _by_serial(session, serial), include_private=False)
-    return HTMLResponse(certificate_html(body))
+    return HTMLResponse(
+        certificate_html(body, locale, _language_links(request)), headers=language_headers(locale)
+    )
 
 
 @public.get(
@@ -174,6 +197,8 @@ def verify(
     session: SessionDep,
     settings: SettingsDep,
     chain: ChainDep,
+    response: Response,
+    locale: LanguageDep,
     amount: Annotated[int | None, Query(ge=0, le=MAX_SQL_INT)] = None,
     beneficiary_hash: Annotated[str | None, Query(pattern=HASH)] = None,
     tx_hash: Annotated[str | None, Query(pattern=HASH)] = None,
@@ -182,7 +207,8 @@ def verify(
     salt: Annotated[str | None, Query(pattern=HASH)] = None,
     reason: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Any:
-    """Check a certificate against the chain; no login. HTML for a browser, JSON otherwise."""
+    """Check a certificate against the chain; no login. HTML for a browser, JSON otherwise;
+    the checks' details in Korean or English (``lang``, else ``Accept-Language``)."""
     result = verify_certificate(
         session,
         chain,
@@ -195,9 +221,14 @@ def verify(
         beneficiary=beneficiary,
         salt=salt,
         reason=reason,
+        locale=locale,
     )
     if "text/html" in request.headers.get("accept", ""):
-        return HTMLResponse(verification_html(result))
+        return HTMLResponse(
+            verification_html(result, locale, _language_links(request)),
+            headers=language_headers(locale),
+        )
+    response.headers.update(language_headers(locale))
     return result
 
 

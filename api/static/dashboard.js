@@ -4,13 +4,24 @@
   let token = null;
   const $ = (id) => document.getElementById(id);
   const NS = "http://www.w3.org/2000/svg";
+  // The page's language (the server chose it: ?lang=, else the browser's) and the translations
+  // of every _("...") below, from the server's message catalogue (api/locale).
+  const LANG = document.documentElement.lang || "en";
+  const LOCALE = LANG === "ko" ? "ko-KR" : "en-US";
+  const MESSAGES = JSON.parse(($("messages") || {}).textContent || "{}");
+  const _ = (text) => MESSAGES[text] || text;
+  const fill = (text, values) => _(text).replace(/\{(\w+)\}/g, (m, k) => String(values[k]));
+  const num = (v, digits) => Number(v).toLocaleString(LOCALE, { maximumFractionDigits: digits || 0 });
   // Distinct enough for a legend of trip modes and product categories (about a dozen).
   const COLORS = ["#1f8a5b", "#2a7fa8", "#d98e04", "#7b5ea7", "#c0392b", "#3aa7a3", "#8a6d3b",
     "#e377c2", "#17becf", "#bcbd22", "#1a4f8b", "#ff7f0e", "#6b6b6b", "#9edae5", "#98df8a",
     "#c5b0d5"];
 
   async function api(path) {
-    const response = await fetch(path, { headers: { Authorization: "Bearer " + token } });
+    // Problems come back in the page's language (title and detail), like the page.
+    const response = await fetch(path, {
+      headers: { Authorization: "Bearer " + token, "Accept-Language": LANG },
+    });
     const body = await response.json();
     if (!response.ok) throw new Error((body && (body.detail || body.title)) || response.status);
     return body;
@@ -32,8 +43,8 @@
   const kg = (grams) => Number(grams) / 1000;
   function fmtKg(grams) {
     const v = kg(grams);
-    if (v >= 1e6) return (v / 1e3).toLocaleString("en", { maximumFractionDigits: 1 }) + " t";
-    return v.toLocaleString("en", { maximumFractionDigits: 3 }) + " kg";
+    if (v >= 1e6) return num(v / 1e3, 1) + " t";
+    return num(v, 3) + " kg";
   }
   function fmtAxis(v) {
     const a = Math.abs(v);
@@ -71,7 +82,7 @@
   }
 
   function lineChart(container, points, series) {
-    if (points.length === 0) return empty(container, "no credits issued yet");
+    if (points.length === 0) return empty(container, _("no credits issued yet"));
     const f = frame(container, 260);
     const xs = points.map((p) => p.x);
     let x0 = Math.min(...xs), x1 = Math.max(...xs);
@@ -101,8 +112,11 @@
       for (let i = 0; i <= 4; i++) ticks.push(x0 + (span * i) / 4);
     }
     for (const x of ticks) {
-      const iso = new Date(x * 1000).toISOString();
-      const label = span > 2 * 86400 ? iso.slice(5, 10) : iso.slice(11, 19);
+      const when = new Date(x * 1000);
+      const label = span > 2 * 86400
+        ? when.toLocaleDateString(LOCALE, { month: "numeric", day: "numeric", timeZone: "UTC" })
+        : when.toLocaleTimeString(LOCALE, { timeZone: "UTC", hourCycle: "h23", hour: "2-digit",
+          minute: "2-digit", second: "2-digit" });
       el("line", { x1: sx(x), x2: sx(x), y1: f.top, y2: f.height - f.bottom, stroke: "#f0f4f1" }, f.svg);
       el("text", { x: sx(x), y: f.height - 8, "text-anchor": "middle" }, f.svg).textContent = label;
     }
@@ -138,13 +152,13 @@
   function tiles(summary) {
     const s = summary.supply;
     const data = [
-      ["Circulating", fmtKg(s.circulating), "CO2e"],
-      ["Issued", fmtKg(s.issued), ""],
-      ["Retired", fmtKg(s.retired), ""],
-      ["Holders", Number(summary.holders).toLocaleString("en"), ""],
-      ["Batches", Number(summary.batches).toLocaleString("en"), ""],
-      ["Certificates", Number(summary.retirements).toLocaleString("en"), ""],
-      ["Index block", "#" + summary.index.block_number, summary.paused ? "PAUSED" : "live"],
+      [_("Circulating"), fmtKg(s.circulating), "CO2e"],
+      [_("Issued"), fmtKg(s.issued), ""],
+      [_("Retired"), fmtKg(s.retired), ""],
+      [_("Holders"), num(summary.holders), ""],
+      [_("Batches"), num(summary.batches), ""],
+      [_("Certificates"), num(summary.retirements), ""],
+      [_("Index block"), "#" + summary.index.block_number, summary.paused ? _("PAUSED") : _("live")],
     ];
     $("tiles").replaceChildren(...data.map(([label, value, unit]) => {
       const div = document.createElement("div");
@@ -158,13 +172,14 @@
       div.children[1].appendChild(small);
       return div;
     }));
-    $("where").textContent = `chain ${summary.index.chain_id} · block ${summary.index.block_number}`;
+    $("where").textContent = fill("chain {chain} · block {block}",
+      { chain: summary.index.chain_id, block: summary.index.block_number });
   }
 
-  const won = (v) => "\u20a9" + Number(v).toLocaleString("en");
+  const won = (v) => Number(v).toLocaleString(LOCALE, { style: "currency", currency: "KRW" });
 
   function marketCard(report) {
-    if (!report.days.length) return empty($("market"), "No trades settled yet");
+    if (!report.days.length) return empty($("market"), _("No trades settled yet"));
     // Volume per day as bars; the day's volume-weighted price and range in the table below.
     const days = report.days.map((d) => ({ day: d.day, total: d.quantity,
       parts: [{ key: "volume", amount: d.quantity }] }));
@@ -172,14 +187,15 @@
     chart.id = "market-chart";
     const table = document.createElement("table");
     $("market").replaceChildren(chart, table);
-    barChart(chart, days, () => "#2a7fa8", "No trades settled yet");
-    table.innerHTML = "<tr><th>day</th><th class='num'>trades</th><th class='num'>volume</th>" +
-      "<th class='num'>price (VWAP/kg)</th><th class='num'>low–high</th></tr>" +
+    barChart(chart, days, () => "#2a7fa8", _("No trades settled yet"));
+    table.innerHTML = `<tr><th>${_("day")}</th><th class='num'>${_("trades")}</th>` +
+      `<th class='num'>${_("volume")}</th><th class='num'>${_("price (VWAP/kg)")}</th>` +
+      `<th class='num'>${_("low–high")}</th></tr>` +
       report.days.slice(-6).reverse().map((d) =>
         `<tr><td>${d.day}</td><td class="num">${d.trades}</td><td class="num">${fmtKg(d.quantity)}</td>` +
         `<td class="num">${won(d.vwap)}</td><td class="num">${won(d.low)}–${won(d.high)}</td></tr>`).join("") +
-      `<tr><td>all</td><td class="num">${report.trades}</td><td class="num">${fmtKg(report.quantity)}</td>` +
-      `<td class="num" colspan="2">${won(report.won)} traded</td></tr>`;
+      `<tr><td>${_("all")}</td><td class="num">${report.trades}</td><td class="num">${fmtKg(report.quantity)}</td>` +
+      `<td class="num" colspan="2">${fill("{won} traded", { won: won(report.won) })}</td></tr>`;
   }
 
   function reconciliationCard(report) {
@@ -188,36 +204,38 @@
       `<tr><td><code>${String(d.owner).slice(0, 12)}</code></td><td>${d.asset}</td>` +
       `<td class="num">${d.ledger}</td><td class="num">${d.chain}</td></tr>`).join("");
     $("reconciliation").innerHTML =
-      `<p><span class="badge ${ok ? "ok" : "bad"}">${ok ? "ledger and chain agree" : "differences found"}</span> ` +
-      `${report.accounts_checked} account balances checked against the chain</p>` +
-      (rows ? `<table><tr><th>account</th><th>asset</th><th class="num">ledger</th>` +
-        `<th class="num">chain</th></tr>${rows}</table>` : "");
+      `<p><span class="badge ${ok ? "ok" : "bad"}">${ok ? _("ledger and chain agree") : _("differences found")}</span> ` +
+      `${fill("{count} account balances checked against the chain", { count: num(report.accounts_checked) })}</p>` +
+      (rows ? `<table><tr><th>${_("account")}</th><th>${_("asset")}</th><th class="num">${_("ledger")}</th>` +
+        `<th class="num">${_("chain")}</th></tr>${rows}</table>` : "");
   }
 
   // The certificate check compares counts, every other check amounts.
-  const show = (name, value) => name === "certificates" ? Number(value).toLocaleString("en") : fmtKg(value);
+  const show = (name, value) => name === "certificates" ? num(value) : fmtKg(value);
 
   function integrity(report) {
     const badge = $("integrity-badge");
     badge.className = "badge " + (report.ok ? "ok" : "bad");
-    badge.textContent = report.ok ? "all checks pass" : "differences found";
+    badge.textContent = report.ok ? _("all checks pass") : _("differences found");
     const rows = report.checks.map((c) =>
-      `<tr><td><span class="badge ${c.ok ? "ok" : "bad"}">${c.ok ? "pass" : "FAIL"}</span></td>` +
+      `<tr><td><span class="badge ${c.ok ? "ok" : "bad"}">${c.ok ? _("pass") : _("FAIL")}</span></td>` +
       `<td>${c.name}</td><td>${c.description}</td>` +
       `<td class="num">${show(c.name, c.indexed)}</td><td class="num">${show(c.name, c.expected)}</td>` +
       `<td>${c.source}</td></tr>`);
-    $("integrity").innerHTML = `<tr><th></th><th>check</th><th>what</th><th>index</th>` +
-      `<th>expected</th><th>against</th></tr>` + rows.join("") +
+    $("integrity").innerHTML = `<tr><th></th><th>${_("check")}</th><th>${_("what")}</th><th>${_("index")}</th>` +
+      `<th>${_("expected")}</th><th>${_("against")}</th></tr>` + rows.join("") +
       `<tr><td><span class="badge ${report.account_differences.length ? "bad" : "ok"}">` +
-      `${report.account_differences.length ? "FAIL" : "pass"}</span></td><td>accounts</td><td>${report.accounts_checked} accounts re-derived</td>` +
-      `<td class="num" colspan="2">${report.account_differences.length} differences</td><td>events</td></tr>`;
+      `${report.account_differences.length ? _("FAIL") : _("pass")}</span></td><td>${_("accounts")}</td>` +
+      `<td>${fill("{count} accounts re-derived", { count: num(report.accounts_checked) })}</td>` +
+      `<td class="num" colspan="2">${fill("{count} differences", { count: num(report.account_differences.length) })}</td>` +
+      `<td>${_("events")}</td></tr>`;
   }
 
   function latestRetirements(items) {
     const last = items.slice(-6).reverse();
     if (!last.length) return;
-    $("retirement-table").innerHTML = "<tr><th>#</th><th>holder</th><th>reason</th>" +
-      "<th style='text-align:right'>amount</th></tr>" + last.map((r) =>
+    $("retirement-table").innerHTML = `<tr><th>#</th><th>${_("holder")}</th><th>${_("reason")}</th>` +
+      `<th style='text-align:right'>${_("amount")}</th></tr>` + last.map((r) =>
         `<tr><td>${r.certificate_id}</td><td><code>${r.holder.slice(0, 10)}…</code></td>` +
         `<td>${r.reason.replace(/[<>&]/g, "")}</td><td class="num">${fmtKg(r.amount)}</td></tr>`).join("");
   }
@@ -239,14 +257,14 @@
     ]);
     const kinds = [...new Set(issuance.flatMap((d) => d.parts.map((p) => p.key)))].sort();
     barChart($("issuance-chart"), issuance, (k) => COLORS[kinds.indexOf(k) % COLORS.length],
-      "no batches issued yet");
+      _("no batches issued yet"));
     $("issuance-legend").replaceChildren(...kinds.map((k) => {
       const span = document.createElement("span");
       span.innerHTML = `<i style="background:${COLORS[kinds.indexOf(k) % COLORS.length]}"></i>`;
       span.appendChild(document.createTextNode(k));
       return span;
     }));
-    barChart($("retirement-chart"), retired, () => "#d98e04", "no retirements yet");
+    barChart($("retirement-chart"), retired, () => "#d98e04", _("no retirements yet"));
     latestRetirements(retirements);
     marketCard(market);
     reconciliationCard(recon);
@@ -254,7 +272,7 @@
       integrity(await api("/audit/integrity"));
     } catch (e) {
       $("integrity-badge").className = "badge bad";
-      $("integrity-badge").textContent = "could not run: " + e.message;
+      $("integrity-badge").textContent = fill("could not run: {error}", { error: e.message });
     }
     document.body.dataset.loaded = "true";
   }
@@ -262,7 +280,7 @@
   async function signIn(event) {
     event.preventDefault();
     const response = await fetch("/auth/sign-in", {
-      method: "POST", headers: { "Content-Type": "application/json" },
+      method: "POST", headers: { "Content-Type": "application/json", "Accept-Language": LANG },
       body: JSON.stringify({ email: $("email").value, password: $("password").value }),
     });
     const body = await response.json();
@@ -277,6 +295,16 @@
       $("app").hidden = true;
       $("signin").hidden = false;
       $("error").textContent = String(e.message || e);
+    });
+  }
+
+  // The language switch keeps the session: the token goes along in the fragment (never sent).
+  for (const link of document.querySelectorAll("#lang a")) {
+    if (link.dataset.lang === LANG) link.removeAttribute("href");
+    link.addEventListener("click", (event) => {
+      if (!token || !link.getAttribute("href")) return;
+      event.preventDefault();
+      location.assign("?lang=" + link.dataset.lang + "#token=" + encodeURIComponent(token));
     });
   }
 

@@ -38,6 +38,7 @@ from api.audit.models import Block, Checkpoint
 from api.chain.artifacts import Artifacts
 from api.chain.deployments import Deployment, load_deployment
 from api.errors import ChainUnavailable
+from api.i18n import msg
 from api.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -227,7 +228,7 @@ class Indexer:
             before = self.start_block - 1
             header = self.reader.header(before)
             if header is None:
-                raise ChainUnavailable(f"the node has no block {before}")
+                raise ChainUnavailable(msg("the node has no block {before}", before=before))
             checkpoint = Checkpoint(
                 chain_id=self.deployment.chain_id,
                 deployment_key=self.key,
@@ -243,8 +244,14 @@ class Indexer:
             checkpoint.chain_id != self.deployment.chain_id or checkpoint.deployment_key != self.key
         ):
             raise IndexDeploymentChanged(
-                f"the index holds chain {checkpoint.chain_id} ({checkpoint.deployment_key}); "
-                f"the deployment is chain {self.deployment.chain_id} ({self.key})"
+                msg(
+                    "the index holds chain {chain_id} ({deployment_key}); "
+                    "the deployment is chain {deployment_chain_id} ({key})",
+                    chain_id=checkpoint.chain_id,
+                    deployment_key=checkpoint.deployment_key,
+                    deployment_chain_id=self.deployment.chain_id,
+                    key=self.key,
+                )
             )
         return checkpoint
 
@@ -274,7 +281,7 @@ class Indexer:
             before = checkpoint.start_block - 1
             header = self.reader.header(before)
             if header is None:
-                raise ChainUnavailable(f"the node has no block {before}")
+                raise ChainUnavailable(msg("the node has no block {before}", before=before))
             ancestor = (before, header.hash)
         number, block_hash = ancestor
         log.warning(

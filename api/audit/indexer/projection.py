@@ -39,6 +39,7 @@ from api.audit.models import (
 )
 from api.chain.addresses import ZERO_ADDRESS
 from api.db import Base
+from api.i18n import msg
 
 _IN_CHUNK = 500  # values per SQL IN (...) list
 
@@ -219,7 +220,9 @@ def _apply_deltas(session: Session, deltas: dict[str, list[int]]) -> None:
         balance, retired = existing.get(address, (0, 0))
         new_balance, new_retired = balance + d_balance, retired + d_retired
         if new_balance < 0 or new_retired < 0:
-            raise IndexInconsistent(f"{address} would hold a negative amount", address=address)
+            raise IndexInconsistent(
+                msg("{address} would hold a negative amount", address=address), address=address
+            )
         row = {"address": address, "balance": new_balance, "retired": new_retired}
         (updates if address in existing else inserts).append(row)
     if updates:

@@ -16,6 +16,7 @@ from typing import Any
 from api.audit.errors import ChainRpcError
 from api.chain.artifacts import Artifacts
 from api.chain.gateway import ChainGateway, make_web3
+from api.i18n import msg
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class ChainReader:
         out: dict[int, Header | None] = {}
         for number, answer in zip(wanted, answers, strict=True):
             if "error" in answer:
-                raise ChainRpcError(f"eth_getBlockByNumber: {answer['error']}")
+                raise ChainRpcError(msg("eth_getBlockByNumber: {error}", error=answer["error"]))
             block = answer.get("result")
             out[number] = (
                 None
@@ -77,6 +78,8 @@ class ChainReader:
         query = {"address": list(addresses), "fromBlock": hex(from_block), "toBlock": hex(to_block)}
         (answer,) = self.gateway.rpc_answers([("eth_getLogs", [query])])
         if "error" in answer:
-            raise ChainRpcError(f"eth_getLogs: {answer['error']}", rpc_error=answer["error"])
+            raise ChainRpcError(
+                msg("eth_getLogs: {error}", error=answer["error"]), rpc_error=answer["error"]
+            )
         result: list[dict[str, Any]] = answer["result"]
         return result
