@@ -21,13 +21,14 @@ from api.audit.provenance import set_claim_record_source
 from api.auth import endpoints as auth
 from api.credentials import endpoints as credentials
 from api.db import make_engine, make_session_factory
-from api.deps import refuse_nul_characters, refuse_undeclared_method
+from api.deps import refuse_nul_characters, refuse_undeclared_method, throttle_public
 from api.earning import endpoints as earning
 from api.errors import Problem, install_problem_handlers
 from api.logging import RequestIdMiddleware
 from api.market import endpoints as market
 from api.openapi import install_openapi, render
 from api.outbox.runner import BackgroundWorker
+from api.ratelimit import RateLimiter
 from api.retirement import endpoints as retirement
 from api.settings import Settings, get_settings
 from api.state import AppState
@@ -50,7 +51,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url)
-        state = AppState(settings=settings, engine=engine, sessions=make_session_factory(engine))
+        sessions = make_session_factory(engine)
+        state = AppState(
+            settings=settings,
+            engine=engine,
+            sessions=sessions,
+            limiter=RateLimiter(settings, sessions),
+        )
         app.state.crda = state
         if settings.check_chain_on_start:
             try:
@@ -84,7 +91,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Carbon Reduction Digital Asset platform: the city app's backend.",
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
-        dependencies=[Depends(refuse_undeclared_method), Depends(refuse_nul_characters)],
+        dependencies=[
+            Depends(refuse_undeclared_method),
+            Depends(refuse_nul_characters),
+            Depends(throttle_public),
+        ],
     )
     app.add_middleware(RequestIdMiddleware)
     install_problem_handlers(app)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from fastapi.security.base import SecurityBase
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.chain.gateway import ChainGateway
 from api.db import session_scope
 from api.errors import ValidationFailed, allowed_methods
+from api.ratelimit import client_address
 from api.settings import Settings
 from api.state import AppState
 
@@ -67,3 +71,47 @@ def refuse_undeclared_method(request: Request) -> None:
     nor ``GET /certificates/verify`` a certificate with the serial "verify"."""
     if request.method not in allowed_methods(request):
         raise StarletteHTTPException(status_code=405)
+
+
+# Operations no limit applies to: liveness consults nothing, not even the database the
+# counters live in (api/openapi.py declares no 429 for them either).
+UNTHROTTLED = frozenset({"health-healthz"})
+
+
+def _needs_token(dependant: Dependant) -> bool:
+    call = dependant.call
+    return isinstance(call, SecurityBase) or any(_needs_token(d) for d in dependant.dependencies)
+
+
+# Whether each route is public, by id (routes are made once per app and kept by it).
+_PUBLIC: dict[int, tuple[APIRoute, bool]] = {}
+
+
+def is_public(route: APIRoute) -> bool:
+    """Whether the route answers without a bearer token (no security scheme among its
+    dependencies): those are limited per client address, the others per account."""
+    known = _PUBLIC.get(id(route))
+    if known is None or known[0] is not route:
+        public = route.unique_id not in UNTHROTTLED and not _needs_token(route.dependant)
+        known = _PUBLIC[id(route)] = (route, public)
+    return known[1]
+
+
+def throttle_public(request: Request, state: StateDep) -> None:
+    """Every unauthenticated route: the public limit per client address (a signed-in route is
+    limited per account by ``api.auth.deps.current_user``)."""
+    route = request.scope.get("route")
+    if isinstance(route, APIRoute) and is_public(route):
+        state.limiter.hit("public", client_address(request.client and request.client.host))
+
+
+def throttle(name: str) -> Any:
+    """A route's own limit per client address (``rate_limit_<name>``), on top of the public
+    one: ``@router.get(..., dependencies=[throttle("certificate_page")])``."""
+
+    def check(request: Request, state: StateDep) -> None:
+        state.limiter.hit(name, client_address(request.client and request.client.host))
+
+    check.__name__ = f"throttle_{name}"
+    dependency: Callable[..., None] = check
+    return Depends(dependency)

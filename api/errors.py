@@ -233,6 +233,10 @@ def problem_response(
     headers = dict(headers or {})
     if exc.status == 401:
         headers["WWW-Authenticate"] = "Bearer"
+    retry_after = exc.extensions.get("retry_after")
+    if isinstance(retry_after, int) and not isinstance(retry_after, bool):
+        # RFC 9110 section 10.2.3: what `retry_after` says, for clients that read headers.
+        headers["Retry-After"] = str(retry_after)
     return JSONResponse(
         exc.body(instance=request.url.path),
         status_code=exc.status,

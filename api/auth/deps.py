@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api.auth.models import Account, Role, Wallet
 from api.auth.schemas import Holder
 from api.auth.tokens import InvalidAccessToken, decode_access_token
-from api.deps import SessionDep, SettingsDep
+from api.deps import SessionDep, SettingsDep, StateDep
 from api.errors import Forbidden, problem
 
 InvalidToken = problem(
@@ -34,14 +34,19 @@ READ_ALL_ROLES = frozenset({Role.operator.value, Role.auditor.value})
 def current_user(
     session: SessionDep,
     settings: SettingsDep,
+    state: StateDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Account:
+    """The signed-in account; each request counts against its limit (``rate_limit_account``:
+    signed-in routes are limited per account, not per address, so phones behind one carrier
+    address do not share a budget)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise InvalidToken("no bearer token", reason="missing")
     try:
         claims = decode_access_token(settings, credentials.credentials)
     except InvalidAccessToken as exc:
         raise InvalidToken(reason=exc.reason) from exc
+    state.limiter.hit("account", claims.subject)
     account = session.get(Account, claims.subject)
     if account is None or account.erased_at is not None:
         raise InvalidToken(reason="unknown-account")

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from api.auth.deps import CurrentUser, require_roles
 from api.auth.models import Account, Role
-from api.deps import MAX_SQL_INT, ChainDep, SessionDep, SettingsDep, StateDep
+from api.deps import MAX_SQL_INT, ChainDep, SessionDep, SettingsDep, StateDep, throttle
 from api.errors import NotFound
 from api.idempotency import idempotent
 from api.pagination import Page, PageParams, page_params
@@ -136,7 +136,7 @@ def _by_serial(session: SessionDep, serial: int) -> Certificate:
     return certificate
 
 
-@public.get("/{serial}")
+@public.get("/{serial}", dependencies=[throttle("certificate")])
 def get_certificate(
     serial: Serial, session: SessionDep, settings: SettingsDep
 ) -> CertificatePublic:
@@ -146,7 +146,7 @@ def get_certificate(
     )
 
 
-@public.get("/{serial}/page", response_class=HTMLResponse)
+@public.get("/{serial}/page", response_class=HTMLResponse, dependencies=[throttle("certificate")])
 def certificate_page(serial: Serial, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
     """The printable certificate."""
     body = certificate_json(session, settings, _by_serial(session, serial), include_private=False)
@@ -167,7 +167,11 @@ def certificate_qr(
     return qr_response(url, format)
 
 
-@public.get("/{serial}/verify", response_model=Verification)
+@public.get(
+    "/{serial}/verify",
+    response_model=Verification,
+    dependencies=[throttle("certificate_verify")],
+)
 def verify(
     serial: Serial,
     request: Request,
@@ -201,7 +205,7 @@ def verify(
     return result
 
 
-@public.post("/verify")
+@public.post("/verify", dependencies=[throttle("certificate_verify")])
 def verify_document(
     body: CertificateClaim, session: SessionDep, settings: SettingsDep, chain: ChainDep
 ) -> Verification:
