@@ -154,8 +154,8 @@ class Settings(BaseSettings):
     rate_limit_certificate_verify: str = "20/minute;200/hour"
     # A certificate, JSON or printable page (replays the holder's history), per client address.
     rate_limit_certificate: str = "30/minute;300/hour"
-    # Every signed-in request, per account.
-    rate_limit_account: str = "1200/minute;20000/hour"
+    # Every signed-in request, per account (one window: each is a counter write per request).
+    rate_limit_account: str = "1200/minute"
     credential_ttl_days: int = Field(default=365, ge=1, le=5 * 365)
     # Gas money the operator gives a new verifier's address (wei), so it can attest.
     verifier_gas_allowance: int = Field(default=10**17, ge=0)
