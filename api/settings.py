@@ -11,7 +11,8 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from limits import parse_many
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -171,6 +172,23 @@ class Settings(BaseSettings):
     market_max_order_lifetime: int = Field(default=30 * 24 * 3600, ge=60)
     # Fills per settleBatch transaction.
     market_settlement_batch_size: int = Field(default=100, ge=1, le=200)
+
+    @field_validator(
+        "rate_limit_public",
+        "rate_limit_sign_in",
+        "rate_limit_siwe_nonce",
+        "rate_limit_certificate_verify",
+        "rate_limit_certificate",
+        "rate_limit_account",
+    )
+    @classmethod
+    def _limits_parse(cls, value: str) -> str:
+        """A limit the `limits` library cannot read fails at start, not on a request."""
+        try:
+            parse_many(value)
+        except ValueError as exc:
+            raise ValueError(f"not a rate limit ({exc}); e.g. '20/minute;200/hour'") from exc
+        return value
 
     @model_validator(mode="after")
     def _local_urls_follow_the_port(self) -> Settings:
