@@ -73,9 +73,11 @@ def refuse_undeclared_method(request: Request) -> None:
         raise StarletteHTTPException(status_code=405)
 
 
-# Operations no limit applies to: liveness consults nothing, not even the database the
-# counters live in (api/openapi.py declares no 429 for them either).
-UNTHROTTLED = frozenset({"health-healthz"})
+# Paths no limit applies to (api/openapi.py declares no 429 for them either): liveness
+# consults nothing, not even the database the counters live in; readiness must say what is
+# wrong with that database (a limiter failing on it would hide it), and its callers are the
+# platform's own probes.
+UNTHROTTLED = frozenset({"/healthz", "/readyz"})
 
 
 def _needs_token(dependant: Dependant) -> bool:
@@ -92,7 +94,7 @@ def is_public(route: APIRoute) -> bool:
     dependencies): those are limited per client address, the others per account."""
     known = _PUBLIC.get(id(route))
     if known is None or known[0] is not route:
-        public = route.unique_id not in UNTHROTTLED and not _needs_token(route.dependant)
+        public = route.path not in UNTHROTTLED and not _needs_token(route.dependant)
         known = _PUBLIC[id(route)] = (route, public)
     return known[1]
 

@@ -8,7 +8,8 @@ operation once, so a route written tomorrow is documented the same way without t
 - every operation declares the error statuses it can answer: 422 when it takes input, 401 and
   403 when it needs a bearer token, 404 when its path names something, 409 when it writes,
   503 (database or chain down) everywhere but ``/healthz``, 429 (a rate limit, with
-  ``Retry-After``) on every operation a limit applies to (all but ``api.deps.UNTHROTTLED``),
+  ``Retry-After``) on every operation a limit applies to (all but the health checks,
+  ``api.deps.UNTHROTTLED``),
   and ``default`` for anything else; a route declares a rarer one
   (``responses={409: {"description": ...}}``) and the body is filled in here;
 - every ``Idempotency-Key`` header states what ``api.idempotency`` accepts (1-255 visible
@@ -149,7 +150,7 @@ def _error_statuses(path: str, method: str, operation: dict[str, Any]) -> set[st
         statuses.add("409")
     if operation.get("operationId") not in NO_DEPENDENCIES:
         statuses.add("503")
-    if operation.get("operationId") not in UNTHROTTLED:
+    if path not in UNTHROTTLED:
         statuses.add("429")
     return statuses
 

@@ -266,6 +266,9 @@ def test_signed_in_requests_are_limited_per_account_not_per_address(
     public = http.burst([(address, "GET", "/.well-known/jwks.json", {})] * 10)
     assert sorted(r.status_code for r in public) == [200] * 8 + [429] * 2
     assert {r.json()["limit"] for r in public if r.status_code == 429} == {"public"}
+    # The health checks are never limited (probes; readiness reports the database).
+    health = http.burst([(address, "GET", path, {}) for path in ("/healthz", "/readyz") * 6])
+    assert {r.status_code for r in health} == {200}
     # The SIWE nonce cap per nonce lifetime, whatever the per-minute limit.
     nonces = http.burst([(_address(), "POST", "/auth/siwe/nonce", {})] * 10)
     assert sorted(r.status_code for r in nonces) == [200] * 7 + [429] * 3
