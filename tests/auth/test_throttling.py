@@ -266,6 +266,10 @@ def test_signed_in_requests_are_limited_per_account_not_per_address(
     public = http.burst([(address, "GET", "/.well-known/jwks.json", {})] * 10)
     assert sorted(r.status_code for r in public) == [200] * 8 + [429] * 2
     assert {r.json()["limit"] for r in public if r.status_code == 429} == {"public"}
+    # A signed-in route without a valid token is an anonymous request: the public limit.
+    forged = http.call(address, "GET", "/accounts/me", headers={"Authorization": "Bearer x.y.z"})
+    assert _retry_after(forged, "too-many-requests") == 60
+    assert forged.json()["limit"] == "public"
     # The health checks are never limited (probes; readiness reports the database).
     health = http.burst([(address, "GET", path, {}) for path in ("/healthz", "/readyz") * 6])
     assert {r.status_code for r in health} == {200}
