@@ -22,7 +22,7 @@ from api.auth import endpoints as auth
 from api.auth.service import staff_with_password
 from api.credentials import endpoints as credentials
 from api.db import make_engine, make_session_factory
-from api.deps import refuse_nul_characters, refuse_undeclared_method
+from api.deps import refuse_nul_characters, refuse_undeclared_method, throttle_public
 from api.earning import endpoints as earning
 from api.errors import Problem, install_problem_handlers
 from api.logging import RequestIdMiddleware
@@ -31,6 +31,7 @@ from api.metrics import RequestMetricsMiddleware
 from api.openapi import install_openapi, render
 from api.opendata import endpoints as opendata
 from api.outbox.runner import BackgroundWorker
+from api.ratelimit import RateLimiter
 from api.retirement import endpoints as retirement
 from api.settings import DEMO_PASSWORD, Settings, get_settings
 from api.state import AppState
@@ -53,7 +54,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url)
-        state = AppState(settings=settings, engine=engine, sessions=make_session_factory(engine))
+        sessions = make_session_factory(engine)
+        state = AppState(
+            settings=settings,
+            engine=engine,
+            sessions=sessions,
+            limiter=RateLimiter(settings, sessions),
+        )
         app.state.crda = state
         if not settings.local_development:
             with state.sessions() as session:
@@ -96,7 +103,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Carbon Reduction Digital Asset platform: the city app's backend.",
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
-        dependencies=[Depends(refuse_undeclared_method), Depends(refuse_nul_characters)],
+        dependencies=[
+            Depends(refuse_undeclared_method),
+            Depends(refuse_nul_characters),
+            Depends(throttle_public),
+        ],
     )
     app.add_middleware(RequestMetricsMiddleware)
     app.add_middleware(RequestIdMiddleware)

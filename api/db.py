@@ -73,8 +73,12 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
             raise
 
 
+def dialect_insert(session: Session) -> Any:
+    """The session's dialect's ``insert`` (SQLite or PostgreSQL), which has ``ON CONFLICT``."""
+    return sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
+
+
 def insert_if_absent(session: Session, model: type[Base], **values: Any) -> None:
     """``INSERT ... ON CONFLICT DO NOTHING`` on SQLite or PostgreSQL: the row exists after it,
     whoever made it (two processes making the same row at once both succeed)."""
-    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
-    session.execute(insert(model).values(**values).on_conflict_do_nothing())
+    session.execute(dialect_insert(session)(model).values(**values).on_conflict_do_nothing())

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated, Literal
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from fastapi.security.base import SecurityBase
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -13,6 +16,7 @@ from api.chain.gateway import ChainGateway
 from api.db import session_scope
 from api.errors import ValidationFailed, allowed_methods
 from api.i18n import page_locale
+from api.ratelimit import client_address
 from api.settings import Settings
 from api.state import AppState
 
@@ -90,3 +94,49 @@ LanguageDep = Annotated[str, Depends(page_language)]
 def language_headers(locale: str) -> dict[str, str]:
     """What an answer in a negotiated language says about it (caches keep one per language)."""
     return {"Content-Language": locale, "Vary": "Accept-Language"}
+
+
+# Paths no limit applies to (api/openapi.py declares no 429 for them either): liveness
+# consults nothing, not even the database the counters live in; readiness must say what is
+# wrong with that database (a limiter failing on it would hide it), and its callers are the
+# platform's own probes.
+UNTHROTTLED = frozenset({"/healthz", "/readyz"})
+
+
+def _needs_token(dependant: Dependant) -> bool:
+    call = dependant.call
+    return isinstance(call, SecurityBase) or any(_needs_token(d) for d in dependant.dependencies)
+
+
+# Whether each route is public, by id (routes are made once per app and kept by it).
+_PUBLIC: dict[int, tuple[APIRoute, bool]] = {}
+
+
+def is_public(route: APIRoute) -> bool:
+    """Whether the route answers without a bearer token (no security scheme among its
+    dependencies): those are limited per client address, the others per account."""
+    known = _PUBLIC.get(id(route))
+    if known is None or known[0] is not route:
+        public = route.path not in UNTHROTTLED and not _needs_token(route.dependant)
+        known = _PUBLIC[id(route)] = (route, public)
+    return known[1]
+
+
+def throttle_public(request: Request, state: StateDep) -> None:
+    """Every unauthenticated route: the public limit per client address (a signed-in route is
+    limited per account by ``api.auth.deps.current_user``)."""
+    route = request.scope.get("route")
+    if isinstance(route, APIRoute) and is_public(route):
+        state.limiter.hit("public", client_address(request.client and request.client.host))
+
+
+def throttle(name: str) -> Any:
+    """A route's own limit per client address (``rate_limit_<name>``), on top of the public
+    one: ``@router.get(..., dependencies=[throttle("certificate_page")])``."""
+
+    def check(request: Request, state: StateDep) -> None:
+        state.limiter.hit(name, client_address(request.client and request.client.host))
+
+    check.__name__ = f"throttle_{name}"
+    dependency: Callable[..., None] = check
+    return Depends(dependency)

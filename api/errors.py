@@ -259,6 +259,10 @@ def problem_response(
     locale = negotiate(request.headers.get("accept-language"))
     headers["Content-Language"] = locale
     headers["Vary"] = ", ".join(filter(None, [headers.get("Vary"), "Accept-Language"]))
+    retry_after = exc.extensions.get("retry_after")
+    if isinstance(retry_after, int) and not isinstance(retry_after, bool):
+        # RFC 9110 section 10.2.3: what `retry_after` says, for clients that read headers.
+        headers["Retry-After"] = str(retry_after)
     return JSONResponse(
         exc.body(instance=request.url.path, locale=locale),
         status_code=exc.status,

@@ -13,12 +13,14 @@ from api.earning import models as earning_models
 from api.idempotency import IdempotencyKey
 from api.market import models as market_models
 from api.outbox.models import ChainTransaction
+from api.ratelimit import RateLimitCounter
 from api.retirement import models as retirement_models
 
 __all__ = [
     "Base",
     "ChainTransaction",
     "IdempotencyKey",
+    "RateLimitCounter",
     "SignerNonce",
     "audit_models",
     "auth_models",

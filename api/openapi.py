@@ -7,9 +7,11 @@ operation once, so a route written tomorrow is documented the same way without t
   4xx/5xx response, replacing FastAPI's ``HTTPValidationError``;
 - every operation declares the error statuses it can answer: 422 when it takes input, 401 and
   403 when it needs a bearer token, 404 when its path names something, 409 when it writes,
-  503 (database or chain down) everywhere but ``/healthz``, and ``default`` for anything else;
-  a route declares a rarer one (``responses={429: {"description": ...}}``) and the body is
-  filled in here;
+  503 (database or chain down) everywhere but ``/healthz``, 429 (a rate limit, with
+  ``Retry-After``) on every operation a limit applies to (all but the health checks,
+  ``api.deps.UNTHROTTLED``),
+  and ``default`` for anything else; a route declares a rarer one
+  (``responses={409: {"description": ...}}``) and the body is filled in here;
 - every ``Idempotency-Key`` header states what ``api.idempotency`` accepts (1-255 visible
   characters);
 - every string path or query parameter without a pattern of its own says it holds no NUL
@@ -28,7 +30,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from api.clientgen import generate
-from api.deps import NO_NUL_PATTERN
+from api.deps import NO_NUL_PATTERN, UNTHROTTLED
 from api.errors import PROBLEM_MEDIA_TYPE
 from api.idempotency import MAX_KEY_LENGTH
 
@@ -103,10 +105,20 @@ STATUS_DESCRIPTIONS = {
     "404": "The thing named in the path does not exist (or is not visible to you).",
     "409": "The request conflicts with the current state (or the chain refused it).",
     "422": "The request is not valid (`/problems/validation-error` lists the fields).",
-    "429": "Too many attempts; wait `retry_after` seconds.",
+    "429": (
+        "Too many requests (`/problems/too-many-requests`: per client address, or per account "
+        "when signed in); wait `retry_after` seconds (the `Retry-After` header says the same)."
+    ),
     "500": "Internal error (a bug; the request id helps us find it).",
     "503": "A service the API needs (database, chain) is unavailable; retry later.",
     "default": "Any other error, as problem details.",
+}
+
+
+RETRY_AFTER_HEADER: dict[str, Any] = {
+    "description": "Seconds to wait before trying again (the body's `retry_after`).",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1},
 }
 
 
@@ -117,6 +129,8 @@ def _problem_response(status: str, existing: dict[str, Any] | None = None) -> di
         description = STATUS_DESCRIPTIONS.get(status, STATUS_DESCRIPTIONS["default"])
     response["description"] = description
     response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_REF}}
+    if status == "429":
+        response["headers"] = {"Retry-After": RETRY_AFTER_HEADER}
     return response
 
 
@@ -136,6 +150,8 @@ def _error_statuses(path: str, method: str, operation: dict[str, Any]) -> set[st
         statuses.add("409")
     if operation.get("operationId") not in NO_DEPENDENCIES:
         statuses.add("503")
+    if path not in UNTHROTTLED:
+        statuses.add("429")
     return statuses
 
 

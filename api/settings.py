@@ -13,7 +13,8 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlparse
 
-from pydantic import Field, SecretStr, model_validator
+from limits import parse_many
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -154,9 +155,45 @@ class Settings(BaseSettings):
     # Sign-In with Ethereum: the domain (and URI) a message must name; nonces live this long.
     siwe_domain: str = "127.0.0.1:8000"
     siwe_nonce_ttl: int = Field(default=300, ge=30, le=3600)
-    # Failed password sign-ins per email within the window before sign-in is refused (429).
+    # Password sign-in back-off (api/auth/service.py), counted in the database per (email,
+    # client address): this many attempts are free, then each further one waits
+    # ``sign_in_backoff_base`` seconds, doubling, at most ``sign_in_backoff_max``; a client's
+    # count is forgotten ``sign_in_window`` seconds after its last attempt (keep it above the
+    # longest wait, or the count starts again), and on a successful sign-in.
     sign_in_max_failures: int = Field(default=5, ge=1)
-    sign_in_window: int = Field(default=900, ge=1)
+    sign_in_window: int = Field(default=3600, ge=1)
+    sign_in_backoff_base: int = Field(default=2, ge=1)
+    sign_in_backoff_max: int = Field(default=900, ge=1)
+    # Failed sign-ins of one email from every client within ``sign_in_window`` beyond which
+    # the account is under attack: a client with a failure on it then gets one free attempt
+    # instead of ``sign_in_max_failures`` (it slows guessing; it never locks the owner out).
+    sign_in_account_budget: int = Field(default=50, ge=1)
+    # Most SIWE nonces one client address is handed per ``siwe_nonce_ttl`` (bounds the table).
+    siwe_nonce_max_per_client: int = Field(default=20, ge=1)
+
+    # -- rate limits (api/ratelimit.py) ---------------------------------------------------
+    # Limits in the `limits` notation ("20/minute;200/hour": every part holds), per client
+    # address on unauthenticated routes and per account on signed-in ones; a request beyond
+    # one is a 429 `/problems/too-many-requests` with `Retry-After`. Defaults a phone never
+    # reaches but that stop a scraper; off only where many requests from one address are the
+    # point (tests of other things, benchmarks, the local demo platform).
+    rate_limits_enabled: bool = True
+    # Where the counters live: "database" (the platform's database, exact across API
+    # processes), or a `limits` storage URI: "memory://" (one process only) or
+    # "redis://host:6379" (shared; needs the redis package).
+    rate_limit_storage_url: str = "database"
+    # Every unauthenticated route, per client address.
+    rate_limit_public: str = "300/minute;5000/hour"
+    # Sign-up, password and wallet sign-in, per client address (on top of the public limit).
+    rate_limit_sign_in: str = "20/minute;200/hour"
+    # SIWE nonce issuance, per client address.
+    rate_limit_siwe_nonce: str = "10/minute;100/hour"
+    # Certificate verification (scans the chain's logs), per client address.
+    rate_limit_certificate_verify: str = "20/minute;200/hour"
+    # A certificate, JSON or printable page (replays the holder's history), per client address.
+    rate_limit_certificate: str = "30/minute;300/hour"
+    # Every signed-in request, per account (one window: each is a counter write per request).
+    rate_limit_account: str = "1200/minute"
     credential_ttl_days: int = Field(default=365, ge=1, le=5 * 365)
     # Gas money the operator gives a new verifier's address (wei), so it can attest.
     verifier_gas_allowance: int = Field(default=10**17, ge=0)
@@ -172,6 +209,23 @@ class Settings(BaseSettings):
     market_max_order_lifetime: int = Field(default=30 * 24 * 3600, ge=60)
     # Fills per settleBatch transaction.
     market_settlement_batch_size: int = Field(default=100, ge=1, le=200)
+
+    @field_validator(
+        "rate_limit_public",
+        "rate_limit_sign_in",
+        "rate_limit_siwe_nonce",
+        "rate_limit_certificate_verify",
+        "rate_limit_certificate",
+        "rate_limit_account",
+    )
+    @classmethod
+    def _limits_parse(cls, value: str) -> str:
+        """A limit the `limits` library cannot read fails at start, not on a request."""
+        try:
+            parse_many(value)
+        except ValueError as exc:
+            raise ValueError(f"not a rate limit ({exc}); e.g. '20/minute;200/hour'") from exc
+        return value
 
     @model_validator(mode="after")
     def _local_urls_follow_the_port(self) -> Settings:

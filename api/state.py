@@ -14,6 +14,7 @@ from api.chain.artifacts import ArtifactsMissing
 from api.chain.deployments import DeploymentMissing
 from api.chain.gateway import ChainGateway
 from api.errors import DeploymentMismatch
+from api.ratelimit import RateLimiter
 from api.settings import Settings
 
 T = TypeVar("T")
@@ -32,6 +33,8 @@ class AppState:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    # The rate limits (api/ratelimit.py), counted where the settings say (the database).
+    limiter: RateLimiter
     # The audit indexer, when it runs inside this process (``indexer_enabled``).
     indexer: BackgroundTask | None = None
     _chain: ChainGateway | None = None

@@ -369,6 +369,8 @@ def main(
             tmp = Path(tmp_dir)
             settings = Settings(
                 environment=Environment.test,
+                # Benchmarks send many requests from one address.
+                rate_limits_enabled=False,
                 rpc_url=devnet.rpc_url,
                 deployments_dir=tmp,
                 database_url=f"sqlite:///{tmp / 'service.db'}",

@@ -155,6 +155,8 @@ def main(*, as_json: bool, kind: str = "hardhat") -> dict[str, Any]:
         with tempfile.TemporaryDirectory() as tmp:
             settings = Settings(
                 environment=Environment.test,
+                # Benchmarks send many requests from one address.
+                rate_limits_enabled=False,
                 rpc_url=devnet.rpc_url,
                 deployments_dir=Path(tmp),
                 receipt_poll_interval=0.01,

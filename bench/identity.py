@@ -98,6 +98,8 @@ def run(seconds: float = 5.0, threads: int = 4, kind: str = "hardhat") -> dict[s
     try:
         settings = Settings(
             environment=Environment.test,
+            # Benchmarks send many requests from one address.
+            rate_limits_enabled=False,
             rpc_url=devnet.rpc_url,
             database_url=f"sqlite:///{work / 'crda.db'}",
             deployments_dir=work / "deployments",

@@ -88,6 +88,8 @@ def main(
     try:
         settings = Settings(
             environment=Environment.test,
+            # Benchmarks send many requests from one address.
+            rate_limits_enabled=False,
             rpc_url=devnet.rpc_url,
             database_url=database_url or f"sqlite:///{workdir / 'index.db'}",
             deployments_dir=workdir / "deployments",

@@ -279,6 +279,8 @@ def main(
             database_url = f"sqlite:///{tmp}/market.db"
             settings = Settings(
                 environment=Environment.test,
+                # Benchmarks send many requests from one address.
+                rate_limits_enabled=False,
                 rpc_url=devnet.rpc_url,
                 database_url=database_url,
                 deployments_dir=Path(tmp),

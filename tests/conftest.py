@@ -112,6 +112,9 @@ def settings(
         run_workers=False,
         # The in-process indexer is tested on databases of its own (tests/audit).
         indexer_enabled=False,
+        # Tests send many requests from one address; tests/auth/test_throttling.py turns the
+        # limits back on, with their defaults.
+        rate_limits_enabled=False,
     )
 
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.auth.models import Account, Role, Wallet
 from api.auth.schemas import Holder
 from api.auth.tokens import InvalidAccessToken, decode_access_token
-from api.deps import SessionDep, SettingsDep
+from api.deps import SessionDep, SettingsDep, StateDep
 from api.errors import Forbidden, problem
 from api.i18n import msg
+from api.ratelimit import client_address
 
 InvalidToken = problem(
     401,
@@ -33,16 +34,27 @@ READ_ALL_ROLES = frozenset({Role.operator.value, Role.auditor.value})
 
 
 def current_user(
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
+    state: StateDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Account:
+    """The signed-in account; each request counts against its limit (``rate_limit_account``:
+    signed-in routes are limited per account, not per address, so phones behind one carrier
+    address do not share a budget). A request without a valid token counts against its
+    address's public limit, like any unauthenticated request."""
+    anonymous = client_address(request.client and request.client.host)
     if credentials is None or credentials.scheme.lower() != "bearer":
+        # Without a valid token the caller is anonymous: the public limit of its address.
+        state.limiter.hit("public", anonymous)
         raise InvalidToken("no bearer token", reason="missing")
     try:
         claims = decode_access_token(settings, credentials.credentials)
     except InvalidAccessToken as exc:
+        state.limiter.hit("public", anonymous)
         raise InvalidToken(reason=exc.reason) from exc
+    state.limiter.hit("account", claims.subject)
     account = session.get(Account, claims.subject)
     if account is None or account.erased_at is not None:
         raise InvalidToken(reason="unknown-account")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from api.auth import service
 from api.auth.deps import CurrentUser, ensure_may_change_account, ensure_may_read_account
@@ -25,9 +25,10 @@ from api.auth.schemas import (
     WalletCreate,
     WalletPublic,
 )
-from api.deps import ChainDep, SessionDep, SettingsDep
+from api.deps import ChainDep, SessionDep, SettingsDep, throttle
 from api.errors import NotFound
 from api.qr import QrFormat, qr_response
+from api.ratelimit import client_address
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -41,7 +42,7 @@ def _pair(tokens: service.Tokens) -> TokenPair:
     )
 
 
-@router.post("/sign-up", status_code=status.HTTP_201_CREATED)
+@router.post("/sign-up", status_code=status.HTTP_201_CREATED, dependencies=[throttle("sign_in")])
 def sign_up(body: SignUp, session: SessionDep, settings: SettingsDep) -> AccountPublic:
     """Create a citizen or business account (personal data, if given, is encrypted)."""
     account = service.create_account(
@@ -57,13 +58,25 @@ def sign_up(body: SignUp, session: SessionDep, settings: SettingsDep) -> Account
 
 @router.post(
     "/sign-in",
+    dependencies=[throttle("sign_in")],
     responses={
-        429: {"description": "Too many failed sign-ins for this email; wait `retry_after`."}
+        429: {
+            "description": (
+                "Too many attempts for this email from this client "
+                "(`/problems/too-many-attempts`), or from this address "
+                "(`/problems/too-many-requests`); wait `retry_after` seconds."
+            )
+        }
     },
 )
-def sign_in(body: SignIn, session: SessionDep, settings: SettingsDep) -> TokenPair:
+def sign_in(
+    body: SignIn, request: Request, session: SessionDep, settings: SettingsDep
+) -> TokenPair:
     """Email and password; a short-lived access token and a rotating refresh token."""
-    return _pair(service.sign_in(session, settings, body.email, body.password.get_secret_value()))
+    client = client_address(request.client and request.client.host)
+    return _pair(
+        service.sign_in(session, settings, body.email, body.password.get_secret_value(), client)
+    )
 
 
 @router.post("/refresh")
@@ -79,7 +92,7 @@ def sign_out(body: RefreshIn, user: CurrentUser, session: SessionDep) -> Respons
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/siwe/nonce")
+@router.post("/siwe/nonce", dependencies=[throttle("siwe_nonce")])
 def siwe_nonce(session: SessionDep, settings: SettingsDep, chain: ChainDep) -> SiweNonceOut:
     """A single-use nonce for an EIP-4361 message (and the domain and chain it must name)."""
     nonce = service.new_siwe_nonce(session, settings)
@@ -91,7 +104,7 @@ def siwe_nonce(session: SessionDep, settings: SettingsDep, chain: ChainDep) -> S
     )
 
 
-@router.post("/siwe")
+@router.post("/siwe", dependencies=[throttle("sign_in")])
 def siwe_sign_in(
     body: SiweIn, session: SessionDep, settings: SettingsDep, chain: ChainDep
 ) -> TokenPair:

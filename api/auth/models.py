@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import DateTime, ForeignKey, Index, LargeBinary, String, func
+from sqlalchemy import DateTime, Float, ForeignKey, Integer, LargeBinary, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.db import Base
@@ -109,21 +109,38 @@ class RefreshToken(Base):
 
 
 class SiweNonce(Base):
-    """A Sign-In with Ethereum nonce we handed out; it works once, before it expires."""
+    """A Sign-In with Ethereum nonce we handed out; it works once, before it expires.
+
+    Expired nonces are deleted whenever a new one is made, and each client address gets at
+    most ``siwe_nonce_max_per_client`` per nonce lifetime (``rate_limit_siwe_nonce``), so the
+    table holds a bounded number of rows per active client.
+    """
 
     __tablename__ = "siwe_nonces"
 
     nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class SignInFailure(Base):
-    """A failed password sign-in, keyed by a hash of the email (rate limiting, no addresses)."""
+# The ``client_hash`` of the row that counts an email's failures from every client.
+EVERY_CLIENT = "*"
 
-    __tablename__ = "sign_in_failures"
-    __table_args__ = (Index("ix_sign_in_failures_subject_at", "subject_hash", "at"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    subject_hash: Mapped[str] = mapped_column(String(64))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+class SignInThrottle(Base):
+    """Password sign-in attempts for one email from one client address (``auth.service``).
+
+    Both are kept as hashes (no email or address in this table). ``attempts`` counts attempts
+    since the client's last success or its last quiet ``sign_in_window``; past the free ones,
+    ``blocked_until`` holds the client back, doubling each time. The row with ``client_hash``
+    ``"*"`` counts the email's failures from every client (the account's budget). Times are
+    seconds since the epoch.
+    """
+
+    __tablename__ = "sign_in_throttles"
+
+    subject_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer)
+    last_at: Mapped[float] = mapped_column(Float, index=True)
+    blocked_until: Mapped[float] = mapped_column(Float)

@@ -8,32 +8,37 @@ writes are the defence).
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import siwe
 from eth_account import Account as EthAccount
 from eth_account.signers.local import LocalAccount
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import case, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import api.models  # noqa: F401  (every mapper, so accounts.verifier_id resolves alone)
 from api.auth.models import (
+    EVERY_CLIENT,
     Account,
     Custody,
     DataKey,
     PersonalData,
     RefreshToken,
     Role,
-    SignInFailure,
+    SignInThrottle,
     SiweNonce,
     Wallet,
     new_id,
 )
 from api.auth.secrets import envelope, password_hasher
 from api.auth.tokens import issue_access_token
+from api.db import dialect_insert
 from api.errors import NotFound, problem
 from api.settings import Settings
 from api.timeutil import aware, utcnow
@@ -49,8 +54,12 @@ TooManyAttempts = problem(
     429,
     "too-many-attempts",
     "Too many failed sign-ins; try again later",
-    when="Too many failed sign-ins for this email within the window; `retry_after` in seconds.",
-    show='"Too many attempts, try again in N minutes" (N from `retry_after`).',
+    when=(
+        "Too many sign-in attempts for this email from this client: each one past the free "
+        "few waits twice as long as the last; `retry_after` (and `Retry-After`) in seconds. "
+        "Another device is not held back by this one's attempts."
+    ),
+    show='"Too many attempts, try again in N seconds" (N from `retry_after`); keep the form.',
 )
 EmailTaken = problem(
     409,
@@ -106,6 +115,8 @@ AccountErased = problem(
 )
 
 SELF_SERVICE_ROLES = (Role.citizen, Role.business)
+# The sign-in throttle's clock, in seconds since the epoch (tests move it instead of waiting).
+clock: Callable[[], float] = time.time
 _DUMMY_HASH: str | None = None
 
 
@@ -201,19 +212,26 @@ def _issue_tokens(
     return Tokens(access, ttl, refresh, account.id)
 
 
-def sign_in(session: Session, settings: Settings, email: str, password: str) -> Tokens:
+def _client_hash(client: str) -> str:
+    return hashlib.sha256(f"sign-in-client:{client}".encode()).hexdigest()
+
+
+def sign_in(session: Session, settings: Settings, email: str, password: str, client: str) -> Tokens:
+    """Email and password from ``client`` (its address, ``api.ratelimit.client_address``).
+
+    Throttled per (email, client), never per email alone, so nobody can lock the owner of the
+    right password out: see :func:`_admit_attempt`. Whether the password is right is checked
+    only after the attempt was admitted (a refused attempt tells nothing).
+    """
     global _DUMMY_HASH
     email = normalise_email(email)
-    subject = _subject_hash(email)
-    since = utcnow() - timedelta(seconds=settings.sign_in_window)
-    failures = session.scalar(
-        select(func.count())
-        .select_from(SignInFailure)
-        .where(SignInFailure.subject_hash == subject, SignInFailure.at > since)
-    )
-    if (failures or 0) >= settings.sign_in_max_failures:
-        raise TooManyAttempts(retry_after=settings.sign_in_window)
+    subject, client_hash = _subject_hash(email), _client_hash(client)
+    now = clock()
+    _admit_attempt(session, settings, subject, client_hash, now)
     account = session.scalar(select(Account).where(Account.email == email))
+    # End the read before the slow hash: what follows writes first (SQLite refuses to turn a
+    # stale read into a write while other sign-ins commit).
+    session.commit()
     hasher = password_hasher()
     if account is None or account.password_hash is None or account.erased_at is not None:
         # Same work as a real check, so timing does not tell which emails exist.
@@ -225,11 +243,107 @@ def sign_in(session: Session, settings: Settings, email: str, password: str) -> 
         if ok and new_hash:
             account.password_hash = new_hash
     if not ok or account is None:
-        session.add(SignInFailure(subject_hash=subject, at=utcnow()))
+        _count_account_failure(session, settings, subject, now)
         session.commit()
         raise InvalidCredentials()
-    session.execute(delete(SignInFailure).where(SignInFailure.subject_hash == subject))
+    session.execute(
+        delete(SignInThrottle).where(
+            SignInThrottle.subject_hash == subject, SignInThrottle.client_hash == client_hash
+        )
+    )
     return _issue_tokens(session, settings, account)
+
+
+def _admit_attempt(
+    session: Session, settings: Settings, subject: str, client_hash: str, now: float
+) -> None:
+    """Count an attempt of (email, client) before its password is checked, or refuse it.
+
+    One conditional upsert counts it unless the client is held back (``blocked_until``), so
+    attempts sent together are admitted one at a time: exactly ``sign_in_max_failures`` of
+    a burst get through. From the free allowance on, each admitted attempt holds the client
+    back ``sign_in_backoff_base * 2**(attempts - free)`` seconds (at most
+    ``sign_in_backoff_max``). While the email's failures from every client exceed
+    ``sign_in_account_budget`` (a spread-out guessing attack), a client that already tried
+    gets one free attempt instead: it slows the attacker, and the owner, trying from a client
+    of their own, is still let in (their first attempt is always admitted).
+    """
+    column = SignInThrottle.__table__.c
+    quiet = column.last_at < now - settings.sign_in_window
+    counted = session.execute(
+        dialect_insert(session)(SignInThrottle)
+        .values(
+            subject_hash=subject, client_hash=client_hash, attempts=1, last_at=now, blocked_until=0
+        )
+        .on_conflict_do_update(
+            index_elements=[column.subject_hash, column.client_hash],
+            set_={
+                "attempts": case((quiet, 1), else_=column.attempts + 1),
+                "last_at": now,
+                "blocked_until": case((quiet, 0.0), else_=column.blocked_until),
+            },
+            where=column.blocked_until <= now,
+        )
+        .returning(column.attempts)
+    ).scalar_one_or_none()
+    if counted is None:
+        blocked_until = session.scalar(
+            select(SignInThrottle.blocked_until).where(
+                SignInThrottle.subject_hash == subject, SignInThrottle.client_hash == client_hash
+            )
+        )
+        session.rollback()
+        raise TooManyAttempts(retry_after=max(1, math.ceil((blocked_until or now) - now)))
+    free = settings.sign_in_max_failures
+    if counted > 1 and _account_failures(session, settings, subject, now) >= (
+        settings.sign_in_account_budget
+    ):
+        free = 1
+    if counted >= free:
+        wait = min(
+            settings.sign_in_backoff_max, settings.sign_in_backoff_base * 2 ** (counted - free)
+        )
+        session.execute(
+            update(SignInThrottle)
+            .where(
+                SignInThrottle.subject_hash == subject, SignInThrottle.client_hash == client_hash
+            )
+            .values(blocked_until=now + wait)
+        )
+    session.commit()
+
+
+def _account_failures(session: Session, settings: Settings, subject: str, now: float) -> int:
+    failures = session.scalar(
+        select(SignInThrottle.attempts).where(
+            SignInThrottle.subject_hash == subject,
+            SignInThrottle.client_hash == EVERY_CLIENT,
+            SignInThrottle.last_at >= now - settings.sign_in_window,
+        )
+    )
+    return int(failures or 0)
+
+
+def _count_account_failure(session: Session, settings: Settings, subject: str, now: float) -> None:
+    """One more failure of the email from any client; rows quiet for a window are deleted."""
+    column = SignInThrottle.__table__.c
+    quiet = column.last_at < now - settings.sign_in_window
+    session.execute(
+        dialect_insert(session)(SignInThrottle)
+        .values(
+            subject_hash=subject, client_hash=EVERY_CLIENT, attempts=1, last_at=now, blocked_until=0
+        )
+        .on_conflict_do_update(
+            index_elements=[column.subject_hash, column.client_hash],
+            set_={"attempts": case((quiet, 1), else_=column.attempts + 1), "last_at": now},
+        )
+    )
+    session.execute(
+        delete(SignInThrottle).where(
+            SignInThrottle.last_at < now - settings.sign_in_window,
+            SignInThrottle.blocked_until < now,
+        )
+    )
 
 
 def refresh(session: Session, settings: Settings, refresh_token: str) -> Tokens:
@@ -279,9 +393,12 @@ def sign_out(session: Session, refresh_token: str, account_id: str) -> None:
 
 
 def new_siwe_nonce(session: Session, settings: Settings) -> SiweNonce:
+    """A fresh nonce; expired ones are deleted on the way (the endpoint caps how many one
+    client address gets, ``rate_limit_siwe_nonce`` and ``siwe_nonce_max_per_client``)."""
+    now = utcnow()
+    session.execute(delete(SiweNonce).where(SiweNonce.expires_at <= now))
     nonce = SiweNonce(
-        nonce=siwe.generate_nonce(),
-        expires_at=utcnow() + timedelta(seconds=settings.siwe_nonce_ttl),
+        nonce=siwe.generate_nonce(), expires_at=now + timedelta(seconds=settings.siwe_nonce_ttl)
     )
     session.add(nonce)
     session.commit()

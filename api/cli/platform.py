@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -167,9 +168,15 @@ def up(
         if port_is_open(settings.api_port):
             raise fail(f"port {settings.api_port} is taken by another program: set CRDA_API_PORT")
         log = open(RUN_DIR / "api.log", "ab")
+        # The local platform is where `crda demo` plays a whole city from one address: its
+        # rate limits are off unless the environment says otherwise (they are on by default
+        # everywhere else, `crda serve` included).
+        env = {**os.environ}
+        env.setdefault("CRDA_RATE_LIMITS_ENABLED", "false")
         process = subprocess.Popen(
             [sys.executable, "-m", "api.cli", "serve"],
             cwd=PROJECT_ROOT,
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

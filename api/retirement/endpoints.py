@@ -19,6 +19,7 @@ from api.deps import (
     SettingsDep,
     StateDep,
     language_headers,
+    throttle,
 )
 from api.errors import NotFound
 from api.i18n import LOCALES
@@ -145,7 +146,7 @@ def _by_serial(session: SessionDep, serial: int) -> Certificate:
     return certificate
 
 
-@public.get("/{serial}")
+@public.get("/{serial}", dependencies=[throttle("certificate")])
 def get_certificate(
     serial: Serial, session: SessionDep, settings: SettingsDep
 ) -> CertificatePublic:
@@ -161,7 +162,7 @@ def _language_links(request: Request) -> dict[str, str]:
     return {code: f"{url.path}?{url.query}" for code, url in links.items()}
 
 
-@public.get("/{serial}/page", response_class=HTMLResponse)
+@public.get("/{serial}/page", response_class=HTMLResponse, dependencies=[throttle("certificate")])
 def certificate_page(
     serial: Serial,
     request: Request,
@@ -190,7 +191,11 @@ def certificate_qr(
     return qr_response(url, format)
 
 
-@public.get("/{serial}/verify", response_model=Verification)
+@public.get(
+    "/{serial}/verify",
+    response_model=Verification,
+    dependencies=[throttle("certificate_verify")],
+)
 def verify(
     serial: Serial,
     request: Request,
@@ -232,7 +237,7 @@ def verify(
     return result
 
 
-@public.post("/verify")
+@public.post("/verify", dependencies=[throttle("certificate_verify")])
 def verify_document(
     body: CertificateClaim, session: SessionDep, settings: SettingsDep, chain: ChainDep
 ) -> Verification:

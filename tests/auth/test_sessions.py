@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from api.auth.models import RefreshToken, SignInFailure
+from api.auth.models import RefreshToken, SignInThrottle
 from api.auth.tokens import SessionKeys
 from tests.world import PASSWORD, World, assert_problem
 
@@ -86,7 +86,7 @@ def test_unknown_email_is_the_same_problem_as_a_wrong_password(world: World) -> 
         "/auth/sign-in", json={"email": "nobody@example.org", "password": PASSWORD}
     )
     assert_problem(response, 401, "invalid-credentials")
-    assert world.count(SignInFailure) >= 1
+    assert world.count(SignInThrottle) >= 1
 
 
 def test_alg_none_is_refused(world: World) -> None:

@@ -52,6 +52,8 @@ def platform(
         receipt_poll_interval=0.01,
         issuance_batch_max_wait=0.5,
         indexer_poll_interval=0.2,
+        # A day of the city from one address (as `crda up` runs it).
+        rate_limits_enabled=False,
     )
     ensure_deployed(
         settings,

@@ -1,7 +1,7 @@
 """open data: the district where an activity happened, on the provider and on the claim
 
 Revision ID: 0640_open_data
-Revises: 0610_signer_nonces
+Revises: 0630_throttling
 Create Date: 2026-12-02
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0640_open_data"
-down_revision: str | Sequence[str] | None = "0610_signer_nonces"
+down_revision: str | Sequence[str] | None = "0630_throttling"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
