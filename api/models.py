@@ -11,6 +11,7 @@ from api.credentials import models as credential_models
 from api.db import Base
 from api.earning import models as earning_models
 from api.idempotency import IdempotencyKey
+from api.leases import LoopLease
 from api.market import models as market_models
 from api.outbox.models import ChainTransaction
 from api.retirement import models as retirement_models
@@ -19,6 +20,7 @@ __all__ = [
     "Base",
     "ChainTransaction",
     "IdempotencyKey",
+    "LoopLease",
     "SignerNonce",
     "audit_models",
     "auth_models",

@@ -12,6 +12,10 @@ Each row moves ``pending -> sent -> confirmed | failed``:
    same database transaction that marks the row confirmed. A revert the handler recognises as
    "already applied" (a unique batch id used before) also confirms the row: the contract is
    the last guard against a double write.
+
+Several processes may run the worker: one holds the loop's lease (``api/leases.py``) and
+works, the others stand by. Every step's transaction renews the lease first (``claim``), so a
+holder that lost it while paused rolls the step back instead of racing the new holder.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from api.chain.deployments import DeploymentMissing
 from api.chain.errors import ChainRevert
 from api.chain.gateway import ChainGateway, SignedTx
 from api.errors import Problem
+from api.leases import Lease, LeaseLost
 from api.outbox.models import ChainTransaction, OutboxStatus
 
 log = structlog.get_logger(__name__)
@@ -74,6 +79,26 @@ class PollingLoop:
             if not busy:
                 stop.wait(interval)
 
+    def release(self) -> None:
+        """A clean stop: give up whatever the loop holds (its lease)."""
+
+
+class LeasedLoop(PollingLoop):
+    """A loop that works only while it holds its lease; the other processes stand by."""
+
+    def __init__(self, lease: Lease, inner: PollingLoop) -> None:
+        self.lease = lease
+        self.inner = inner
+        self.unavailable_event = inner.unavailable_event
+
+    def run_once(self) -> int:
+        if not self.lease.acquire():
+            return 0  # another process holds it: rest, and try again after the interval
+        return self.inner.run_once()
+
+    def release(self) -> None:
+        self.lease.release()
+
 
 class OutboxWorker(PollingLoop):
     unavailable_event = "outbox_unavailable"
@@ -87,6 +112,7 @@ class OutboxWorker(PollingLoop):
         *,
         confirmations: int = 0,
         batch_size: int = 50,
+        lease: Lease | None = None,
     ) -> None:
         self.sessions = sessions
         self.gateway = gateway
@@ -94,6 +120,8 @@ class OutboxWorker(PollingLoop):
         self.handlers = dict(handlers or {})
         self.confirmations = confirmations
         self.batch_size = batch_size
+        # When several processes run the worker: the lease each step's transaction renews.
+        self.lease = lease
 
     def run_once(self) -> int:
         """Advance every open row one step as far as it goes now; returns rows touched."""
@@ -106,14 +134,24 @@ class OutboxWorker(PollingLoop):
                     .limit(self.batch_size)
                 )
             )
-        for row_id in ids:
-            self._advance(row_id)
+        try:
+            for row_id in ids:
+                self._advance(row_id)
+        except LeaseLost:
+            log.warning("outbox_lease_lost", holder=self.lease.holder if self.lease else None)
+            return 0
         return len(ids)
+
+    def _fence(self, session: Session) -> None:
+        """Renew the lease in this step's transaction, or give the step up."""
+        if self.lease is not None and not self.lease.claim(session):
+            raise LeaseLost(self.lease.name)
 
     # -- one row -------------------------------------------------------------------------------
 
     def _advance(self, row_id: int) -> None:
         with self.sessions() as session, session.begin():
+            self._fence(session)
             row = session.get(ChainTransaction, row_id, with_for_update=True)
             if row is None:
                 return
@@ -123,6 +161,7 @@ class OutboxWorker(PollingLoop):
                     return
         # Committed: the signed transaction is on disk before it leaves the process.
         with self.sessions() as session, session.begin():
+            self._fence(session)
             row = session.get(ChainTransaction, row_id, with_for_update=True)
             if row is None or row.status != OutboxStatus.sent:
                 return

@@ -37,9 +37,12 @@ from api.audit.models import Block, Checkpoint
 from api.chain.artifacts import Artifacts
 from api.chain.deployments import Deployment, load_deployment
 from api.errors import ChainUnavailable
+from api.leases import Lease
 from api.settings import Settings
 
 log = structlog.get_logger(__name__)
+
+INDEXER_LEASE = "indexer"
 
 
 @dataclass
@@ -84,8 +87,12 @@ class Indexer:
         confirmations: int = 0,
         block_range: int = 2000,
         max_logs: int = 20_000,
+        lease: Lease | None = None,
     ) -> None:
         self.sessions = sessions
+        # Several processes may follow the chain: only the lease's holder steps (each step
+        # renews it in its own transaction), the others stand by.
+        self.lease = lease
         self.reader = reader
         self.deployment = deployment
         self.confirmations = confirmations
@@ -104,7 +111,11 @@ class Indexer:
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings, sessions: sessionmaker[Session]) -> Indexer:
+    def from_settings(
+        cls, settings: Settings, sessions: sessionmaker[Session], *, leased: bool = False
+    ) -> Indexer:
+        """The indexer of ``settings``; ``leased``: one of several processes following the chain
+        (the ``indexer`` lease decides which one works)."""
         reader = ChainReader(settings.rpc_url)
         deployment = load_deployment(settings.deployments_dir, reader.chain_id())
         return cls(
@@ -115,6 +126,7 @@ class Indexer:
             confirmations=settings.indexer_confirmations,
             block_range=settings.indexer_block_range,
             max_logs=settings.indexer_max_logs,
+            lease=Lease(sessions, INDEXER_LEASE, ttl=settings.lease_ttl) if leased else None,
         )
 
     # -- running ---------------------------------------------------------------------------
@@ -159,6 +171,8 @@ class Indexer:
         head = self.reader.block_number()
         tip = head - self.confirmations
         with self.sessions() as session, session.begin():
+            if self.lease is not None and not self.lease.claim(session):
+                return StepResult(caught_up=True)  # another process indexes: rest
             checkpoint = self._checkpoint(session)
             current = self.reader.header(checkpoint.block_number)
             if current is None or current.hash != checkpoint.block_hash:
