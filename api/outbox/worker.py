@@ -28,6 +28,7 @@ import structlog
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from web3.exceptions import Web3ValidationError
 from web3.types import TxReceipt
@@ -75,6 +76,9 @@ class PollingLoop:
                 busy = self.run_once()
             except Problem as exc:  # chain or database away: try again later
                 log.warning(self.unavailable_event, problem=exc.type, detail=exc.detail)
+                busy = 0
+            except OperationalError as exc:  # the database away, or a lock wait that ended
+                log.warning(self.unavailable_event, error=type(exc.orig or exc).__name__)
                 busy = 0
             if not busy:
                 stop.wait(interval)
