@@ -17,6 +17,7 @@ crda export-openapi             the OpenAPI document to mobile_api_docs/openapi.
 crda export-errors              the error catalogue to mobile_api_docs/errors.md
 crda fuzz                       every operation under fuzzing (schemathesis; the long run)
 crda bench gas|identity|indexer|earning|market|audit   benchmarks (bench/), run on demand
+crda chaos                      two APIs, a worker and the indexer SIGKILLed at random under load
 
 The commands live by topic (``platform``, ``audit``, ``identity``, ``docs``, ``bench``,
 ``demo``; shared pieces in ``common``); the top-level ones are registered here, in the order
@@ -48,5 +49,6 @@ app.command()(demo.demo)
 app.command("export-openapi")(docs.export_openapi)
 app.command("export-errors")(docs.export_errors)
 app.command()(docs.fuzz)
+app.command()(bench.chaos)
 
 __all__ = ["app"]
