@@ -14,8 +14,9 @@ Each row moves ``pending -> sent -> confirmed | failed``:
    the last guard against a double write.
 
 Several processes may run the worker: one holds the loop's lease (``api/leases.py``) and
-works, the others stand by. Every step's transaction renews the lease first (``claim``), so a
-holder that lost it while paused rolls the step back instead of racing the new holder.
+works, the others stand by. Every step's transaction renews the lease just before it commits
+(``claim``), so a holder that lost it while paused rolls the step back instead of racing the
+new holder (what it may have re-broadcast is its stored transaction: same hash, mined once).
 """
 
 from __future__ import annotations
@@ -154,22 +155,24 @@ class OutboxWorker(PollingLoop):
     # -- one row -------------------------------------------------------------------------------
 
     def _advance(self, row_id: int) -> None:
+        # Each step renews the lease as its last statement before committing (``_fence``):
+        # no database lock is taken before the chain calls (the simulation, the receipt).
         with self.sessions() as session, session.begin():
-            self._fence(session)
             row = session.get(ChainTransaction, row_id, with_for_update=True)
             if row is None:
                 return
             if row.status == OutboxStatus.pending:
                 signed = self._sign(session, row)
+                self._fence(session)
                 if signed is None:
                     return
         # Committed: the signed transaction is on disk before it leaves the process.
         with self.sessions() as session, session.begin():
-            self._fence(session)
             row = session.get(ChainTransaction, row_id, with_for_update=True)
             if row is None or row.status != OutboxStatus.sent:
                 return
             self._follow(session, row)
+            self._fence(session)
 
     def _sign(self, session: Session, row: ChainTransaction) -> SignedTx | None:
         try:

@@ -37,7 +37,7 @@ from api.audit.models import Block, Checkpoint
 from api.chain.artifacts import Artifacts
 from api.chain.deployments import Deployment, load_deployment
 from api.errors import ChainUnavailable
-from api.leases import Lease
+from api.leases import Lease, LeaseLost
 from api.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -168,16 +168,30 @@ class Indexer:
 
     def step(self) -> StepResult:
         """Read the next range (or roll back a reorganisation) in one database transaction."""
+        if self.lease is not None and not self.lease.acquire():
+            return StepResult(caught_up=True)  # another process indexes: rest
+        try:
+            return self._step()
+        except LeaseLost:
+            return StepResult(caught_up=True)  # taken over meanwhile: nothing was committed
+
+    def _fence(self, session: Session) -> None:
+        """Renew the lease as the step's last statement, or roll the step back."""
+        if self.lease is not None and not self.lease.claim(session):
+            raise LeaseLost(self.lease.name)
+
+    def _step(self) -> StepResult:
         head = self.reader.block_number()
         tip = head - self.confirmations
         with self.sessions() as session, session.begin():
-            if self.lease is not None and not self.lease.claim(session):
-                return StepResult(caught_up=True)  # another process indexes: rest
             checkpoint = self._checkpoint(session)
             current = self.reader.header(checkpoint.block_number)
             if current is None or current.hash != checkpoint.block_hash:
-                return StepResult(reorg_to=self._roll_back(session, checkpoint))
+                ancestor = self._roll_back(session, checkpoint)
+                self._fence(session)
+                return StepResult(reorg_to=ancestor)
             if tip <= checkpoint.block_number:
+                self._fence(session)  # (a first checkpoint may have been made)
                 return StepResult(caught_up=True, to_block=checkpoint.block_number)
             first = checkpoint.block_number + 1
             last = min(first + self.block_range - 1, tip)
@@ -189,7 +203,9 @@ class Indexer:
             if start is None or end is None or end.hash != end_before.hash:
                 raise ChainMoved
             if start.parent_hash != checkpoint.block_hash:
-                return StepResult(reorg_to=self._roll_back(session, checkpoint))
+                ancestor = self._roll_back(session, checkpoint)
+                self._fence(session)
+                return StepResult(reorg_to=ancestor)
             for d in decoded:
                 header = headers.get(d.block_number)
                 if header is None or header.hash != d.block_hash:
@@ -198,6 +214,7 @@ class Indexer:
             checkpoint.block_number = last
             checkpoint.block_hash = end.hash
             checkpoint.updated_at = datetime.now(UTC)
+            self._fence(session)
             result = StepResult(
                 from_block=first, to_block=last, events=len(decoded), caught_up=last >= tip
             )
