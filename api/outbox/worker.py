@@ -88,23 +88,6 @@ class PollingLoop:
         """A clean stop: give up whatever the loop holds (its lease)."""
 
 
-class LeasedLoop(PollingLoop):
-    """A loop that works only while it holds its lease; the other processes stand by."""
-
-    def __init__(self, lease: Lease, inner: PollingLoop) -> None:
-        self.lease = lease
-        self.inner = inner
-        self.unavailable_event = inner.unavailable_event
-
-    def run_once(self) -> int:
-        if not self.lease.acquire():
-            return 0  # another process holds it: rest, and try again after the interval
-        return self.inner.run_once()
-
-    def release(self) -> None:
-        self.lease.release()
-
-
 class OutboxWorker(PollingLoop):
     unavailable_event = "outbox_unavailable"
 
