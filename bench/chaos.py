@@ -724,6 +724,8 @@ class World:
             person = rng.choice(self.citizens if kind == "sell" else self.businesses)
             price, kg = rng.randint(100, 140), rng.randint(1, 3 if kind == "buy" else 1)
             expiry = int(time.time()) + 2 * 86_400
+            # Drawn once: a retry after a lost connection sends the same order under its key.
+            nonce = rng.getrandbits(63)
 
             def place() -> None:
                 outcome, order = chaos.answer(
@@ -735,7 +737,7 @@ class World:
                         price=price,
                         quantity=kg * KG,
                         expiry=expiry,
-                        nonce=rng.getrandbits(63),
+                        nonce=nonce,
                         idempotency_key=key,
                     ),
                 )
