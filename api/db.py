@@ -30,8 +30,15 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+# How long a statement waits for a lock another transaction holds before it gives up (the API
+# answers a ``database-busy`` 503 with ``Retry-After``): PostgreSQL's ``lock_timeout``, SQLite's
+# busy timeout. A wait, never a hang.
+LOCK_WAIT_SECONDS = 30
+
+
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets its directory created and safe pragmas."""
+    """An engine for ``url``; SQLite gets its directory created and safe pragmas, every
+    database a bounded lock wait (``LOCK_WAIT_SECONDS``)."""
     # At least as many connections as the server's worker threads (anyio's default: 40), so a
     # request holding one never waits on threads that are themselves waiting for one.
     kwargs: dict[str, Any] = {
@@ -44,7 +51,9 @@ def make_engine(url: str) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": LOCK_WAIT_SECONDS}
+    elif url.startswith("postgresql"):
+        kwargs["connect_args"] = {"options": f"-c lock_timeout={LOCK_WAIT_SECONDS * 1000}"}
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
 

@@ -165,6 +165,16 @@ DatabaseUnavailable = problem(
     when="The database cannot be reached.",
     show='"Temporarily unavailable"; retry with back-off.',
 )
+DatabaseBusy = problem(
+    503,
+    "database-busy",
+    "The database is busy",
+    when=(
+        "The request waited its limit (`LOCK_WAIT_SECONDS`) for rows other requests hold, or"
+        " lost a deadlock; nothing was written. `Retry-After` says when to try again."
+    ),
+    show='"Busy, trying again"; retry after `Retry-After` seconds with the same `Idempotency-Key`.',
+)
 DeploymentMismatch = problem(
     503,
     "deployment-mismatch",
@@ -247,6 +257,19 @@ def allowed_methods(request: Request) -> list[str]:
     ]
 
 
+# PostgreSQL's lock_not_available (lock_timeout), deadlock_detected, serialization_failure.
+_BUSY_SQLSTATES = {"55P03", "40P01", "40001"}
+
+
+def lock_wait_ended(exc: BaseException) -> bool:
+    """Whether a database error is a lock wait that hit its bound (``api.db``'s
+    ``LOCK_WAIT_SECONDS``: PostgreSQL's ``lock_timeout``, SQLite's busy timeout) or a deadlock."""
+    original = getattr(exc, "orig", None)
+    if getattr(original, "sqlstate", None) in _BUSY_SQLSTATES:
+        return True
+    return "database is locked" in str(original or exc)
+
+
 def problem_response(
     exc: Problem, request: Request, headers: dict[str, str] | None = None
 ) -> JSONResponse:
@@ -310,8 +333,15 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(error, request, headers)
 
     async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
-        log.error("database_unavailable", path=request.url.path, error=type(exc).__name__)
-        return problem_response(DatabaseUnavailable(), request)
+        # A bounded lock wait that ended (or a deadlock) is the busy case: retry soon.
+        busy = lock_wait_ended(exc)
+        log.error(
+            "database_busy" if busy else "database_unavailable",
+            path=request.url.path,
+            error=type(exc).__name__,
+        )
+        error = DatabaseBusy() if busy else DatabaseUnavailable()
+        return problem_response(error, request, {"Retry-After": "1" if busy else "5"})
 
     async def on_data_error(request: Request, exc: Exception) -> JSONResponse:
         # The database refused a value the client sent (a number beyond a column, text it

@@ -11,6 +11,7 @@ from api.credentials import models as credential_models
 from api.db import Base
 from api.earning import models as earning_models
 from api.idempotency import IdempotencyKey
+from api.leases import LoopLease
 from api.market import models as market_models
 from api.outbox.models import ChainTransaction
 from api.ratelimit import RateLimitCounter
@@ -20,6 +21,7 @@ __all__ = [
     "Base",
     "ChainTransaction",
     "IdempotencyKey",
+    "LoopLease",
     "RateLimitCounter",
     "SignerNonce",
     "audit_models",

@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     # does, a scaled deployment runs `crda worker` processes instead.
     run_workers: bool = True
     worker_interval: float = Field(default=0.2, gt=0)
+    # Seconds a background loop's lease (api/leases.py) lasts unless renewed: how long a standby
+    # process waits before it takes over from a holder that died.
+    lease_ttl: float = Field(default=15.0, gt=0)
 
     # Earning: methodology, claim window, caps, batching.
     methodology_version: str = "2026.2"

@@ -14,12 +14,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.chain.gateway import ChainGateway
 from api.earning import tasks as earning_tasks
+from api.leases import Lease
 from api.market import tasks as market_tasks
 from api.outbox.runner import PlatformWorker, platform_signers
 from api.outbox.worker import OutboxHandler, OutboxWorker
 from api.retirement import tasks as retirement_tasks
 from api.settings import Settings
 
+WORKER_LEASE = "platform-worker"
 DOMAINS: tuple[ModuleType, ...] = (earning_tasks, market_tasks, retirement_tasks)
 
 
@@ -40,12 +42,15 @@ def periodic_tasks(settings: Settings, sessions: sessionmaker[Session]) -> list[
 def make_worker(
     settings: Settings, sessions: sessionmaker[Session], gateway: ChainGateway
 ) -> PlatformWorker:
-    """The one worker loop: the domains' periodic tasks, then an outbox round."""
+    """The one worker loop: the domains' periodic tasks, then an outbox round, run by the one
+    process holding the ``platform-worker`` lease (any number of processes may run it)."""
+    lease = Lease(sessions, WORKER_LEASE, ttl=settings.lease_ttl)
     outbox = OutboxWorker(
         sessions,
         gateway,
         platform_signers(settings),
         outbox_handlers(gateway),
         confirmations=settings.confirmations,
+        lease=lease,
     )
-    return PlatformWorker(outbox, periodic_tasks(settings, sessions))
+    return PlatformWorker(outbox, periodic_tasks(settings, sessions), lease)

@@ -19,6 +19,7 @@ crda export-errors              the error catalogue to mobile_api_docs/errors.md
 crda export-messages            the texts to translate, merged into api/locale/*/messages.po
 crda fuzz                       every operation under fuzzing (schemathesis; the long run)
 crda bench gas|identity|indexer|earning|market|audit   benchmarks (bench/), run on demand
+crda chaos                      two APIs, a worker and the indexer SIGKILLed at random under load
 
 The commands live by topic (``platform``, ``audit``, ``identity``, ``admin``, ``docs``, ``bench``,
 ``demo``; shared pieces in ``common``); the top-level ones are registered here, in the order
@@ -52,5 +53,6 @@ app.command("export-openapi")(docs.export_openapi)
 app.command("export-errors")(docs.export_errors)
 app.command("export-messages")(messages.export_messages)
 app.command()(docs.fuzz)
+app.command()(bench.chaos)
 
 __all__ = ["app"]

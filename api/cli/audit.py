@@ -52,7 +52,7 @@ def _run_indexer(
     settings: Settings, sessions: sessionmaker[Session], *, once: bool, stop: threading.Event
 ) -> RunStats:
     """Catch up (``once``) or follow the chain, printing progress at most every 2 seconds."""
-    indexer = Indexer.from_settings(settings, sessions)
+    indexer = Indexer.from_settings(settings, sessions, leased=not once)
     console.print(
         f"indexing chain {indexer.deployment.chain_id} from block {indexer.start_block}"
         f" ({settings.indexer_confirmations} confirmations)"

@@ -110,3 +110,43 @@ def bench_audit(
         also_rates=tuple(float(r) for r in also.split(",") if r.strip()),
         as_json=as_json,
     )
+
+
+def chaos(
+    operations: Annotated[
+        int, typer.Option(help="Operations over HTTP (a burst counts each).")
+    ] = 10_000,
+    kills: Annotated[
+        int, typer.Option(help="Processes SIGKILLed (and restarted) on the way.")
+    ] = 50,
+    seed: Annotated[
+        int, typer.Option(help="Seed of the world, the operations and the kills.")
+    ] = 13,
+    database_url: Annotated[
+        str,
+        typer.Option(help="A PostgreSQL server URL: the run makes and drops its own databases."),
+    ] = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+    citizens: Annotated[int, typer.Option(help="Verified citizens.")] = 40,
+    concurrency: Annotated[int, typer.Option(help="Operations in flight at once.")] = 8,
+    max_seconds: Annotated[
+        float | None, typer.Option(help="Bound on the operations' phase (the rest left out).")
+    ] = None,
+    kind: KindOption = "hardhat",
+    as_json: JsonOption = False,
+) -> None:
+    """Two APIs, a worker and the indexer as processes, driven over HTTP while random ones are
+    SIGKILLed and restarted; then every invariant is checked (exit 1 if one fails)."""
+    from bench.chaos import ChaosOptions, main  # lazy: see the module docstring
+
+    options = ChaosOptions(
+        operations=operations,
+        kills=kills,
+        seed=seed,
+        database_url=database_url,
+        citizens=citizens,
+        concurrency=concurrency,
+        kind=kind,
+        max_seconds=max_seconds,
+    )
+    if not main(options, as_json=as_json):
+        raise typer.Exit(1)

@@ -152,6 +152,7 @@ def worker(
             platform_worker.run_forever(stop, settings.worker_interval)
         except KeyboardInterrupt:
             stop.set()
+            platform_worker.release()  # a standby process takes over at once
 
 
 def up(

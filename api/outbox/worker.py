@@ -12,6 +12,11 @@ Each row moves ``pending -> sent -> confirmed | failed``:
    same database transaction that marks the row confirmed. A revert the handler recognises as
    "already applied" (a unique batch id used before) also confirms the row: the contract is
    the last guard against a double write.
+
+Several processes may run the worker: one holds the loop's lease (``api/leases.py``) and
+works, the others stand by. Every step's transaction renews the lease just before it commits
+(``claim``), so a holder that lost it while paused rolls the step back instead of racing the
+new holder (what it may have re-broadcast is its stored transaction: same hash, mined once).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import structlog
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from web3.exceptions import Web3ValidationError
 from web3.types import TxReceipt
@@ -32,6 +38,7 @@ from api.chain.deployments import DeploymentMissing
 from api.chain.errors import ChainRevert
 from api.chain.gateway import ChainGateway, SignedTx
 from api.errors import Problem
+from api.leases import Lease, LeaseLost
 from api.outbox.models import ChainTransaction, OutboxStatus
 
 log = structlog.get_logger(__name__)
@@ -71,8 +78,14 @@ class PollingLoop:
             except Problem as exc:  # chain or database away: try again later
                 log.warning(self.unavailable_event, problem=exc.type, detail=exc.detail)
                 busy = 0
+            except OperationalError as exc:  # the database away, or a lock wait that ended
+                log.warning(self.unavailable_event, error=type(exc.orig or exc).__name__)
+                busy = 0
             if not busy:
                 stop.wait(interval)
+
+    def release(self) -> None:
+        """A clean stop: give up whatever the loop holds (its lease)."""
 
 
 class OutboxWorker(PollingLoop):
@@ -87,6 +100,7 @@ class OutboxWorker(PollingLoop):
         *,
         confirmations: int = 0,
         batch_size: int = 50,
+        lease: Lease | None = None,
     ) -> None:
         self.sessions = sessions
         self.gateway = gateway
@@ -94,6 +108,8 @@ class OutboxWorker(PollingLoop):
         self.handlers = dict(handlers or {})
         self.confirmations = confirmations
         self.batch_size = batch_size
+        # When several processes run the worker: the lease each step's transaction renews.
+        self.lease = lease
 
     def run_once(self) -> int:
         """Advance every open row one step as far as it goes now; returns rows touched."""
@@ -106,19 +122,31 @@ class OutboxWorker(PollingLoop):
                     .limit(self.batch_size)
                 )
             )
-        for row_id in ids:
-            self._advance(row_id)
+        try:
+            for row_id in ids:
+                self._advance(row_id)
+        except LeaseLost:
+            log.warning("outbox_lease_lost", holder=self.lease.holder if self.lease else None)
+            return 0
         return len(ids)
+
+    def _fence(self, session: Session) -> None:
+        """Renew the lease in this step's transaction, or give the step up."""
+        if self.lease is not None and not self.lease.claim(session):
+            raise LeaseLost(self.lease.name)
 
     # -- one row -------------------------------------------------------------------------------
 
     def _advance(self, row_id: int) -> None:
+        # Each step renews the lease as its last statement before committing (``_fence``):
+        # no database lock is taken before the chain calls (the simulation, the receipt).
         with self.sessions() as session, session.begin():
             row = session.get(ChainTransaction, row_id, with_for_update=True)
             if row is None:
                 return
             if row.status == OutboxStatus.pending:
                 signed = self._sign(session, row)
+                self._fence(session)
                 if signed is None:
                     return
         # Committed: the signed transaction is on disk before it leaves the process.
@@ -127,6 +155,7 @@ class OutboxWorker(PollingLoop):
             if row is None or row.status != OutboxStatus.sent:
                 return
             self._follow(session, row)
+            self._fence(session)
 
     def _sign(self, session: Session, row: ChainTransaction) -> SignedTx | None:
         try:

@@ -47,7 +47,10 @@ RetirementInProgress = problem(
     409,
     "retirement-in-progress",
     "A retirement of this holder is still on its way to the chain",
-    when="The holder has a retirement still on its way to the chain (one at a time per holder).",
+    when=(
+        "The holder has a retirement still on its way to the chain (one at a time per holder),"
+        " or one was recorded while this one was being signed."
+    ),
     show='"Your previous retirement is being recorded"; retry in a few seconds.',
 )
 NoPlatformWallet = problem(
@@ -167,6 +170,10 @@ def retire(
     which commits the certificate, the outbox row, the ledger hold and the key together.
     """
     holder = signed.holder
+    # The market lock first (the hold below posts under it anyway): a holder's retirements are
+    # then recorded one after the other in any number of processes, and the checks below read
+    # what the one before committed.
+    market_ledger.lock_market(session)
     in_flight = session.scalar(
         select(Certificate.id).where(
             Certificate.holder == holder, Certificate.status == CertificateStatus.pending.value
@@ -174,6 +181,20 @@ def retire(
     )
     if in_flight is not None:
         raise RetirementInProgress(certificate_id=in_flight)
+    # The forward request was signed with the Forwarder's nonce as read before this lock: a
+    # retirement recorded meanwhile (already mined) used it, and the Forwarder would refuse
+    # this one (ERC2771ForwarderInvalidSigner). Found by `crda chaos`; retry signs afresh.
+    used = session.scalar(
+        select(Certificate.id).where(
+            Certificate.holder == holder,
+            Certificate.forward_nonce >= signed.forward_nonce,
+            Certificate.status != CertificateStatus.failed.value,
+        )
+    )
+    if used is not None:
+        raise RetirementInProgress(
+            "a retirement of yours was recorded meanwhile; retry", certificate_id=used
+        )
     row = enqueue(
         session,
         key=f"retirement:{holder}:{signed.forward_nonce}:{signed.beneficiary_hash}",

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 from eth_utils import keccak
-from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.audit.indexer import ChainReader, Indexer
-from api.audit.models import ALL_TABLES, Checkpoint
+from api.audit.indexer import dump_index as indexer_dump
 from api.chain.artifacts import Artifacts
 from api.chain.deployments import Deployment
 from api.chain.gateway import ChainGateway, NonceManager
@@ -109,15 +109,8 @@ def revert(chain: ChainGateway, snapshot_id: str) -> None:
 
 def dump_index(sessions: sessionmaker[Session]) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every index table (the checkpoint without its bookkeeping), sorted."""
-    out: dict[str, list[tuple[Any, ...]]] = {}
     with sessions() as session:
-        for model in ALL_TABLES:
-            table = model.__table__  # type: ignore[attr-defined]
-            skip = {"id", "updated_at", "reorgs"} if model is Checkpoint else set()
-            columns = [c for c in table.columns if c.name not in skip]
-            rows = session.execute(select(*columns)).all()
-            out[table.name] = sorted(tuple(r) for r in rows)
-    return out
+        return indexer_dump(session)
 
 
 class Activity:

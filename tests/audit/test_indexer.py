@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from api.audit.indexer import StepResult
 from api.audit.models import Balance, Checkpoint, Event, SupplyPoint, Transfer
 from api.chain.gateway import ChainGateway
+from api.leases import Lease, LoopLease
 from tests.audit.conftest import Activity, dump_index, revert, snapshot
 
 pytestmark = [pytest.mark.chain, pytest.mark.database]
@@ -47,6 +51,38 @@ def test_index_after_restarts_equals_clean_index(
             indexer.step()
         activity.mixed(3, salt=round_)
     make_indexer(sessions).run()
+    clean = new_database()
+    make_indexer(clean).run()
+    assert dump_index(sessions) == dump_index(clean)
+
+
+def test_two_leased_indexers_index_once_and_a_dead_holders_lease_is_taken_over(
+    new_database, make_indexer, activity: Activity
+) -> None:
+    """Two `crda index` processes on one database: the lease's holder steps, the other rests;
+    once the holder stops renewing (killed), the other takes over and a late step of the old
+    holder commits nothing."""
+    sessions = new_database()
+    activity.mixed(4)
+    first = make_indexer(sessions, block_range=2, lease=Lease(sessions, "indexer", holder="A"))
+    second = make_indexer(sessions, block_range=2, lease=Lease(sessions, "indexer", holder="B"))
+    assert first.step().to_block > 0
+    assert second.step() == StepResult(caught_up=True)  # standing by
+    # A dies: its lease runs out; B takes over and catches up.
+    with sessions() as session, session.begin():
+        session.execute(update(LoopLease).values(expires_at=datetime(2000, 1, 1, tzinfo=UTC)))
+    second.run()
+    assert first.step() == StepResult(caught_up=True)
+    activity.mixed(2)
+    # A late step of A (its lease lost while it read) is rolled back by its fence.
+    assert first.lease is not None
+    first.lease.acquire = lambda: True  # type: ignore[method-assign]
+    with sessions() as session:
+        before = session.scalar(select(Checkpoint.block_number))
+    assert first.step() == StepResult(caught_up=True)
+    with sessions() as session:
+        assert session.scalar(select(Checkpoint.block_number)) == before
+    second.run()
     clean = new_database()
     make_indexer(clean).run()
     assert dump_index(sessions) == dump_index(clean)

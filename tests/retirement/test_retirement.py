@@ -8,7 +8,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from api.auth.models import Account
 from api.outbox.models import ChainTransaction, OutboxStatus
+from api.retirement import service
 from api.retirement.models import Certificate
 from tests.audit.conftest import AuditWorld
 from tests.pages import assert_refuses_cursor_of, walk_in_pages
@@ -321,3 +323,28 @@ def test_a_retry_burst_with_one_key_gets_one_retirement_and_the_stored_answer(
     with aw.sessions() as session:
         assert len(session.scalars(select(Certificate)).all()) == 1
         assert len(session.scalars(select(ChainTransaction)).all()) == 1
+
+
+def test_a_retirement_signed_before_another_was_mined_is_refused_not_failed(
+    audit_world: AuditWorld,
+) -> None:
+    """Found by `crda chaos`: a retirement prepared (its forward request signed with the
+    Forwarder's nonce) while another of the holder's was recorded and mined used a spent nonce,
+    and failed on chain (ERC2771ForwarderInvalidSigner). It is now refused before it is
+    recorded (409 retirement-in-progress: retry), and the first retires once."""
+    aw = audit_world
+    user, address = aw.holder(credits=5_000)
+    terms = {"amount": 1_000, "beneficiary": "Late School", "reason": "late"}
+    with aw.sessions() as session:
+        account = session.get(Account, user.id)
+        assert account is not None
+        late = service.sign_retirement(session, aw.settings, aw.platform.chain, account, **terms)
+    assert retire(aw, user, "first").status_code == 202
+    aw.worker().drain()
+    with aw.sessions() as session, pytest.raises(service.RetirementInProgress):
+        service.retire(session, aw.settings, account, late, publish_beneficiary=False, **terms)
+    assert aw.platform.token.functions.balanceOf(address).call() == 5_000 - BODY["amount"]
+    # Retried, it is signed afresh and retires.
+    assert retire(aw, user, "late", **terms).status_code == 202
+    aw.worker().drain()
+    assert aw.platform.token.functions.balanceOf(address).call() == 5_000 - BODY["amount"] - 1_000

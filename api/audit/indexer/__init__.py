@@ -9,7 +9,13 @@
 """
 
 from api.audit.indexer.loop import Indexer, RunStats, StepResult, deployment_key
-from api.audit.indexer.projection import ZERO_ADDRESS, indexed_block, reset_index, undo_above
+from api.audit.indexer.projection import (
+    ZERO_ADDRESS,
+    dump_index,
+    indexed_block,
+    reset_index,
+    undo_above,
+)
 from api.audit.indexer.reader import ChainMoved, ChainReader, Header
 from api.audit.indexer.runner import IndexerThread
 
@@ -23,6 +29,7 @@ __all__ = [
     "RunStats",
     "StepResult",
     "deployment_key",
+    "dump_index",
     "indexed_block",
     "reset_index",
     "undo_above",

@@ -39,9 +39,12 @@ from api.chain.artifacts import Artifacts
 from api.chain.deployments import Deployment, load_deployment
 from api.errors import ChainUnavailable
 from api.i18n import msg
+from api.leases import Lease, LeaseLost
 from api.settings import Settings
 
 log = structlog.get_logger(__name__)
+
+INDEXER_LEASE = "indexer"
 
 
 @dataclass
@@ -86,8 +89,12 @@ class Indexer:
         confirmations: int = 0,
         block_range: int = 2000,
         max_logs: int = 20_000,
+        lease: Lease | None = None,
     ) -> None:
         self.sessions = sessions
+        # Several processes may follow the chain: only the lease's holder steps (each step
+        # renews it in its own transaction), the others stand by.
+        self.lease = lease
         self.reader = reader
         self.deployment = deployment
         self.confirmations = confirmations
@@ -106,7 +113,11 @@ class Indexer:
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings, sessions: sessionmaker[Session]) -> Indexer:
+    def from_settings(
+        cls, settings: Settings, sessions: sessionmaker[Session], *, leased: bool = False
+    ) -> Indexer:
+        """The indexer of ``settings``; ``leased``: one of several processes following the chain
+        (the ``indexer`` lease decides which one works)."""
         reader = ChainReader(settings.rpc_url)
         deployment = load_deployment(settings.deployments_dir, reader.chain_id())
         return cls(
@@ -117,6 +128,7 @@ class Indexer:
             confirmations=settings.indexer_confirmations,
             block_range=settings.indexer_block_range,
             max_logs=settings.indexer_max_logs,
+            lease=Lease(sessions, INDEXER_LEASE, ttl=settings.lease_ttl) if leased else None,
         )
 
     # -- running ---------------------------------------------------------------------------
@@ -158,10 +170,20 @@ class Indexer:
 
     def step(self) -> StepResult:
         """Read the next range (or roll back a reorganisation) in one database transaction."""
-        result = self._step()
+        if self.lease is not None and not self.lease.acquire():
+            return StepResult(caught_up=True)  # another process indexes: rest
+        try:
+            result = self._step()
+        except LeaseLost:
+            return StepResult(caught_up=True)  # taken over meanwhile: nothing was committed
         # Caught up, rolled back or read: the index is being kept (api.metrics).
         metrics.heartbeat("indexer")
         return result
+
+    def _fence(self, session: Session) -> None:
+        """Renew the lease as the step's last statement, or roll the step back."""
+        if self.lease is not None and not self.lease.claim(session):
+            raise LeaseLost(self.lease.name)
 
     def _step(self) -> StepResult:
         head = self.reader.block_number()
@@ -170,8 +192,11 @@ class Indexer:
             checkpoint = self._checkpoint(session)
             current = self.reader.header(checkpoint.block_number)
             if current is None or current.hash != checkpoint.block_hash:
-                return StepResult(reorg_to=self._roll_back(session, checkpoint))
+                ancestor = self._roll_back(session, checkpoint)
+                self._fence(session)
+                return StepResult(reorg_to=ancestor)
             if tip <= checkpoint.block_number:
+                self._fence(session)  # (a first checkpoint may have been made)
                 return StepResult(caught_up=True, to_block=checkpoint.block_number)
             first = checkpoint.block_number + 1
             last = min(first + self.block_range - 1, tip)
@@ -183,7 +208,9 @@ class Indexer:
             if start is None or end is None or end.hash != end_before.hash:
                 raise ChainMoved
             if start.parent_hash != checkpoint.block_hash:
-                return StepResult(reorg_to=self._roll_back(session, checkpoint))
+                ancestor = self._roll_back(session, checkpoint)
+                self._fence(session)
+                return StepResult(reorg_to=ancestor)
             for d in decoded:
                 header = headers.get(d.block_number)
                 if header is None or header.hash != d.block_hash:
@@ -192,6 +219,7 @@ class Indexer:
             checkpoint.block_number = last
             checkpoint.block_hash = end.hash
             checkpoint.updated_at = datetime.now(UTC)
+            self._fence(session)
             result = StepResult(
                 from_block=first, to_block=last, events=len(decoded), caught_up=last >= tip
             )

@@ -364,3 +364,15 @@ def reset_index(session: Session) -> None:
 def indexed_block(session: Session) -> int | None:
     """The checkpoint's block, or None before the first step."""
     return session.scalar(select(func.max(Checkpoint.block_number)))
+
+
+def dump_index(session: Session) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every index table (the checkpoint without its bookkeeping), sorted: two
+    indexes of one chain are the same index exactly when their dumps are equal."""
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    for model in ALL_TABLES:
+        table = cast(Table, model.__table__)
+        skip = {"id", "updated_at", "reorgs"} if model is Checkpoint else set()
+        columns = [c for c in table.columns if c.name not in skip]
+        out[table.name] = sorted(tuple(r) for r in session.execute(select(*columns)).all())
+    return out

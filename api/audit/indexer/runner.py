@@ -73,7 +73,9 @@ class IndexerThread:
         self.sessions = sessions
         self._stop = threading.Event()
         self.loop = IndexerLoop(
-            settings, factory or (lambda: Indexer.from_settings(settings, sessions)), self._stop
+            settings,
+            factory or (lambda: Indexer.from_settings(settings, sessions, leased=True)),
+            self._stop,
         )
         self._thread: threading.Thread | None = None
 
@@ -98,6 +100,9 @@ class IndexerThread:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+            indexer = self.loop._indexer
+            if not self._thread.is_alive() and indexer is not None and indexer.lease is not None:
+                indexer.lease.release()
 
     @property
     def alive(self) -> bool:

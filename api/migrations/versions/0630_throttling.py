@@ -2,7 +2,7 @@
 (email, client address) instead of a lock per email, and an index to prune expired SIWE nonces
 
 Revision ID: 0630_throttling
-Revises: 0610_signer_nonces
+Revises: 0620_outbox_claims
 Create Date: 2026-12-02
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0630_throttling"
-down_revision: str | Sequence[str] | None = "0610_signer_nonces"
+down_revision: str | Sequence[str] | None = "0620_outbox_claims"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
