@@ -980,7 +980,7 @@ class ClaimPublic(TypedDict):
     tx_hash: NotRequired[str | None]
 
 
-ClaimStatus = Literal['accepted', 'batched', 'issued', 'held']
+ClaimStatus = Literal['accepted', 'batched', 'issued', 'held', 'unverified']
 
 
 class CredentialPublic(TypedDict):
