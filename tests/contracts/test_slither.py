@@ -10,6 +10,7 @@ why it is safe, and each entry must still match a finding (a fixed finding's ent
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tomllib
@@ -44,8 +45,11 @@ def run_slither(out: Path) -> dict:
         str(out),
     ]
     # Slither exits non-zero whenever it finds anything; the JSON says whether it ran.
+    # crytic-compile finds foundry.toml and reads the remappings with `forge config`: npm's forge.
+    node_bin = PROJECT_ROOT / "node_modules" / ".bin"
+    env = {**os.environ, "PATH": f"{node_bin}{os.pathsep}{os.environ.get('PATH', '')}"}
     result = subprocess.run(
-        command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300, check=False
+        command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
     )
     assert out.exists(), f"slither did not run:\n{result.stdout}\n{result.stderr}"
     report: dict = json.loads(out.read_text())
