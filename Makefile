@@ -2,6 +2,7 @@
 #   make up     devnet + contracts + migrated database + API on 127.0.0.1:8000 (background)
 #   make demo   a day in the city, seeded through the API (after make up)
 #   make test   every test (contracts on a throwaway devnet, API, database), lint and types
+#   make invariants  the long forge invariant run (>= 10,000 calls per invariant; minutes)
 # Options: DEVNET=anvil (instead of Hardhat), TEST_DATABASE_URL=postgresql+psycopg://...
 
 PYTHON ?= python3
@@ -11,7 +12,7 @@ DEVNET ?= hardhat
 PYTEST_ARGS ?=
 export HARDHAT_DISABLE_TELEMETRY_PROMPT := true
 
-.PHONY: up down demo test lint install compile bench clean
+.PHONY: up down demo test lint install compile bench clean invariants
 
 up: install
 	$(BIN)/crda up --kind $(DEVNET)
@@ -33,6 +34,10 @@ lint: install
 
 compile: install
 	$(BIN)/crda compile
+
+# The contracts' invariants, long run (foundry.toml's default profile); make test runs a short one.
+invariants: install
+	node_modules/.bin/forge test --root . -vv
 
 bench: install
 	$(BIN)/crda bench gas

@@ -25,7 +25,7 @@ from api.db import make_engine, make_session_factory
 from api.deps import refuse_nul_characters, refuse_undeclared_method, throttle_public
 from api.earning import endpoints as earning
 from api.errors import Problem, install_problem_handlers
-from api.logging import RequestIdMiddleware
+from api.logging import RequestIdMiddleware, configure_logging
 from api.market import endpoints as market
 from api.metrics import RequestMetricsMiddleware
 from api.openapi import install_openapi, render
@@ -48,6 +48,7 @@ def _operation_id(route: APIRoute) -> str:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    configure_logging()
     # The auditor's claim provenance reads earning's off-chain records (evidence, inputs, proof).
     set_claim_record_source(EarningClaimRecords())
 

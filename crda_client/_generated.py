@@ -1058,7 +1058,7 @@ class ClaimPublic(TypedDict):
     vintage: int
 
 
-ClaimStatus = Literal['accepted', 'batched', 'issued', 'held']
+ClaimStatus = Literal['accepted', 'batched', 'issued', 'held', 'unverified']
 
 
 class ClassShare(TypedDict):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar, get_args, get_type_hints
 
@@ -26,14 +27,34 @@ JSON_MEDIA_TYPE = "application/json"
 NDJSON_MEDIA_TYPE = "application/x-ndjson"
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP, CSV injection).
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
+def neutralise(text: str) -> str:
+    """``text`` as a spreadsheet shows it and never runs it: a leading quote before a trigger.
+
+    A plain number (a negative amount) is left as it is: it is no formula, and it stays a number.
+    """
+    if text.startswith(FORMULA_TRIGGERS) and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
 def _cell(value: Any) -> Any:
     if isinstance(value, dict | list):
-        return json.dumps(value, separators=(",", ":"))
+        value = json.dumps(value, separators=(",", ":"))
+    if isinstance(value, str):
+        return neutralise(value)
     return value
 
 
 def csv_chunks(items: Iterable[M], model: type[M], *, rows_per_chunk: int = 500) -> Iterator[str]:
-    """CSV text (header first) in chunks of ``rows_per_chunk`` rows; amounts stay exact."""
+    """CSV text (header first) in chunks of ``rows_per_chunk`` rows; amounts stay exact.
+
+    Text cells are neutralised against formula injection (a retirement reason is free text).
+    """
     columns = list(model.model_fields)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")

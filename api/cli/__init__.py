@@ -31,8 +31,17 @@ from __future__ import annotations
 import typer
 
 from api.cli import admin, audit, bench, demo, docs, identity, messages, platform
+from api.logging import configure_logging
 
 app = typer.Typer(help="CRDA operations.", no_args_is_help=True, add_completion=False)
+
+
+@app.callback()
+def _logs_to_stderr() -> None:
+    """Logs on stderr, secrets redacted: stdout carries only a command's output (``--json``)."""
+    configure_logging()
+
+
 app.add_typer(platform.devnet_app, name="devnet")
 app.add_typer(bench.app, name="bench")
 app.add_typer(identity.app, name="identity")

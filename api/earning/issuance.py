@@ -10,10 +10,15 @@
   the transaction that confirms the row; ``IssuanceBatchAlreadyIssued`` counts as already
   applied (the contract's unique batch id is the last guard). A batch the chain refuses for good
   is ``failed`` and its claims ``held`` until the operator requeues them.
+- Credits of a holder whose verification was revoked (or expired) after the claim was accepted
+  are held, not minted: ``form_batch`` moves such claims ``accepted -> unverified`` and
+  ``release_reverified`` moves them back once the registry verifies the holder again. The
+  registry is read when the batch forms; a claim already in a batch on its way still mints.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,6 +34,7 @@ from web3.types import TxReceipt
 from api import metrics
 from api.chain.errors import ChainRevert
 from api.chain.gateway import ChainGateway
+from api.chain.identity import IdentityReader
 from api.chain.merkle import MerkleTree, claim_leaf
 from api.earning.models import BatchStatus, Claim, ClaimStatus, IssuanceBatch
 from api.earning.service import get_claim
@@ -84,18 +90,39 @@ def form_batch(
     max_wait: float,
     now: datetime | None = None,
     force: bool = False,
+    is_verified: Callable[[str], bool] | None = None,
 ) -> IssuanceBatch | None:
-    """Form one batch if one is due; commits and returns it (None when nothing is due)."""
+    """Form one batch if one is due; commits and returns it (None when nothing is due).
+
+    With ``is_verified``, claims whose holder it does not verify now are set aside
+    (``unverified``, committed) instead of batched.
+    """
     now = now or datetime.now(UTC)
-    claims = list(
-        session.scalars(
-            select(Claim)
-            .where(Claim.status == ClaimStatus.accepted)
-            .order_by(Claim.id)
-            .limit(max_size)
-            .with_for_update(skip_locked=True)
+    while True:
+        claims = list(
+            session.scalars(
+                select(Claim)
+                .where(Claim.status == ClaimStatus.accepted)
+                .order_by(Claim.id)
+                .limit(max_size)
+                .with_for_update(skip_locked=True)
+            )
         )
-    )
+        if not claims or is_verified is None:
+            break
+        verdicts = {b: is_verified(b) for b in {c.beneficiary for c in claims}}
+        held = [c.id for c in claims if not verdicts[c.beneficiary]]
+        if not held:
+            break
+        # Set aside (each round moves at least one claim out of the queue, so this ends).
+        session.execute(
+            update(Claim)
+            .where(Claim.id.in_(held), Claim.status == ClaimStatus.accepted)
+            .values(status=ClaimStatus.unverified)
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
+        log.info("issuance_claims_held_unverified", claims=len(held))
     if not claims:
         session.rollback()
         return None
@@ -157,20 +184,65 @@ def form_batch(
     return batch
 
 
-class Batcher:
-    """The periodic task the worker loop runs: forms every batch that is due."""
+def release_reverified(session: Session, is_verified: Callable[[str], bool]) -> int:
+    """Claims held for an unverified holder go back to the queue once the holder verifies."""
+    holders = session.scalars(
+        select(Claim.beneficiary).where(Claim.status == ClaimStatus.unverified).distinct()
+    ).all()
+    back = [h for h in holders if is_verified(h)]
+    if not back:
+        return 0
+    released = session.execute(
+        update(Claim)
+        .where(Claim.beneficiary.in_(back), Claim.status == ClaimStatus.unverified)
+        .values(status=ClaimStatus.accepted)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    count: int = released.rowcount  # type: ignore[attr-defined]
+    log.info("issuance_claims_released", claims=count)
+    return count
 
-    def __init__(self, sessions: sessionmaker[Session], settings: Settings) -> None:
+
+class Batcher:
+    """The periodic task the worker loop runs: forms every batch that is due.
+
+    Each round first releases the claims of holders verified again, then batches only claims
+    whose holder the identity registry verifies now (asked every round: never cached).
+    """
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        settings: Settings,
+        identity: IdentityReader | None = None,
+    ) -> None:
         self.sessions = sessions
+        self.settings = settings
         self.max_size = settings.issuance_batch_size
         self.max_wait = settings.issuance_batch_max_wait
+        self._identity = identity
+
+    @property
+    def identity(self) -> IdentityReader:
+        if self._identity is None:
+            # Views only (no signing): a gateway of its own, connected on first use.
+            self._identity = IdentityReader(ChainGateway.connect(self.settings, check=False))
+        return self._identity
 
     def run_once(self, *, force: bool = False) -> int:
         formed = 0
+        is_verified = self.identity.is_verified
+        with self.sessions() as session:
+            release_reverified(session, is_verified)
         while True:
             with self.sessions() as session:
                 batch = form_batch(
-                    session, max_size=self.max_size, max_wait=self.max_wait, force=force
+                    session,
+                    max_size=self.max_size,
+                    max_wait=self.max_wait,
+                    force=force,
+                    is_verified=is_verified,
                 )
             if batch is None:
                 return formed

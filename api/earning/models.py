@@ -48,6 +48,9 @@ class ClaimStatus(StrEnum):
     batched = "batched"  # in a batch whose transaction is on its way
     issued = "issued"  # the batch is on chain
     held = "held"  # its batch failed for good; the operator requeues it
+    # Its holder is not verified now (revoked, expired): nothing mints to an unverified address.
+    # It waits, and goes back to the queue once the holder is verified again.
+    unverified = "unverified"
 
 
 class BatchStatus(StrEnum):

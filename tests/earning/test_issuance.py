@@ -236,3 +236,35 @@ def test_a_batch_already_on_chain_is_confirmed_without_minting_again(
         assert some_claim is not None
         proof, ok = check_claim_on_chain(session, chain, some_claim.claim_id)
         assert ok and proof.tx_hash == mined["transactionHash"].to_0x_hex()
+
+
+def test_credits_of_a_holder_revoked_after_acceptance_are_held_until_reverified(
+    sessions,
+    ctx,
+    partners: Partners,
+    verified: Accounts,
+    earning_settings: Settings,
+    chain,
+    platform: Platform,
+) -> None:
+    claims = submit_some(sessions, ctx, partners, verified)  # accepted while both are verified
+    bob = verified.bob.address
+    platform.send(platform.registry.functions.revoke(bob), verified.verifier)
+    worker(earning_settings, sessions, chain).drain()
+    with sessions() as session:
+        status = dict(session.execute(select(Claim.claim_id, Claim.status)).all())
+    for claim in claims:
+        expected = ClaimStatus.unverified if claim.beneficiary == bob else ClaimStatus.issued
+        assert status[claim.claim_id] == expected
+    assert balance(chain, bob) == 0  # nothing minted to the revoked holder
+    assert balance(chain, verified.alice.address) == sum(
+        c.amount for c in claims if c.beneficiary != bob
+    )
+    worker(earning_settings, sessions, chain).drain()  # still revoked: still held
+    assert balance(chain, bob) == 0
+
+    platform.attest(bob)  # verified again
+    worker(earning_settings, sessions, chain).drain()
+    with sessions() as session:
+        assert set(session.scalars(select(Claim.status))) == {ClaimStatus.issued}
+    assert balance(chain, bob) == sum(c.amount for c in claims if c.beneficiary == bob)
