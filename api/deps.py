@@ -99,8 +99,9 @@ def language_headers(locale: str) -> dict[str, str]:
 # Paths no limit applies to (api/openapi.py declares no 429 for them either): liveness
 # consults nothing, not even the database the counters live in; readiness must say what is
 # wrong with that database (a limiter failing on it would hide it), and its callers are the
-# platform's own probes.
-UNTHROTTLED = frozenset({"/healthz", "/readyz"})
+# platform's own probes; the metrics scrape has its own bearer token and must still answer
+# when the database is down.
+UNTHROTTLED = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 def _needs_token(dependant: Dependant) -> bool:
@@ -122,11 +123,13 @@ def is_public(route: APIRoute) -> bool:
     return known[1]
 
 
-def throttle_public(request: Request, state: StateDep) -> None:
+def throttle_public(request: Request) -> None:
     """Every unauthenticated route: the public limit per client address (a signed-in route is
-    limited per account by ``api.auth.deps.current_user``)."""
+    limited per account by ``api.auth.deps.current_user``). The app's state is read only for a
+    throttled route, so the unthrottled probes answer even before (or without) it."""
     route = request.scope.get("route")
     if isinstance(route, APIRoute) and is_public(route):
+        state = get_state(request)
         state.limiter.hit("public", client_address(request.client and request.client.host))
 
 

@@ -23,12 +23,16 @@ import os
 import socket
 from datetime import UTC, datetime, timedelta
 
+import structlog
 from sqlalchemy import DateTime, String, or_, update
 from sqlalchemy.engine import CursorResult
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from api.db import Base, insert_if_absent
 from api.timeutil import utcnow
+
+log = structlog.get_logger(__name__)
 
 DEFAULT_TTL = 15.0
 _NEVER = datetime(1970, 1, 1, tzinfo=UTC)
@@ -124,14 +128,18 @@ class Lease:
             return self.claim(session)
 
     def release(self) -> None:
-        """Give the lease up at once (a clean stop): a standby takes over without waiting."""
-        with self.sessions() as session, session.begin():
-            session.execute(
-                update(LoopLease)
-                .where(LoopLease.name == self.name, LoopLease.holder == self.holder)
-                .values(expires_at=_NEVER)
-                .execution_options(synchronize_session=False)
-            )
+        """Give the lease up at once (a clean stop): a standby takes over without waiting.
+        Best effort: with the database gone (or never migrated) the lease simply expires."""
+        try:
+            with self.sessions() as session, session.begin():
+                session.execute(
+                    update(LoopLease)
+                    .where(LoopLease.name == self.name, LoopLease.holder == self.holder)
+                    .values(expires_at=_NEVER)
+                    .execution_options(synchronize_session=False)
+                )
+        except SQLAlchemyError as exc:
+            log.warning("lease_release_failed", lease=self.name, error=type(exc).__name__)
 
 
 class LeaseLost(Exception):

@@ -41,6 +41,12 @@ class ClaimShare(BaseModel):
 class ClassShare(BaseModel):
     """Grams of one credit class and vintage."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"credit_class": "trip:subway@2026.2", "vintage": 2026, "amount": "513"}]
+        }
+    )
+
     credit_class: str
     vintage: int
     amount: Amount
