@@ -59,6 +59,10 @@ SETTLEMENT_TX = "0x27ca64c092a959c7edc525ed45e845b1de6a7590d173fd2fad9133c8a779a
 RETIREMENT_ID = "2056a2b3-7d24-47b9-8bbb-79898b5be004"
 BENEFICIARY_SALT = "0x764eaf0e471d90e13fc46df8a1c93aa454c85935b7d24dd6de772a288ba2c5de"
 BENEFICIARY_HASH = "0x3a4d672bd2ca9ec2084595099458b03a9b6087cce2ef53d27c09772b981ee0d9"
+# The reason's salt (from BENEFICIARY_SALT) and its commitment to "School trip 2026": what the
+# chain records as the reason (tests/retirement checks these against the helpers).
+REASON_SALT = "0x46109aa99c09e4d5cd638014736cc40874bbc8f21fd6ca803e3cdf20173f3df4"
+REASON_HASH = "0x3939ce478799932e973a34cbcd7c4ba650ff1a4a08771ea7be4c08c4e6ea6fd6"
 RETIREMENT_TX = "0xeb61887fbe8c421e37d6fea6185dba289b8d2a66ca59be7d15806c82e8fc0f00"
 RETIREMENT_BLOCK = 23
 RETIREMENT_TIME = 1795443862
@@ -240,6 +244,8 @@ CERTIFICATE: JsonDict = {
     "beneficiary_published": False,
     "beneficiary_hash": BENEFICIARY_HASH,
     "reason": "School trip 2026",
+    "reason_salt": REASON_SALT,
+    "reason_hash": REASON_HASH,
     "retired_at": "2026-11-23T14:24:22Z",
     "tx_hash": RETIREMENT_TX,
     "block_number": RETIREMENT_BLOCK,
@@ -297,7 +303,7 @@ CERTIFICATE_VERIFICATION: JsonDict = {
         "holder": CITIZEN,
         "amount": 1250,
         "beneficiary_hash": BENEFICIARY_HASH,
-        "reason": "School trip 2026",
+        "reason": REASON_HASH,
         "tx_hash": RETIREMENT_TX,
         "block_number": RETIREMENT_BLOCK,
     },

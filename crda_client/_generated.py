@@ -493,6 +493,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {'accounts-create_wallet': {'body': True
                                           'beneficiary',
                                           'salt',
                                           'reason',
+                                          'reason_salt',
                                           'lang'],
                          'secured': False,
                          'status': 200},
@@ -985,6 +986,7 @@ class CertificateClaim(TypedDict):
     beneficiary_salt: NotRequired[str | None]
     holder: NotRequired[str | None]
     reason: NotRequired[str | None]
+    reason_salt: NotRequired[str | None]
     serial: int
     tx_hash: NotRequired[str | None]
 
@@ -1002,6 +1004,8 @@ class CertificatePublic(TypedDict):
     error_name: str | None
     holder: str
     reason: str
+    reason_hash: str
+    reason_salt: str
     retired_at: str | None
     serial: int | None
     status: str
@@ -1275,6 +1279,8 @@ class MyCertificate(TypedDict):
     holder: str
     id: str
     reason: str
+    reason_hash: str
+    reason_salt: str
     retired_at: str | None
     serial: int | None
     status: str

@@ -166,7 +166,7 @@ class RetirementPublic(OnChain):
                     "holder": ex.CITIZEN,
                     "amount": "1250",
                     "beneficiary_hash": ex.BENEFICIARY_HASH,
-                    "reason": "School trip 2026",
+                    "reason": ex.REASON_HASH,
                 }
             ]
         }
@@ -287,7 +287,7 @@ class EventPublic(OnChain):
                         "holder": ex.CITIZEN,
                         "amount": 1250,
                         "beneficiaryHash": ex.BENEFICIARY_HASH,
-                        "reason": "School trip 2026",
+                        "reason": ex.REASON_HASH,
                     },
                 }
             ]

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from eth_abi import encode as abi_encode
 from eth_utils import keccak, to_checksum_address
 from hexbytes import HexBytes
 from sqlalchemy.orm import Session
@@ -37,6 +38,21 @@ def beneficiary_hash(salt: str, beneficiary: str) -> str:
     """The on-chain commitment to a beneficiary: keccak256 of a versioned salt and the name."""
     payload = f"crda-beneficiary-v1\n{salt.lower()}\n{beneficiary}".encode()
     return "0x" + keccak(payload).hex()
+
+
+def reason_salt(beneficiary_salt: str) -> str:
+    """The reason's salt, derived from the certificate's (private) beneficiary salt: public,
+    and keccak256 reveals nothing of the beneficiary salt."""
+    return "0x" + keccak(b"CRDA.reason-salt.v1" + bytes.fromhex(beneficiary_salt[2:])).hex()
+
+
+def reason_hash(salt: str, reason: str) -> str:
+    """What the chain records as a retirement's reason: a salted commitment, not the text
+    (personal data stays off chain; the text is on the certificate)."""
+    encoded = abi_encode(
+        ["string", "bytes32", "string"], ["CRDA.reason.v1", bytes.fromhex(salt[2:]), reason]
+    )
+    return "0x" + keccak(encoded).hex()
 
 
 def beneficiary_aad(certificate_id: str) -> bytes:
@@ -88,6 +104,8 @@ def certificate_json(
         "beneficiary_published": certificate.publish_beneficiary,
         "beneficiary_hash": certificate.beneficiary_hash,
         "reason": certificate.reason,
+        "reason_salt": reason_salt(certificate.beneficiary_salt),
+        "reason_hash": reason_hash(reason_salt(certificate.beneficiary_salt), certificate.reason),
         "retired_at": _iso(certificate.retired_at),
         "tx_hash": certificate.tx_hash,
         "block_number": certificate.block_number,
@@ -128,6 +146,7 @@ def verify_certificate(
     beneficiary: str | None = None,
     salt: str | None = None,
     reason: str | None = None,
+    reason_salt_claimed: str | None = None,
     locale: str = DEFAULT_LOCALE,
 ) -> Verification:
     """Check what a certificate claims against the chain's Retired event (and the index); each
@@ -240,8 +259,10 @@ def verify_certificate(
                     on_chain=on_chain["holder"],
                 ),
             )
-        if reason is not None:
-            same = reason == on_chain["reason"]
+        if reason is not None and reason_salt_claimed is None:
+            check("reason", False, msg("a reason needs its salt to be checked"))
+        elif reason is not None and reason_salt_claimed is not None:
+            same = reason_hash(reason_salt_claimed, reason) == on_chain["reason"]
             check(
                 "reason",
                 same,

@@ -211,6 +211,7 @@ def verify(
     beneficiary: Annotated[str | None, Query(max_length=200)] = None,
     salt: Annotated[str | None, Query(pattern=HASH)] = None,
     reason: Annotated[str | None, Query(max_length=500)] = None,
+    reason_salt: Annotated[str | None, Query(pattern=HASH)] = None,
 ) -> Any:
     """Check a certificate against the chain; no login. HTML for a browser, JSON otherwise;
     the checks' details in Korean or English (``lang``, else ``Accept-Language``)."""
@@ -226,6 +227,7 @@ def verify(
         beneficiary=beneficiary,
         salt=salt,
         reason=reason,
+        reason_salt_claimed=reason_salt,
         locale=locale,
     )
     if "text/html" in request.headers.get("accept", ""):
@@ -254,4 +256,5 @@ def verify_document(
         beneficiary=body.beneficiary,
         salt=body.beneficiary_salt,
         reason=body.reason,
+        reason_salt_claimed=body.reason_salt,
     )

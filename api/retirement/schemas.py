@@ -70,6 +70,11 @@ class CertificatePublic(BaseModel):
     beneficiary_published: bool
     beneficiary_hash: str = Field(description="keccak256(salt, name), as on chain")
     reason: str
+    reason_salt: str = Field(description="keccak256 of a tag and the beneficiary salt")
+    reason_hash: str = Field(
+        description="the chain's reason: keccak256(abi.encode('CRDA.reason.v1', reason_salt, "
+        "reason)); the text itself stays off chain"
+    )
     retired_at: str | None = Field(description="block time, RFC 3339 UTC")
     tx_hash: str | None
     block_number: int | None
@@ -129,6 +134,7 @@ class CertificateClaim(BaseModel):
                     "beneficiary": "Songdo Primary School",
                     "beneficiary_salt": ex.BENEFICIARY_SALT,
                     "reason": "School trip 2026",
+                    "reason_salt": ex.REASON_SALT,
                 }
             ]
         }
@@ -144,3 +150,4 @@ class CertificateClaim(BaseModel):
     beneficiary: str | None = Field(default=None, max_length=200)
     beneficiary_salt: str | None = Field(default=None, pattern=HASH)
     reason: str | None = Field(default=None, max_length=500)
+    reason_salt: str | None = Field(default=None, pattern=HASH)

@@ -38,7 +38,13 @@ from api.errors import Forbidden, NotFound, problem
 from api.market import ledger as market_ledger
 from api.outbox.service import enqueue
 from api.pagination import Page, PageParams, seek_rows
-from api.retirement.certificates import beneficiary_aad, beneficiary_hash, certificate_json
+from api.retirement.certificates import (
+    beneficiary_aad,
+    beneficiary_hash,
+    certificate_json,
+    reason_hash,
+    reason_salt,
+)
 from api.retirement.models import Certificate, CertificateStatus
 from api.retirement.schemas import MyCertificate
 from api.settings import Settings
@@ -136,8 +142,10 @@ def sign_retirement(
     holder = wallet.address.lower()
     salt = "0x" + secrets.token_bytes(32).hex()
     digest = beneficiary_hash(salt, beneficiary)
+    # Only a salted commitment to the reason goes on chain (it may name a person).
+    committed = reason_hash(reason_salt(salt), reason)
     token = chain.contract("CRDAToken")
-    retire_fn = token.functions.retire(amount, HexBytes(digest), reason)
+    retire_fn = token.functions.retire(amount, HexBytes(digest), committed)
     # Simulate as the holder: not enough credits, paused, ... answer now, before any signing.
     chain.call(retire_fn, sender=checksum(holder))
     signer = auth_service.wallet_signer(session, settings, user.id)
@@ -146,7 +154,7 @@ def sign_retirement(
         chain,
         signer,
         token.address,
-        token.encode_abi("retire", [amount, HexBytes(digest), reason]),
+        token.encode_abi("retire", [amount, HexBytes(digest), committed]),
         nonce,
         int(time.time()) + FORWARD_TTL,
     )

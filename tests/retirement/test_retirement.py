@@ -8,9 +8,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from api import examples as ex
 from api.auth.models import Account
 from api.outbox.models import ChainTransaction, OutboxStatus
 from api.retirement import service
+from api.retirement.certificates import reason_hash, reason_salt
 from api.retirement.models import Certificate
 from tests.audit.conftest import AuditWorld
 from tests.pages import assert_refuses_cursor_of, walk_in_pages
@@ -163,22 +165,36 @@ def test_a_forged_certificate_fails_public_verification(certified) -> None:
         "beneficiary": body["beneficiary"],
         "beneficiary_salt": body["beneficiary_salt"],
         "reason": body["reason"],
+        "reason_salt": body["reason_salt"],
     }
     genuine = aw.client.post("/certificates/verify", json=document).json()
     assert genuine["verified"] is True, genuine
+    assert "reason" in {c["name"] for c in genuine["checks"] if c["ok"]}
+    # On chain the Retired event's reason is the salted commitment, never the text (issue 15).
+    salt = reason_salt(body["beneficiary_salt"])
+    assert body["reason_salt"] == salt and body["reason_hash"] == reason_hash(salt, BODY["reason"])
+    assert genuine["on_chain"]["reason"] == body["reason_hash"] != body["reason"]
+    assert aw.client.get("/certificates/1").json()["reason_hash"] == body["reason_hash"]
+    with aw.sessions() as session:
+        assert session.scalars(select(Certificate)).one().reason == BODY["reason"]
+    # The examples' reason salt and commitment are the helpers' own.
+    assert ex.REASON_SALT == reason_salt(ex.BENEFICIARY_SALT)
+    assert ex.REASON_HASH == reason_hash(ex.REASON_SALT, ex.CERTIFICATE["reason"])
     forgeries = {
         "amount": {"amount": body["amount"] * 10},
         "beneficiary": {"beneficiary": "Someone Else Ltd"},
         "beneficiary-hash": {"beneficiary_hash": "0x" + "ab" * 32},
         "retired-event": {"serial": body["serial"] + 1},
         "reason": {"reason": "Carbon neutral forever"},
+        "reason-salt": {"reason_salt": None},
         "holder": {"holder": "0x" + "11" * 20},
         "transaction": {"tx_hash": "0x" + "cd" * 32},
     }
     for failing, change in forgeries.items():
         result = aw.client.post("/certificates/verify", json={**document, **change}).json()
         assert result["verified"] is False, (failing, result)
-        assert failing in {c["name"] for c in result["checks"] if not c["ok"]}, (failing, result)
+        failed = {c["name"] for c in result["checks"] if not c["ok"]}
+        assert failing.removesuffix("-salt") in failed, (failing, result)
         assert result["reasons"]
     # A serial that was never issued, checked by URL alone.
     assert aw.client.get("/certificates/99/verify").json()["verified"] is False
