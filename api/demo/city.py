@@ -227,7 +227,9 @@ class DayPlanner:
         syncs with them (at most ``per_day`` a day, as a real week of commuting and shopping)."""
         out: list[Activity] = []
         back = 0
-        while len(out) < count and back < 25:  # well inside the 30-day claim window
+        # At most 6 days back: the citizens were checked at their desks just before (a verifier
+        # may date a check at most 7 days back, and only activities after it earn).
+        while len(out) < count and back < 6:
             start = self.day_start - back * 86_400
             out = self.day(citizen, min(per_day, count - len(out)), start) + out
             back += 1

@@ -15,10 +15,11 @@ from crda_client import Client, ProblemError
 from identity.uniqueness import uniqueness_key
 
 
-# The day's citizens and businesses were checked at their desks three days before the day
-# (the demo's activities start at yesterday's local midnight; earlier ones would not earn).
+# The citizens and businesses were checked at their desks 6 days and 20 hours ago: before the
+# earliest activity the demo dates (5 days before yesterday's local midnight, from 06:30), and
+# within the 7 days a verifier may date a check back. Only activities after it earn.
 def checked_at() -> str:
-    return (datetime.now(UTC) - timedelta(days=3)).isoformat()
+    return (datetime.now(UTC) - timedelta(days=6, hours=20)).isoformat()
 
 
 @dataclass(frozen=True)
