@@ -159,7 +159,13 @@ class Fleet:
 
     def __init__(self, env: dict[str, str], run_dir: Path, api_ports: list[int]) -> None:
         python = [sys.executable, "-m", "api.cli"]
-        api_env = {"CRDA_RUN_WORKERS": "false", "CRDA_INDEXER_ENABLED": "false"}
+        # The harness's simulated city signs up and acts from one address, which the public
+        # limits would throttle (they are tested in tests/auth/test_throttling.py).
+        api_env = {
+            "CRDA_RUN_WORKERS": "false",
+            "CRDA_INDEXER_ENABLED": "false",
+            "CRDA_RATE_LIMITS_ENABLED": "false",
+        }
         self.specs: dict[str, tuple[list[str], dict[str, str]]] = {
             f"api-{n}": ([*python, "serve", "--port", str(port)], {**env, **api_env})
             for n, port in enumerate(api_ports, 1)
