@@ -14,9 +14,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.audit.provenance import ClaimShare, ClassShare
-from api.earning.methodology import recompute
 from api.earning.models import Claim, ClaimStatus, DataProvider, IssuanceBatch, Submission
-from api.earning.service import credit_class, credit_class_of, factor_status
+from api.earning.service import credit_class, credit_class_of, factor_status, recompute_claim
 from api.errors import Problem
 from api.timeutil import aware
 
@@ -61,7 +60,7 @@ class EarningClaimRecords:
             "merkle_root": batch.merkle_root if batch else None,
             "merkle_proof": list(claim.merkle_proof or []),
             "tx_hash": batch.tx_hash if batch else None,
-            "recomputation": _recomputation(claim),
+            "recomputation": _recomputation(session, claim),
         }
 
     def claims_of(self, session: Session, batch_id: str, beneficiary: str) -> list[ClaimShare]:
@@ -113,10 +112,12 @@ class EarningClaimRecords:
         ]
 
 
-def _recomputation(claim: Claim) -> dict[str, Any]:
-    """The amount the stored inputs give under the claim's own factor set."""
+def _recomputation(session: Session, claim: Claim) -> dict[str, Any]:
+    """The amount the stored inputs give under the claim's own factor set, as the database
+    recorded it (``source``: database), or from the package's file for older claims."""
+    stored = int(claim.amount)
     try:
-        expected = recompute(claim.methodology_version, claim.methodology_hash, claim.inputs)
+        expected, source = recompute_claim(session, claim)
     except Problem as exc:  # the factor set is not on file, or its file changed since
-        return {"ok": False, "expected": None, "stored": int(claim.amount), "error": exc.detail}
-    return {"ok": expected == int(claim.amount), "expected": expected, "stored": int(claim.amount)}
+        return {"ok": False, "expected": None, "stored": stored, "error": exc.detail}
+    return {"ok": expected == stored, "expected": expected, "stored": stored, "source": source}

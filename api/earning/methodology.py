@@ -113,6 +113,7 @@ class FactorSet:
     category_status: str = "sourced"
     credits_gps_legs: bool = True  # 2026.1 only: unsigned legs count (closed from 2026.2)
     caps: dict[str, Cap] = field(default_factory=dict)  # activity kind -> cap
+    content: bytes = b""  # the set as published (what the database records, byte for byte)
 
     def cap_kind(self, inputs: dict[str, Any]) -> str:
         """The kind of activity whose caps a claim counts under ("" when the set has none)."""
@@ -169,7 +170,11 @@ def _factor(entry: dict[str, Any], grids: dict[str, Decimal]) -> Decimal:
 
 
 def _load(path: Path) -> FactorSet:
-    content = path.read_bytes()
+    return parse_factor_set(path.read_bytes())
+
+
+def parse_factor_set(content: bytes) -> FactorSet:
+    """A factor set from its published bytes (a file, or the database's record of it)."""
     data = json.loads(content)
     rule = data.get("hash_rule", HASH_FILE_BYTES)
     grids = {name: exact(g["kg_per_kwh"]) for name, g in data.get("grids", {}).items()}
@@ -203,6 +208,7 @@ def _load(path: Path) -> FactorSet:
             kind: Cap(c.get("daily_g"), c.get("yearly_g"))
             for kind, c in data.get("caps_per_kind", {}).items()
         },
+        content=content,
     )
 
 

@@ -79,6 +79,19 @@ class DataProvider(Base):
     suspension_reason: Mapped[str | None] = mapped_column(Text)
 
 
+class MethodologySet(Base):
+    """A factor set exactly as claims used it, recorded with the first claim under it and never
+    changed (content-addressed: the key is its hash). An auditor's recomputation reads it here,
+    so a file edited, reformatted or removed later cannot change or lose a past claim's basis."""
+
+    __tablename__ = "methodology_sets"
+
+    hash: Mapped[str] = mapped_column(String(66), primary_key=True)
+    version: Mapped[str] = mapped_column(String(20), unique=True)
+    content: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class ProviderKey(Base):
     """A signing key of a provider and when it was the provider's key. A record is checked
     against the key valid at its activity's time (``valid_from`` None: from the provider's

@@ -36,7 +36,14 @@ from api.earning.evidence import (
     record_id_of,
     verify_evidence,
 )
-from api.earning.methodology import FactorSet, factor_set, stations
+from api.earning.methodology import (
+    FactorSet,
+    MethodologyTampered,
+    factor_set,
+    parse_factor_set,
+    recompute,
+    stations,
+)
 from api.earning.models import (
     ALL_TIME,
     Claim,
@@ -44,6 +51,7 @@ from api.earning.models import (
     DataProvider,
     EarningTally,
     IssuanceBatch,
+    MethodologySet,
     ProviderKey,
     ProviderKind,
     ProviderStatus,
@@ -54,7 +62,7 @@ from api.errors import NotFound, Problem, ValidationFailed, problem
 from api.i18n import msg
 from api.pagination import PageParams, Rows, keyset_rows
 from api.settings import Environment, Settings
-from api.timeutil import aware
+from api.timeutil import aware, utcnow
 
 
 def _hex(value: bytes) -> str:
@@ -377,6 +385,8 @@ def _accept(
             )
         )
 
+    record_factor_set(session, factors)
+
     # Same evidence twice, by any of the provider's keys (cheap check first; the unique
     # constraints are the last guard).
     nullifier_hex = _hex(verified.nullifier)
@@ -471,6 +481,66 @@ def activity_district(
         if station is not None:
             return station.district
     return provider.district
+
+
+# (database, hash) of the factor sets this process saw recorded and committed: each is checked
+# against its record once, not on every submission (records never change).
+_RECORDED: set[tuple[str, str]] = set()
+
+
+def record_factor_set(session: Session, factors: FactorSet) -> None:
+    """Record the set a claim is about to rest on (with the claim's transaction, the first time)
+    and refuse a set whose version the database holds with other content."""
+    bind = session.get_bind()
+    key = (str(bind.engine.url), factors.hash_hex)
+    if key in _RECORDED:
+        return
+    recorded = session.scalar(
+        select(MethodologySet.hash).where(MethodologySet.version == factors.version)
+    )
+    if recorded is None:
+        insert_if_absent(
+            session,
+            MethodologySet,
+            hash=factors.hash_hex,
+            version=factors.version,
+            content=factors.content.decode(),
+            recorded_at=utcnow(),
+        )
+        recorded = session.scalar(
+            select(MethodologySet.hash).where(MethodologySet.version == factors.version)
+        )
+    elif recorded == factors.hash_hex:
+        _RECORDED.add(key)
+    if recorded != factors.hash_hex:
+        raise MethodologyTampered(
+            msg(
+                "methodology {version} hashes to {found}; the database recorded {recorded}",
+                version=factors.version,
+                found=factors.hash_hex,
+                recorded=recorded,
+            )
+        )
+
+
+def recompute_claim(session: Session, claim: Claim) -> tuple[int, str]:
+    """What an auditor runs: the claim's amount from its stored inputs, under the factor set
+    the database recorded for its hash (``database``), else the package's file (``file``:
+    claims made before sets were recorded)."""
+    row = session.get(MethodologySet, claim.methodology_hash)
+    if row is None:
+        found = recompute(claim.methodology_version, claim.methodology_hash, claim.inputs)
+        return found, "file"
+    factors = parse_factor_set(row.content.encode())
+    if factors.hash_hex != row.hash or factors.version != claim.methodology_version:
+        raise MethodologyTampered(
+            msg(
+                "the recorded methodology {version} no longer hashes to {recorded}",
+                version=claim.methodology_version,
+                recorded=row.hash,
+            )
+        )
+    return factors.quantify(claim.inputs), "database"
 
 
 def local_day(moment: datetime, settings: Settings) -> date:

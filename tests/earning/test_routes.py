@@ -118,6 +118,7 @@ def test_a_citizen_earns_through_the_api_and_proves_it_on_chain(
         "ok": True,
         "expected": claim["amount_grams"],
         "stored": claim["amount_grams"],
+        "source": "database",  # the factor set as recorded with the claim, not the file
     }
     proof = client.get(f"/earning/claims/{claim['claim_id']}/proof", headers=me).json()
     assert record["merkle_proof"] == proof["proof"] and record["batch_id"] == proof["batch_id"]

@@ -13,7 +13,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.earning import service
 from api.earning.evidence import sign_evidence
 from api.earning.methodology import factor_set, recompute
-from api.earning.models import Claim, ClaimStatus, Submission, SubmissionStatus
+from api.earning.models import (
+    Claim,
+    ClaimStatus,
+    MethodologySet,
+    Submission,
+    SubmissionStatus,
+)
 from api.earning.service import EarningContext
 from api.errors import Problem
 from api.settings import Environment
@@ -142,6 +148,40 @@ def test_recomputing_a_claim_from_its_stored_inputs_gives_its_amount(
                 == stored.amount
             )
     assert len(claims) == 3
+
+
+def test_the_factor_set_is_recorded_with_the_first_claim_and_recomputation_reads_it(
+    sessions, ctx, partners: Partners, verified: Accounts
+) -> None:
+    """Issue 14: factor sets as immutable, content-addressed records; the auditor's
+    recomputation reads the record, whatever happens to the file later."""
+    alice = verified.alice.address
+    with sessions() as session:
+        claim = _purchase(session, ctx, alice, partners.receipt(alice))
+        _purchase(session, ctx, alice, partners.receipt(alice))
+    with sessions() as session:
+        (recorded,) = session.scalars(select(MethodologySet)).all()
+        assert (recorded.version, recorded.hash) == ("2026.2", factor_set("2026.2").hash_hex)
+        assert recorded.content.encode() == factor_set("2026.2").content
+        stored = session.get(Claim, claim.id)
+        assert stored is not None
+        assert service.recompute_claim(session, stored) == (claim.amount, "database")
+
+
+def test_a_set_whose_version_the_database_holds_otherwise_is_refused(
+    sessions, ctx, partners: Partners, verified: Accounts
+) -> None:
+    """A factor file changed under the same version after claims used it: new claims are
+    refused (an operator problem) rather than resting on a second meaning of one version."""
+    alice = verified.alice.address
+    with sessions() as session:
+        session.add(MethodologySet(hash="0x" + "ab" * 32, version="2026.2", content="{}"))
+        session.commit()
+        refused(
+            "methodology-tampered",
+            lambda: _purchase(session, ctx, alice, partners.receipt(alice)),
+            sessions,
+        )
 
 
 def test_a_changed_factor_file_is_refused_at_recomputation() -> None:
