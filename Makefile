@@ -45,12 +45,16 @@ bench: install
 install: $(VENV)/.installed node_modules/.installed
 
 # A headless browser for the page tests (make test only): Debian's chromium, and a Korean font
-# (fonts-nanum) so the Korean certificate's screenshot shows Hangul rather than empty boxes.
+# (fonts-nanum) so the Korean certificate's screenshot shows Hangul rather than empty boxes;
+# and promtool (Debian's prometheus) to check the alert rules (their test loads the YAML
+# without it, and runs promtool's checks and unit tests with it).
 .PHONY: chromium
 chromium:
-	@{ command -v chromium >/dev/null && fc-list :lang=ko | grep -q .; } || { \
-		if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y chromium fonts-nanum; \
-		else sudo apt-get update && sudo apt-get install -y chromium fonts-nanum; fi; }
+	@{ command -v chromium >/dev/null && fc-list :lang=ko | grep -q . && command -v promtool >/dev/null; } || { \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update && $$SUDO apt-get install -y chromium fonts-nanum \
+		&& { $$SUDO apt-get install -y --no-install-recommends prometheus \
+			|| echo "promtool did not install: the alert rules are checked without it"; }; }
 
 # Python: a venv with the project (editable) and its dev tools, redone when pyproject changes.
 $(VENV)/.installed: pyproject.toml
