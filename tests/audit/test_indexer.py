@@ -243,7 +243,11 @@ def test_a_replaced_chain_is_indexed_again_from_the_deployment(
     node.stop()  # type: ignore[attr-defined]
     second, node = run_devnet("second", 3, 5)
     try:
-        assert second.deployment.contracts == first.deployment.contracts
+        # Same addresses (the premise: the index's deployment still names them); the deploying
+        # transactions may differ (fees are read from the node at the time), so not compared.
+        assert {n: c.address for n, c in second.deployment.contracts.items()} == {
+            n: c.address for n, c in first.deployment.contracts.items()
+        }
         stats = second.run()
         assert stats.reorgs == 1
         clean = new_database()
