@@ -25,7 +25,7 @@ def upgrade() -> None:
         )
         batch.drop_constraint("uq_methodology_sets_version", type_="unique")
         batch.create_unique_constraint(
-            batch.f("uq_methodology_sets_kind_version"), ["kind", "version"]
+            batch.f("uq_methodology_sets_kind"), ["kind", "version"]
         )
     op.create_table(
         "earning_journeys",
@@ -50,6 +50,6 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_earning_journeys_citizen"), table_name="earning_journeys")
     op.drop_table("earning_journeys")
     with op.batch_alter_table("methodology_sets") as batch:
-        batch.drop_constraint("uq_methodology_sets_kind_version", type_="unique")
+        batch.drop_constraint("uq_methodology_sets_kind", type_="unique")
         batch.create_unique_constraint(batch.f("uq_methodology_sets_version"), ["version"])
         batch.drop_column("kind")
