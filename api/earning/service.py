@@ -635,7 +635,28 @@ def recompute_claim(session: Session, claim: Claim) -> tuple[int, str]:
     for part in claim.inputs["components"]:
         if "route" in part:
             _check_route(session, part)
+    if claim.inputs.get("journey"):
+        _check_journey(session, factors, claim.inputs["journey"])
     return factors.quantify(claim.inputs), "database"
+
+
+def _check_journey(session: Session, factors: FactorSet, journey: dict[str, Any]) -> None:
+    """A journey tap's starting point, recomputed: the exact grams of the taps before it in
+    its journey (their claims' own components) are what it recorded as ``prior_exact_g``."""
+    prior_ids = list(journey["prior_claims"])
+    found = session.scalars(select(Claim).where(Claim.claim_id.in_(prior_ids))).all()
+    total = Decimal(0)
+    for earlier in found:
+        total = EXACT.add(total, factors.exact_grams(earlier.inputs))
+    if len(found) != len(prior_ids) or total != Decimal(journey["prior_exact_g"]):
+        raise MethodologyTampered(
+            msg(
+                "journey {journey}: its earlier taps give {total} g, the claim recorded {prior} g",
+                journey=journey["id"],
+                total=str(total),
+                prior=journey["prior_exact_g"],
+            )
+        )
 
 
 def _check_route(session: Session, part: dict[str, Any]) -> None:

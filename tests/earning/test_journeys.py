@@ -71,7 +71,15 @@ def test_ten_km_earns_the_same_as_one_trip_or_as_five_taps_of_one_journey(
             stored = session.get(Claim, tap.id)
             assert stored is not None
             assert service.recompute_claim(session, stored) == (tap.amount, "database")
-        assert "tap 5 of journey" in " ".join(service.explain(session.get(Claim, taps[-1].id)))
+        last = session.get(Claim, taps[-1].id)
+        assert last is not None
+        assert "tap 5 of journey" in " ".join(service.explain(last))
+        # A journey tap whose recorded starting point its earlier taps do not give is caught.
+        last.inputs = {**last.inputs, "journey": {**last.inputs["journey"], "prior_exact_g": "1"}}
+        with pytest.raises(Problem) as info:
+            service.recompute_claim(session, last)
+        assert info.value.type == "/problems/methodology-tampered"
+        session.rollback()
 
 
 def test_a_tap_after_the_transfer_window_starts_a_new_journey(
