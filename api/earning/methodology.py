@@ -19,6 +19,12 @@ metres, labels whole grams. A claim's components are summed exactly and the tota
 down once to whole grams (never credit a fraction of a gram that was not avoided); a component
 that would be negative (a mode dirtier than the baseline, a product above its category's
 baseline) counts as zero.
+
+From 2026.3 transit taps within the transfer window form one journey whose exact grams are
+rounded down once (each tap earns the increment, ``FactorSet.quantify``), and rail taps are
+credited at the station graph's shortest path (``StationGraph``, ``stations-incheon.json``):
+the graph is methodology data like a factor set, with a source and status per section,
+content-addressed by its canonical JSON and recorded in the database with the first claim on it.
 """
 
 from __future__ import annotations
