@@ -24,9 +24,7 @@ def upgrade() -> None:
             sa.Column("kind", sa.String(length=20), server_default="factors", nullable=False)
         )
         batch.drop_constraint("uq_methodology_sets_version", type_="unique")
-        batch.create_unique_constraint(
-            batch.f("uq_methodology_sets_kind"), ["kind", "version"]
-        )
+        batch.create_unique_constraint(batch.f("uq_methodology_sets_kind"), ["kind", "version"])
     op.create_table(
         "earning_journeys",
         sa.Column("id", sa.Integer(), nullable=False),
