@@ -127,8 +127,8 @@ class Records:
                     mode="subway",
                     startedAt=start,
                     endedAt=start + 900,
-                    fromStation="IC1-127",
-                    toStation="IC1-120",
+                    fromStation="I124",
+                    toStation="I120",
                     distanceMeters=4_200,
                 )
                 signature = sign_evidence(self.domain, trip, self.transit.key)

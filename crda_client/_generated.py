@@ -1538,6 +1538,9 @@ class RevokeRequest(TypedDict):
     reason: NotRequired[Literal['revoked', 'fraud', 'deceased', 'holder-request']]
 
 
+SectionPublic = TypedDict('SectionPublic', {'derivation': 'NotRequired[str | None]', 'distance_m': 'int', 'from': 'str', 'line': 'str', 'source': 'str', 'status': 'str', 'to': 'str'})
+
+
 class SelfWalletCreate(TypedDict):
     """The holder keeps the key and proves the address with a signed SIWE message."""
 
@@ -1583,14 +1586,23 @@ class StatementLine(TypedDict):
 
 class StationPublic(TypedDict):
     code: str
+    district: str
     lat: str
+    lines: list[str]
     lon: str
     name: str
+    name_ko: str
 
 
 class StationsPublic(TypedDict):
-    source: str
+    aliases: dict[str, str]
+    hash: str
+    lines: dict[str, dict[str, str]]
+    sections: list[SectionPublic]
+    sources: dict[str, dict[str, str]]
     stations: list[StationPublic]
+    statuses: dict[str, str]
+    title: str
     version: str
 
 

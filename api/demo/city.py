@@ -302,7 +302,7 @@ class DayPlanner:
         if mode in ("subway", "bus"):
             a, b = self.rng.sample(sorted(self.stations), 2)
             line = straight_m(*self.stations[a], *self.stations[b])
-            distance = line * self.rng.randint(112, 150) // 100
+            distance = line * self.rng.randint(112, 145) // 100
             evidence |= {"fromStation": a, "toStation": b}
             legs = [self.rng.randint(150, 800) for _ in range(self.rng.choice((0, 1, 2, 2)))]
         elif mode in ("bike", "scooter"):

@@ -13,7 +13,7 @@ from api.auth.models import Role
 from api.deps import SessionDep, StateDep
 from api.earning import issuance, service
 from api.earning.evidence import RECEIPT_TYPES, TRIP_TYPES
-from api.earning.methodology import factor_set, station_data
+from api.earning.methodology import factor_set, station_graph
 from api.earning.schemas import (
     ClaimPublic,
     EvidenceDomainPublic,
@@ -62,9 +62,11 @@ def methodology(version: str) -> MethodologyPublic:
 
 @public_router.get("/stations")
 def station_registry() -> StationsPublic:
-    """The station registry transit records name (``fromStation``, ``toStation``), with the
-    coordinates the distance check uses and where they come from."""
-    return StationsPublic.of(station_data())
+    """The station graph transit records name (``fromStation``, ``toStation``): codes, lines,
+    coordinates, and the track distance of each section with its source and status, under the
+    version and hash a rail claim's route records. A rail tap is credited at most the shortest
+    path between its stations."""
+    return StationsPublic.of(station_graph())
 
 
 CitizenDep = CurrentHolder

@@ -8,12 +8,14 @@ are made by the service with the same problem types.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from api.chain.identity import Attestation
 from api.earning.evidence import TripEvidence
-from api.earning.methodology import FactorSet, Station
+from api.earning.methodology import FactorSet, StationGraph
 from api.errors import problem
 from api.i18n import msg
 from api.timeutil import aware
@@ -204,6 +206,36 @@ DistanceMismatch = problem(
     when="The trip's distance disagrees with its stations or coordinates.",
     show='"This trip could not be verified".',
 )
+DistanceOverLimit = problem(
+    422,
+    "distance-over-limit",
+    "The trip is longer than its mode's plausibility limit",
+    when=(
+        "The record's distance is beyond the longest the methodology finds plausible for its"
+        " mode in one record (each mode's max_distance_m)."
+    ),
+    show='"This trip could not be verified".',
+)
+NoNetworkRoute = problem(
+    422,
+    "no-network-route",
+    "The station graph has no route between the trip's stations",
+    when=(
+        "A rail trip names two known stations that the station graph does not connect (a line"
+        " whose sections are not in the graph yet), so its distance cannot be credited."
+    ),
+    show='"This trip could not be verified".',
+)
+JourneyChanged = problem(
+    409,
+    "journey-changed",
+    "Another tap of the same journey was credited at the same moment",
+    when=(
+        "Another tap of the citizen's journey was credited while this one was being checked"
+        " (the journey's row moved on); nothing was credited for this tap."
+    ),
+    show="Send the tap again (it is safe: a record counts once).",
+)
 GpsLegOverCap = problem(
     422,
     "gps-leg-over-cap",
@@ -291,10 +323,21 @@ def _micro(value: int) -> Decimal:
     return Decimal(value) / Decimal(1_000_000)
 
 
+@dataclass(frozen=True)
+class Route:
+    """The distance a trip is credited at, and what bounds it (kept in the claim's inputs)."""
+
+    credited_m: int
+    detail: dict[str, Any]
+
+
 def check_trip(
-    factors: FactorSet, stations: dict[str, Station], trip: TripEvidence, gps_legs_m: list[int]
-) -> None:
-    """Refuse a trip whose mode, times, speed, distance or GPS legs are not plausible."""
+    factors: FactorSet, graph: StationGraph, trip: TripEvidence, gps_legs_m: list[int]
+) -> Route:
+    """Refuse a trip whose mode, times, speed, distance or GPS legs are not plausible, and
+    say the distance it is credited at: a rail tap (``network_distance``) at most the shortest
+    path in the station graph; any other trip its reported distance, within the band of its
+    straight line that the methodology allows."""
     mode = factors.modes.get(trip.mode)
     if mode is None or mode.evidence == "gps":
         raise UnknownMode(
@@ -313,6 +356,19 @@ def check_trip(
                 startedAt=trip.startedAt,
             )
         )
+    if mode.max_distance_m is not None and trip.distanceMeters > mode.max_distance_m:
+        raise DistanceOverLimit(
+            msg(
+                "{distanceMeters} m in one {mode} record; {version} finds at most"
+                " {max_distance_m} m plausible",
+                distanceMeters=trip.distanceMeters,
+                mode=trip.mode,
+                version=factors.version,
+                max_distance_m=mode.max_distance_m,
+            ),
+            reported_m=trip.distanceMeters,
+            max_distance_m=mode.max_distance_m,
+        )
     # km/h = (m / 1000) / (s / 3600); compared in integers.
     if trip.distanceMeters * 3600 > mode.max_speed_kmh * 1000 * duration:
         kmh = trip.distanceMeters * 3600 // (1000 * duration)
@@ -329,6 +385,7 @@ def check_trip(
             speed_kmh=kmh,
             max_speed_kmh=mode.max_speed_kmh,
         )
+    route = Route(trip.distanceMeters, {})
     straight: int | None = None
     if mode.evidence == "tap":
         if not trip.fromStation or not trip.toStation:
@@ -337,12 +394,40 @@ def check_trip(
             )
         ends = []
         for code in (trip.fromStation, trip.toStation):
-            station = stations.get(code)
+            station = graph.station(code)
             if station is None:
                 raise UnknownStation(
                     msg("station {code!r} is not in the station registry", code=code)
                 )
             ends.append(station)
+        if trip.mode in factors.network_modes:
+            network = graph.network_m(ends[0].code, ends[1].code)
+            if network is None:
+                raise NoNetworkRoute(
+                    msg(
+                        "the station graph {version} has no route from {start} to {end}",
+                        version=graph.version,
+                        start=ends[0].code,
+                        end=ends[1].code,
+                    )
+                )
+            credited = min(trip.distanceMeters, network)
+            return _legs_checked(
+                factors,
+                mode.evidence,
+                gps_legs_m,
+                Route(
+                    credited,
+                    {
+                        "from": ends[0].code,
+                        "to": ends[1].code,
+                        "network_m": network,
+                        "reported_m": trip.distanceMeters,
+                        "graph": graph.hash_hex,
+                        "graph_version": graph.version,
+                    },
+                ),
+            )
         straight = great_circle_m(ends[0].lat, ends[0].lon, ends[1].lat, ends[1].lon)
     elif mode.evidence == "ride":
         if not (trip.startLat or trip.startLon) or not (trip.endLat or trip.endLon):
@@ -368,8 +453,12 @@ def check_trip(
                 reported_m=trip.distanceMeters,
                 straight_line_m=straight,
             )
+    return _legs_checked(factors, mode.evidence, gps_legs_m, route)
+
+
+def _legs_checked(factors: FactorSet, evidence: str, gps_legs_m: list[int], route: Route) -> Route:
     if gps_legs_m:
-        if mode.evidence != "tap":
+        if evidence != "tap":
             raise GpsLegsNotAllowed("walking legs count only to and from a transit stop")
         if len(gps_legs_m) > factors.gps_max_legs:
             raise GpsLegOverCap(
@@ -386,3 +475,4 @@ def check_trip(
                     leg_m=leg,
                     cap_m=factors.gps_leg_cap_m,
                 )
+    return route

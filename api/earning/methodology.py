@@ -19,10 +19,17 @@ metres, labels whole grams. A claim's components are summed exactly and the tota
 down once to whole grams (never credit a fraction of a gram that was not avoided); a component
 that would be negative (a mode dirtier than the baseline, a product above its category's
 baseline) counts as zero.
+
+From 2026.3 transit taps within the transfer window form one journey whose exact grams are
+rounded down once (each tap earns the increment, ``FactorSet.quantify``), and rail taps are
+credited at the station graph's shortest path (``StationGraph``, ``stations-incheon.json``):
+the graph is methodology data like a factor set, with a source and status per section,
+content-addressed by its canonical JSON and recorded in the database with the first claim on it.
 """
 
 from __future__ import annotations
 
+import heapq
 import json
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Context, Decimal
@@ -87,6 +94,7 @@ class Mode:
     evidence: str  # tap | ride | odometer | gps
     status: str = "sourced"
     cap_kind: str = ""  # the kind of activity its caps count under ("" for none)
+    max_distance_m: int | None = None  # the longest record the mode can plausibly be
 
 
 @dataclass(frozen=True)
@@ -114,6 +122,13 @@ class FactorSet:
     credits_gps_legs: bool = True  # 2026.1 only: unsigned legs count (closed from 2026.2)
     caps: dict[str, Cap] = field(default_factory=dict)  # activity kind -> cap
     content: bytes = b""  # the set as published (what the database records, byte for byte)
+    # Rail taps credited at the station graph's shortest path (from 2026.3; none before).
+    network_modes: frozenset[str] = frozenset()
+    # Transit taps of one citizen with at most this gap between them form one journey,
+    # credited once (from 2026.3; None before: every tap on its own).
+    transfer_window_s: int | None = None
+    journey_modes: frozenset[str] = frozenset()
+    kind: str = "factors"  # what the database records it as (``MethodologySet.kind``)
 
     def cap_kind(self, inputs: dict[str, Any]) -> str:
         """The kind of activity whose caps a claim counts under ("" when the set has none)."""
@@ -147,7 +162,22 @@ class FactorSet:
         return Decimal(max(0, self.categories[category] - label_g) * quantity)
 
     def quantify(self, inputs: dict[str, Any]) -> int:
-        """Whole grams avoided for a claim's stored inputs (``service.trip_inputs`` and kin)."""
+        """Whole grams avoided for a claim's stored inputs (``service.trip_inputs`` and kin).
+
+        A tap that joined a journey (``inputs["journey"]``) earns the journey's increment: the
+        journey's whole grams after it less before it, each rounded down once, from the exact
+        grams of the taps before it (``prior_exact_g``); so five taps earn what one trip of
+        their whole distance earns, to the gram."""
+        total = self.exact_grams(inputs)
+        journey = inputs.get("journey")
+        if journey is None:
+            return int(total.to_integral_value(rounding=ROUND_FLOOR))
+        prior = Decimal(journey["prior_exact_g"])
+        after = EXACT.add(prior, total).to_integral_value(rounding=ROUND_FLOOR)
+        return int(after - prior.to_integral_value(rounding=ROUND_FLOOR))
+
+    def exact_grams(self, inputs: dict[str, Any]) -> Decimal:
+        """The exact, unrounded grams of a claim's own components."""
         total = Decimal(0)
         for part in inputs["components"]:
             if part["type"] == "trip":
@@ -159,7 +189,7 @@ class FactorSet:
             else:  # pragma: no cover - inputs are written by this module only
                 raise ValueError(f"unknown component {part['type']!r}")
             total = EXACT.add(total, grams)
-        return int(total.to_integral_value(rounding=ROUND_FLOOR))
+        return total
 
 
 def _factor(entry: dict[str, Any], grids: dict[str, Decimal]) -> Decimal:
@@ -186,10 +216,12 @@ def parse_factor_set(content: bytes) -> FactorSet:
             m["evidence"],
             m.get("status", "sourced"),
             m.get("cap_kind", ""),
+            int(m["max_distance_m"]) if "max_distance_m" in m else None,
         )
         for name, m in data["modes"].items()
     }
     gps = data.get("gps_legs", {"leg_cap_m": data.get("gps_leg_cap_m", 0), "credited": True})
+    journeys = data.get("journeys", {})
     return FactorSet(
         version=data["version"],
         hash=keccak(content) if rule == HASH_FILE_BYTES else canonical_hash(data),
@@ -209,6 +241,9 @@ def parse_factor_set(content: bytes) -> FactorSet:
             for kind, c in data.get("caps_per_kind", {}).items()
         },
         content=content,
+        network_modes=frozenset(data.get("network_distance", {}).get("modes", [])),
+        transfer_window_s=journeys.get("transfer_window_s"),
+        journey_modes=frozenset(journeys.get("modes", [])),
     )
 
 
@@ -251,22 +286,96 @@ class Station:
     lat: Decimal
     lon: Decimal
     district: str  # api/earning/districts.py: where a tap at this station happened
+    lines: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StationGraph:
+    """The rail network as published (``stations-incheon.json``): stations by the operators'
+    codes, the lines, and the track distance of each section between adjacent stations, each
+    with its source and status. A trip between two stations is credited at most the shortest
+    path between them (``network_m``). Content-addressed like a factor set: its hash is
+    keccak256 of its canonical JSON, and the database records it with the first claim under it.
+    """
+
+    version: str
+    hash: bytes
+    stations: dict[str, Station]  # by code (aliases resolve through ``station``)
+    aliases: dict[str, str]
+    adjacent: dict[str, list[tuple[str, int]]]
+    raw: dict[str, Any]
+    content: bytes = b""
+    kind: str = "stations"
+
+    @property
+    def hash_hex(self) -> str:
+        return "0x" + self.hash.hex()
+
+    def station(self, code: str) -> Station | None:
+        """The station a record names, by its code or a former code (alias)."""
+        return self.stations.get(self.aliases.get(code, code))
+
+    def network_m(self, start: str, end: str) -> int | None:
+        """The shortest track distance from ``start`` to ``end`` (codes or aliases), in whole
+        metres; None when the graph holds no path between them (Dijkstra, integer metres)."""
+        origin, target = self.aliases.get(start, start), self.aliases.get(end, end)
+        best = {origin: 0}
+        queue = [(0, origin)]
+        while queue:
+            metres, code = heapq.heappop(queue)
+            if code == target:
+                return metres
+            if metres > best.get(code, metres):
+                continue
+            for nxt, section in self.adjacent.get(code, []):
+                if metres + section < best.get(nxt, metres + section + 1):
+                    best[nxt] = metres + section
+                    heapq.heappush(queue, (metres + section, nxt))
+        return None
+
+
+def parse_station_graph(content: bytes) -> StationGraph:
+    """A station graph from its published bytes (the file, or the database's record of it)."""
+    data = json.loads(content)
+    adjacent: dict[str, list[tuple[str, int]]] = {}
+    for edge in data.get("edges", []):
+        metres = int(edge["distance_m"])
+        adjacent.setdefault(edge["from"], []).append((edge["to"], metres))
+        adjacent.setdefault(edge["to"], []).append((edge["from"], metres))
+    return StationGraph(
+        version=data["version"],
+        hash=canonical_hash(data),
+        stations={
+            code: Station(
+                code,
+                s["name"],
+                Decimal(s["lat"]),
+                Decimal(s["lon"]),
+                s["district"],
+                tuple(s.get("lines", ())),
+            )
+            for code, s in data["stations"].items()
+        },
+        aliases=dict(data.get("aliases", {})),
+        adjacent=adjacent,
+        raw=data,
+        content=content,
+    )
 
 
 @cache
+def station_graph(directory: Path = METHODOLOGY_DIR) -> StationGraph:
+    """The station graph on file (what new claims are checked and credited against)."""
+    return parse_station_graph((directory / "stations-incheon.json").read_bytes())
+
+
 def station_data(directory: Path = METHODOLOGY_DIR) -> dict[str, Any]:
-    """The station registry file as published (version, source, stations by code)."""
-    data: dict[str, Any] = json.loads((directory / "stations-incheon.json").read_text())
-    return data
+    """The station registry file as published (version, sources, lines, stations, sections)."""
+    return station_graph(directory).raw
 
 
-@cache
 def stations(directory: Path = METHODOLOGY_DIR) -> dict[str, Station]:
-    data = station_data(directory)
-    return {
-        code: Station(code, s["name"], Decimal(s["lat"]), Decimal(s["lon"]), s["district"])
-        for code, s in data["stations"].items()
-    }
+    return station_graph(directory).stations
 
 
 def recompute(version: str, methodology_hash: str, inputs: dict[str, Any]) -> int:

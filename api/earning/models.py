@@ -80,14 +80,17 @@ class DataProvider(Base):
 
 
 class MethodologySet(Base):
-    """A factor set exactly as claims used it, recorded with the first claim under it and never
-    changed (content-addressed: the key is its hash). An auditor's recomputation reads it here,
-    so a file edited, reformatted or removed later cannot change or lose a past claim's basis."""
+    """Methodology data exactly as claims used it, recorded with the first claim under it and
+    never changed (content-addressed: the key is its hash): a factor set (``kind`` "factors")
+    or a station graph ("stations"). An auditor's recomputation reads it here, so a file
+    edited, reformatted or removed later cannot change or lose a past claim's basis."""
 
     __tablename__ = "methodology_sets"
+    __table_args__ = (UniqueConstraint("kind", "version"),)
 
     hash: Mapped[str] = mapped_column(String(66), primary_key=True)
-    version: Mapped[str] = mapped_column(String(20), unique=True)
+    kind: Mapped[str] = mapped_column(String(20), default="factors", server_default="factors")
+    version: Mapped[str] = mapped_column(String(20))
     content: Mapped[str] = mapped_column(Text)
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -187,6 +190,29 @@ class Claim(Base):
     batch_attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     issued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Journey(Base):
+    """Transit taps of one citizen joined by the methodology's transfer window, credited once.
+
+    ``exact_g`` is the exact (unrounded) sum of its taps' components and ``credited_g`` the
+    grams its claims hold, which is ``exact_g`` rounded down: each new tap's claim is the
+    increment. A tap joins a journey by a conditional UPDATE on ``taps`` (the count it read),
+    under the citizen's tally row, so two taps of one citizen at once can never both build on
+    the same state of a journey, in any number of processes."""
+
+    __tablename__ = "earning_journeys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    citizen: Mapped[str] = mapped_column(String(42), index=True)
+    methodology_version: Mapped[str] = mapped_column(String(20))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    taps: Mapped[int] = mapped_column(Integer)
+    exact_g: Mapped[str] = mapped_column(Text)  # a decimal, exact
+    credited_g: Mapped[int] = mapped_column(BigInteger)
+    claim_ids: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 # The period of a citizen's all-time tally (its row is the first write of every submission).

@@ -10,6 +10,7 @@ from api import examples as ex
 from api.earning.districts import District
 from api.earning.evidence import ReceiptEvidence, TripEvidence
 from api.earning.issuance import ClaimProof
+from api.earning.methodology import StationGraph
 from api.earning.models import (
     Claim,
     ClaimStatus,
@@ -396,8 +397,23 @@ class EvidenceDomainPublic(BaseModel):
 class StationPublic(BaseModel):
     code: str = Field(description="The code a transit record names (fromStation, toStation)")
     name: str
+    name_ko: str = Field(description="The station's Korean name")
     lat: str = Field(description="WGS84 latitude, decimal degrees (as text: exact)")
     lon: str = Field(description="WGS84 longitude, decimal degrees (as text: exact)")
+    district: str = Field(description="Where a tap here happened (a gu, gun or IFEZ zone)")
+    lines: list[str] = Field(description="The lines that stop here (keys of ``lines``)")
+
+
+class SectionPublic(BaseModel):
+    from_code: str = Field(alias="from", description="A station code")
+    to_code: str = Field(alias="to", description="The adjacent station's code")
+    line: str
+    distance_m: int = Field(description="Track distance between the two stations, metres")
+    status: str = Field(description="sourced or estimate (see ``statuses``)")
+    source: str = Field(description="A key of ``sources``")
+    derivation: str | None = None
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
 
 
 class StationsPublic(BaseModel):
@@ -405,34 +421,85 @@ class StationsPublic(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "version": "2026.1",
-                    "source": "Approximate station coordinates (WGS84, to about 100 m) ...",
+                    "version": "2026.2",
+                    "hash": ex.STATION_GRAPH_HASH,
+                    "title": "Incheon rail station graph: stations, lines and inter-station"
+                    " track distances",
+                    "lines": {
+                        "IC1": {
+                            "name": "Incheon Line 1",
+                            "operator": "Incheon Transit Corporation",
+                            "in_graph": "Gyeyang (I110) - Int'l Business District (I138)",
+                        }
+                    },
                     "stations": [
                         {
-                            "code": "IC1-127",
+                            "code": "I124",
                             "name": "Incheon City Hall",
-                            "lat": "37.4574",
-                            "lon": "126.7022",
+                            "name_ko": "인천시청",
+                            "lat": "37.457405",
+                            "lon": "126.702221",
+                            "district": "namdong-gu",
+                            "lines": ["IC1", "IC2"],
                         }
                     ],
+                    "aliases": {"IC1-127": "I124"},
+                    "sections": [
+                        {
+                            "from": "I123",
+                            "to": "I124",
+                            "line": "IC1",
+                            "distance_m": 1400,
+                            "status": "estimate",
+                            "source": "bixby-edges",
+                            "derivation": "as transcribed in bixby-edges",
+                        }
+                    ],
+                    "sources": {"bixby-edges": {"what": "Incheon Line 1 inter-station distances"}},
+                    "statuses": {"estimate": "a value from a secondary source, or derived"},
                 }
             ]
         }
     )
 
     version: str
-    source: str
+    hash: str = Field(
+        description="keccak256 of the graph's canonical JSON: a rail claim's route names it"
+    )
+    title: str
+    lines: dict[str, dict[str, str]]
     stations: list[StationPublic]
+    aliases: dict[str, str] = Field(description="Former codes and the station each names")
+    sections: list[SectionPublic] = Field(
+        description="Adjacent stations and the track distance between them: the graph"
+    )
+    sources: dict[str, dict[str, str]]
+    statuses: dict[str, str]
 
     @classmethod
-    def of(cls, data: dict[str, Any]) -> StationsPublic:
+    def of(cls, graph: StationGraph) -> StationsPublic:
+        data = graph.raw
         return cls(
-            version=data["version"],
-            source=data["source"],
+            version=graph.version,
+            hash=graph.hash_hex,
+            title=data["title"],
+            lines=data["lines"],
             stations=[
-                StationPublic(code=code, name=s["name"], lat=s["lat"], lon=s["lon"])
+                StationPublic(
+                    code=code,
+                    name=s["name"],
+                    name_ko=s["name_ko"],
+                    lat=s["lat"],
+                    lon=s["lon"],
+                    district=s["district"],
+                    lines=s["lines"],
+                )
                 for code, s in sorted(data["stations"].items())
             ],
+            aliases=data.get("aliases", {}),
+            sections=[SectionPublic.model_validate(e) for e in data["edges"]],
+            sources=data["sources"],
+            statuses=data["statuses"],
         )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from eth_abi import encode as abi_encode
@@ -37,12 +37,15 @@ from api.earning.evidence import (
     verify_evidence,
 )
 from api.earning.methodology import (
+    EXACT,
     FactorSet,
     MethodologyTampered,
+    StationGraph,
     factor_set,
     parse_factor_set,
+    parse_station_graph,
     recompute,
-    stations,
+    station_graph,
 )
 from api.earning.models import (
     ALL_TIME,
@@ -51,6 +54,7 @@ from api.earning.models import (
     DataProvider,
     EarningTally,
     IssuanceBatch,
+    Journey,
     MethodologySet,
     ProviderKey,
     ProviderKind,
@@ -358,9 +362,12 @@ def _accept(
 
     # Quantification inputs (refuses unknown modes, stations and implausible trips first).
     factors = factor_set(settings.methodology_version)
+    route: fraud.Route | None = None
     if isinstance(evidence, TripEvidence):
-        fraud.check_trip(factors, stations(), evidence, gps_legs_m)
-        inputs = trip_inputs(evidence, gps_legs_m, credit_legs=factors.credits_gps_legs)
+        route = fraud.check_trip(factors, station_graph(), evidence, gps_legs_m)
+        inputs = trip_inputs(
+            evidence, gps_legs_m, credit_legs=factors.credits_gps_legs, route=route
+        )
     else:
         inputs = purchase_inputs(factors, evidence)
     amount = factors.quantify(inputs)
@@ -385,7 +392,9 @@ def _accept(
             )
         )
 
-    record_factor_set(session, factors)
+    record_published(session, factors)
+    if route is not None and route.detail:
+        record_published(session, station_graph())
 
     # Same evidence twice, by any of the provider's keys (cheap check first; the unique
     # constraints are the last guard).
@@ -417,11 +426,25 @@ def _accept(
                 other_claim=overlapping,
             )
 
+    claim_id = keccak(abi_encode(["string", "bytes32"], ["CRDA.claim.v1", verified.nullifier]))
+    if isinstance(evidence, TripEvidence) and evidence.mode in factors.journey_modes:
+        joined = _join_journey(session, factors, citizen, started, ended, inputs, _hex(claim_id))
+        if joined != amount:  # the journey's increment: the all-time tally took the tap's own
+            _add(session, citizen, ALL_TIME, joined - amount, None)
+            amount = joined
+        if amount <= 0:
+            raise fraud.NoReduction(
+                msg(
+                    "the tap adds {amount} g to its journey under {version}",
+                    amount=amount,
+                    version=factors.version,
+                )
+            )
+
     day = local_day(started, settings)
     _check_caps(session, settings, citizen, day, amount)
     _check_kind_caps(session, factors, factors.cap_kind(inputs), citizen, day, amount)
 
-    claim_id = keccak(abi_encode(["string", "bytes32"], ["CRDA.claim.v1", verified.nullifier]))
     submission = Submission(
         account_id=account_id,
         citizen=citizen,
@@ -477,50 +500,119 @@ def activity_district(
     registry's), else the district the provider was registered with (a merchant's store, an
     operator's service area). Never the citizen's address."""
     if isinstance(evidence, TripEvidence) and evidence.fromStation:
-        station = stations().get(evidence.fromStation)
+        station = station_graph().station(evidence.fromStation)
         if station is not None:
             return station.district
     return provider.district
 
 
-# (database, hash) of the factor sets this process saw recorded and committed: each is checked
-# against its record once, not on every submission (records never change).
+# (database, hash) of the methodology data this process saw recorded and committed: each is
+# checked against its record once, not on every submission (records never change).
 _RECORDED: set[tuple[str, str]] = set()
 
 
-def record_factor_set(session: Session, factors: FactorSet) -> None:
-    """Record the set a claim is about to rest on (with the claim's transaction, the first time)
-    and refuse a set whose version the database holds with other content."""
+def record_published(session: Session, published: FactorSet | StationGraph) -> None:
+    """Record methodology data a claim is about to rest on (a factor set or a station graph:
+    with the claim's transaction, the first time) and refuse data whose kind and version the
+    database holds with other content."""
     bind = session.get_bind()
-    key = (str(bind.engine.url), factors.hash_hex)
+    key = (str(bind.engine.url), published.hash_hex)
     if key in _RECORDED:
         return
-    recorded = session.scalar(
-        select(MethodologySet.hash).where(MethodologySet.version == factors.version)
-    )
+    same = (MethodologySet.kind == published.kind) & (MethodologySet.version == published.version)
+    recorded = session.scalar(select(MethodologySet.hash).where(same))
     if recorded is None:
         insert_if_absent(
             session,
             MethodologySet,
-            hash=factors.hash_hex,
-            version=factors.version,
-            content=factors.content.decode(),
+            hash=published.hash_hex,
+            kind=published.kind,
+            version=published.version,
+            content=published.content.decode(),
             recorded_at=utcnow(),
         )
-        recorded = session.scalar(
-            select(MethodologySet.hash).where(MethodologySet.version == factors.version)
-        )
-    elif recorded == factors.hash_hex:
+        recorded = session.scalar(select(MethodologySet.hash).where(same))
+    elif recorded == published.hash_hex:
         _RECORDED.add(key)
-    if recorded != factors.hash_hex:
+    if recorded != published.hash_hex:
         raise MethodologyTampered(
             msg(
                 "methodology {version} hashes to {found}; the database recorded {recorded}",
-                version=factors.version,
-                found=factors.hash_hex,
+                version=f"{published.kind} {published.version}",
+                found=published.hash_hex,
                 recorded=recorded,
             )
         )
+
+
+def _join_journey(
+    session: Session,
+    factors: FactorSet,
+    citizen: str,
+    started: datetime,
+    ended: datetime,
+    inputs: dict[str, Any],
+    claim_id: str,
+) -> int:
+    """Join the transit tap to the citizen's journey within the transfer window (or start
+    one), write the journey into the tap's inputs and return the tap's grams: the journey's
+    increment. Runs under the citizen's tally row (``_lock_citizen``); the journey row is
+    moved on by a conditional UPDATE on the tap count it read, so a tap never builds on a
+    journey that another tap changed meanwhile."""
+    window = timedelta(seconds=factors.transfer_window_s or 0)
+    own = factors.exact_grams(inputs)
+    journey = session.scalar(
+        select(Journey)
+        .where(
+            Journey.citizen == citizen,
+            Journey.methodology_version == factors.version,
+            Journey.ended_at >= started - window,
+            Journey.started_at <= ended + window,
+        )
+        .order_by(Journey.started_at, Journey.id)
+        .limit(1)
+    )
+    if journey is None:
+        journey = Journey(
+            citizen=citizen,
+            methodology_version=factors.version,
+            started_at=started,
+            ended_at=ended,
+            taps=1,
+            exact_g=str(own),
+            credited_g=int(own.to_integral_value(rounding=ROUND_FLOOR)),
+            claim_ids=[claim_id],
+        )
+        session.add(journey)
+        session.flush()
+        inputs["journey"] = {"id": journey.id, "tap": 1, "prior_exact_g": "0", "prior_claims": []}
+        return factors.quantify(inputs)
+    seen = journey.taps
+    inputs["journey"] = {
+        "id": journey.id,
+        "tap": seen + 1,
+        "prior_exact_g": journey.exact_g,
+        "prior_claims": list(journey.claim_ids),
+    }
+    amount = factors.quantify(inputs)
+    moved = session.execute(
+        update(Journey)
+        .where(Journey.id == journey.id, Journey.taps == seen)
+        .values(
+            taps=seen + 1,
+            exact_g=str(EXACT.add(Decimal(journey.exact_g), own)),
+            credited_g=journey.credited_g + amount,
+            started_at=min(aware(journey.started_at), started),
+            ended_at=max(aware(journey.ended_at), ended),
+            claim_ids=[*journey.claim_ids, claim_id],
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        raise fraud.JourneyChanged(
+            msg("journey {journey} took another tap meanwhile; send again", journey=journey.id)
+        )
+    return amount
 
 
 def recompute_claim(session: Session, claim: Claim) -> tuple[int, str]:
@@ -540,7 +632,60 @@ def recompute_claim(session: Session, claim: Claim) -> tuple[int, str]:
                 recorded=row.hash,
             )
         )
+    for part in claim.inputs["components"]:
+        if "route" in part:
+            _check_route(session, part)
+    if claim.inputs.get("journey"):
+        _check_journey(session, factors, claim.inputs["journey"])
     return factors.quantify(claim.inputs), "database"
+
+
+def _check_journey(session: Session, factors: FactorSet, journey: dict[str, Any]) -> None:
+    """A journey tap's starting point, recomputed: the exact grams of the taps before it in
+    its journey (their claims' own components) are what it recorded as ``prior_exact_g``."""
+    prior_ids = list(journey["prior_claims"])
+    found = session.scalars(select(Claim).where(Claim.claim_id.in_(prior_ids))).all()
+    total = Decimal(0)
+    for earlier in found:
+        total = EXACT.add(total, factors.exact_grams(earlier.inputs))
+    if len(found) != len(prior_ids) or total != Decimal(journey["prior_exact_g"]):
+        raise MethodologyTampered(
+            msg(
+                "journey {journey}: its earlier taps give {total} g, the claim recorded {prior} g",
+                journey=journey["id"],
+                total=str(total),
+                prior=journey["prior_exact_g"],
+            )
+        )
+
+
+def _check_route(session: Session, part: dict[str, Any]) -> None:
+    """A rail tap's credited distance, recomputed from the station graph the database recorded
+    for it: the shortest path between its stations, or the reported distance when shorter."""
+    route = part["route"]
+    row = session.get(MethodologySet, route["graph"])
+    graph = parse_station_graph(row.content.encode()) if row is not None else None
+    if graph is None or graph.hash_hex != route["graph"]:
+        raise MethodologyTampered(
+            msg("the station graph {graph} is not recorded as it was", graph=route["graph"])
+        )
+    network = graph.network_m(route["from"], route["to"])
+    if (
+        network is None
+        or network != route["network_m"]
+        or int(part["distance_m"]) != min(network, int(route["reported_m"]))
+    ):
+        raise MethodologyTampered(
+            msg(
+                "the station graph {graph} gives {network} m from {start} to {end}; the claim"
+                " recorded {recorded} m",
+                graph=route["graph"],
+                network=network,
+                start=route["from"],
+                end=route["to"],
+                recorded=route["network_m"],
+            )
+        )
 
 
 def local_day(moment: datetime, settings: Settings) -> date:
@@ -637,12 +782,26 @@ def _check_kind_caps(
             )
 
 
-def trip_inputs(trip: TripEvidence, gps_legs_m: list[int], *, credit_legs: bool) -> dict[str, Any]:
+def trip_inputs(
+    trip: TripEvidence,
+    gps_legs_m: list[int],
+    *,
+    credit_legs: bool,
+    route: fraud.Route | None = None,
+) -> dict[str, Any]:
     """The operator's signed trip, and the app's walking legs: credited under 2026.1 only,
-    kept beside the components (``uncredited``) from 2026.2 so the claim still shows them."""
-    components: list[dict[str, Any]] = [
-        {"type": "trip", "mode": trip.mode, "distance_m": trip.distanceMeters, "source": "operator"}
-    ]
+    kept beside the components (``uncredited``) from 2026.2 so the claim still shows them. A
+    rail tap is credited at its route's distance (``route``: the station graph's shortest path
+    between its stations, its hash and the reported distance), from 2026.3."""
+    trip_part: dict[str, Any] = {
+        "type": "trip",
+        "mode": trip.mode,
+        "distance_m": route.credited_m if route is not None else trip.distanceMeters,
+        "source": "operator",
+    }
+    if route is not None and route.detail:
+        trip_part["route"] = route.detail
+    components: list[dict[str, Any]] = [trip_part]
     legs = [
         {"type": "trip", "mode": "walk", "distance_m": leg, "source": "gps"} for leg in gps_legs_m
     ]
@@ -766,6 +925,20 @@ def explain(claim: Claim) -> list[str]:
                 f"({factors.categories[part['category']]} baseline - {part['label_g']} label) g"
                 f" = {grams} g"
             )
+        if "route" in part:
+            route = part["route"]
+            lines.append(
+                f"  {route['from']} -> {route['to']}: {route['network_m']} m by the station graph"
+                f" {route['graph_version']}, {route['reported_m']} m reported; the shorter counts"
+            )
+    journey = claim.inputs.get("journey")
+    if journey is not None and journey["tap"] > 1:
+        prior = Decimal(journey["prior_exact_g"])
+        lines.append(
+            f"tap {journey['tap']} of journey {journey['id']}: the journey held {_shown(prior)} g"
+            f" ({int(prior.to_integral_value(rounding=ROUND_FLOOR))} g credited); this tap earns"
+            " the journey's whole grams after it less before it"
+        )
     for part in claim.inputs.get("uncredited", []):
         lines.append(
             f"{part['distance_m']} m by {part['mode']} ({part['source']}): not credited, "

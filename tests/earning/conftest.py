@@ -36,7 +36,7 @@ from tests.contracts.conftest import Platform
 _ids = itertools.count(1)
 
 # Station pairs of the development registry and their plausible track distances.
-CITY_HALL_TO_BUPYEONG = ("IC1-127", "IC1-120", 4_200)  # straight line ~3.9 km
+CITY_HALL_TO_BUPYEONG = ("I124", "I120", 4_200)  # straight line ~4.1 km, 4.8 km of track
 
 
 def unique(prefix: str) -> str:

@@ -8,6 +8,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Iterator
+from decimal import ROUND_FLOOR
 
 import httpx
 import pytest
@@ -16,10 +17,12 @@ from sqlalchemy import func, select
 
 from api.app import create_app
 from api.chain.gateway import ChainGateway, NonceManager
-from api.earning.models import Claim
+from api.earning.methodology import EXACT, factor_set
+from api.earning.models import Claim, Journey
 from api.settings import Settings
 from tests.conftest import Accounts
 from tests.earning.conftest import Partners
+from tests.earning.test_journeys import FIVE_TAPS
 from tests.people import People
 
 pytestmark = pytest.mark.chain
@@ -97,3 +100,34 @@ def test_eight_overlapping_trips_from_two_operators_at_once_credit_one(
     assert len(accepted) == 1, [r.text for r in responses]
     assert refused == {"/problems/overlapping-trip"}
     assert credited(client, bob) == (1, accepted[0].json()["amount_grams"])
+
+
+def test_five_taps_of_one_journey_sent_at_once_are_credited_once_for_the_whole(
+    client: TestClient, people: People, partners: Partners, verified: Accounts
+) -> None:
+    """Issue 14, item 2: the taps of one journey, sent together, each build on the journey as
+    the one before left it (a conditional UPDATE of its row, under the citizen's tally row):
+    together they earn the journey's whole distance rounded once, whatever order they land in."""
+    alice = verified.alice.address
+    start = int(time.time()) - 4 * 3600
+    # Five 2 km taps, each within 30 minutes of every other: one journey in any order.
+    taps = [
+        partners.tap_trip(alice, start=start + 360 * n, duration=300, stations=(a, b, 2_000))
+        for n, (a, b) in enumerate(FIVE_TAPS)
+    ]
+    bodies = [{"evidence": e.model_dump(), "signature": s, "gps_legs_m": []} for e, s in taps]
+    responses = together(client, "/earning/trips", bodies, people.holder(alice))
+
+    assert [r.status_code for r in responses] == [201] * 5, [r.text for r in responses]
+    whole = int(
+        EXACT.multiply(5, factor_set("2026.3").trip_component("subway", 2_000)).to_integral_value(
+            rounding=ROUND_FLOOR
+        )
+    )
+    assert credited(client, alice) == (5, whole)
+    with client.app.state.crda.sessions() as session:  # type: ignore[attr-defined]
+        (journey,) = session.scalars(select(Journey).where(Journey.citizen == alice)).all()
+        claims = session.scalars(select(Claim).where(Claim.beneficiary == alice)).all()
+    assert (journey.taps, journey.credited_g) == (5, whole)
+    assert sorted(journey.claim_ids) == sorted(c.claim_id for c in claims)
+    assert sorted(c.inputs["journey"]["tap"] for c in claims) == [1, 2, 3, 4, 5]

@@ -124,13 +124,13 @@ def test_a_citizen_earns_through_the_api_and_proves_it_on_chain(
     assert record["merkle_proof"] == proof["proof"] and record["batch_id"] == proof["batch_id"]
     assert provenance["issuances"][0]["tx_hash"] == record["tx_hash"]
     # Classes and vintages: what each credit rests on, and the supply by class.
-    assert (claim["credit_class"], record["credit_class"]) == ("trip:subway@2026.2",) * 2
+    assert (claim["credit_class"], record["credit_class"]) == ("trip:subway@2026.3",) * 2
     assert record["factor_status"] == "estimate" and record["vintage"] == claim["vintage"]
     classes = client.get("/audit/supply/classes", headers=auditor).json()
     purchase = bought.json()
     assert {(c["credit_class"], c["vintage"], int(c["amount"])) for c in classes} == {
-        ("purchase@2026.2", purchase["vintage"], purchase["amount_grams"]),
-        ("trip:subway@2026.2", claim["vintage"], claim["amount_grams"]),
+        ("purchase@2026.3", purchase["vintage"], purchase["amount_grams"]),
+        ("trip:subway@2026.3", claim["vintage"], claim["amount_grams"]),
     }
 
 
@@ -296,3 +296,42 @@ def test_the_operator_rotates_a_partners_key_over_http(
     citizen = people.holder(partners.transit.address)
     denied = client.get("/earning/providers/incheon-transit/keys", headers=citizen)
     assert denied.status_code == 403
+
+
+def test_the_station_graph_is_served_and_a_rail_claim_names_its_hash(
+    client: TestClient, people: People, partners: Partners, verified: Accounts
+) -> None:
+    """Issue 14, item 3 over HTTP: codes, lines and sections with sources; Bupyeong -> City Hall
+    reported as 8,186 m is credited at its 4,800 m of track (586 g, not 1,177 g); a tap longer
+    than the mode's limit is refused with its own problem."""
+    graph = client.get("/earning/stations").json()
+    assert graph["hash"].startswith("0x") and graph["version"]
+    codes = {s["code"] for s in graph["stations"]}
+    assert {"I110", "I120", "I124", "I138"} <= codes
+    assert set(graph["lines"]) >= {"IC1", "IC2", "AREX", "SL1", "SL7"}
+    assert graph["aliases"]["IC1-127"] == "I124"
+    sections = {(s["from"], s["to"]): s for s in graph["sections"]}
+    assert sections[("I123", "I124")]["distance_m"] == 1400
+    assert all(s["source"] in graph["sources"] for s in graph["sections"])
+
+    alice = verified.alice.address
+    me = people.holder(alice)
+    start = int(time.time()) - 3 * 3600
+    evidence, signature = partners.tap_trip(
+        alice, start=start, stations=("I120", "I124", 8_186), duration=1200
+    )
+    body = {"evidence": evidence.model_dump(), "signature": signature, "gps_legs_m": []}
+    claim = client.post("/earning/trips", json=body, headers=me)
+    assert claim.status_code == 201, claim.text
+    assert claim.json()["amount_grams"] == 586
+    route = claim.json()["inputs"]["components"][0]["route"]
+    assert (route["network_m"], route["reported_m"], route["graph"]) == (4800, 8186, graph["hash"])
+
+    evidence, signature = partners.tap_trip(
+        alice, start=start - 4 * 3600, distance=90_000, duration=3 * 3600
+    )
+    body = {"evidence": evidence.model_dump(), "signature": signature, "gps_legs_m": []}
+    refused = client.post("/earning/trips", json=body, headers=me)
+    assert refused.status_code == 422
+    assert refused.json()["type"] == "/problems/distance-over-limit"
+    assert (refused.json()["reported_m"], refused.json()["max_distance_m"]) == (90_000, 80_000)

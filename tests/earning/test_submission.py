@@ -77,8 +77,8 @@ def test_a_signed_receipt_becomes_a_claim_of_the_methodologys_amount(
         # 2 x (2400 - 1900) + 3 x (420 - 300)
         assert claim.amount == 1000 + 360
         assert claim.status == ClaimStatus.accepted
-        assert claim.methodology_version == "2026.2"
-        assert claim.methodology_hash == factor_set("2026.2").hash_hex
+        assert claim.methodology_version == "2026.3"
+        assert claim.methodology_hash == factor_set("2026.3").hash_hex
         assert claim.beneficiary == alice
         assert claim.district == "songdo"  # the store's, as the merchant was registered
         assert service.explain(claim)[-1].startswith("total rounded down to whole grams = 1360 g")
@@ -93,9 +93,8 @@ def test_walking_legs_nobody_signed_earn_nothing_from_2026_2(
         claim = _trip(session, ctx, alice, partners.tap_trip(alice), gps=[800, 800])
     # 4,200 m x (0.1714 - 0.0275 / 0.23314 x 0.4173) = 513.145... -> 513 g; the legs: 0 g.
     assert claim.amount == 513
-    assert claim.inputs["components"] == [
-        {"type": "trip", "mode": "subway", "distance_m": 4200, "source": "operator"}
-    ]
+    (part,) = claim.inputs["components"]
+    assert (part["mode"], part["distance_m"], part["source"]) == ("subway", 4200, "operator")
     assert [leg["distance_m"] for leg in claim.inputs["uncredited"]] == [800, 800]
     assert recompute(claim.methodology_version, claim.methodology_hash, claim.inputs) == 513
     assert sum("not credited" in line for line in service.explain(claim)) == 2
@@ -139,7 +138,7 @@ def test_recomputing_a_claim_from_its_stored_inputs_gives_its_amount(
         claims = [
             _purchase(session, ctx, alice, partners.receipt(alice)),
             _trip(session, ctx, alice, partners.tap_trip(alice), gps=[120]),
-            _trip(session, ctx, alice, partners.ride(alice, mode="scooter", distance=2000)),
+            _trip(session, ctx, alice, partners.ride(alice, mode="scooter", distance=1_700)),
         ]
     with sessions() as session:
         for stored in session.scalars(select(Claim)):
@@ -161,8 +160,8 @@ def test_the_factor_set_is_recorded_with_the_first_claim_and_recomputation_reads
         _purchase(session, ctx, alice, partners.receipt(alice))
     with sessions() as session:
         (recorded,) = session.scalars(select(MethodologySet)).all()
-        assert (recorded.version, recorded.hash) == ("2026.2", factor_set("2026.2").hash_hex)
-        assert recorded.content.encode() == factor_set("2026.2").content
+        assert (recorded.version, recorded.hash) == ("2026.3", factor_set("2026.3").hash_hex)
+        assert recorded.content.encode() == factor_set("2026.3").content
         stored = session.get(Claim, claim.id)
         assert stored is not None
         assert service.recompute_claim(session, stored) == (claim.amount, "database")
@@ -175,7 +174,7 @@ def test_a_set_whose_version_the_database_holds_otherwise_is_refused(
     refused (an operator problem) rather than resting on a second meaning of one version."""
     alice = verified.alice.address
     with sessions() as session:
-        session.add(MethodologySet(hash="0x" + "ab" * 32, version="2026.2", content="{}"))
+        session.add(MethodologySet(hash="0x" + "ab" * 32, version="2026.3", content="{}"))
         session.commit()
         refused(
             "methodology-tampered",
@@ -350,23 +349,42 @@ def test_a_speed_impossible_for_the_mode_is_refused(
 def test_a_distance_that_disagrees_with_the_stations_is_refused(
     sessions, ctx, partners: Partners, verified
 ) -> None:
+    """Bus taps and rides: within 0.9-1.5x their straight line (2026.3); every mode: at most
+    its longest plausible record."""
     alice = verified.alice.address
     with sessions() as session:
         refused(
             "distance-mismatch",
-            lambda: _trip(session, ctx, alice, partners.tap_trip(alice, distance=25_000)),
+            lambda: _trip(
+                session, ctx, alice, partners.tap_trip(alice, mode="bus", distance=6_200)
+            ),
             sessions,
         )
         refused(
             "distance-mismatch",
-            lambda: _trip(session, ctx, alice, partners.tap_trip(alice, distance=1_000)),
+            lambda: _trip(
+                session, ctx, alice, partners.tap_trip(alice, mode="bus", distance=1_000)
+            ),
             sessions,
         )
         refused(
             "distance-mismatch",
-            lambda: _trip(session, ctx, alice, partners.ride(alice, distance=9_000, duration=3600)),
+            lambda: _trip(session, ctx, alice, partners.ride(alice, distance=1_900)),
             sessions,
         )
+        problem = refused(
+            "distance-over-limit",
+            lambda: _trip(
+                session,
+                ctx,
+                alice,
+                partners.tap_trip(
+                    alice, start=int(time.time()) - 4 * 3600, distance=80_001, duration=3 * 3600
+                ),
+            ),
+            sessions,
+        )
+        assert problem.extensions == {"reported_m": 80_001, "max_distance_m": 80_000}
         refused(
             "unknown-station",
             lambda: _trip(
@@ -525,25 +543,26 @@ def test_daily_and_yearly_caps_are_enforced(sessions, ctx, partners: Partners, v
 def test_one_kind_of_activity_cannot_fill_the_day(
     sessions, ctx, partners: Partners, verified
 ) -> None:
-    """2026.2 caps bikes and scooters at 3 kg a day, whatever the citizen's 10 kg allows."""
+    """2026.2 and later cap bikes and scooters at 3 kg a day, whatever the citizen's 10 kg
+    allows."""
     alice = verified.alice.address
     kst = 9 * 3600
     now = int(time.time())
     midnight = (now + kst) // 86400 * 86400 - kst  # the local day's start, in UTC seconds
-    base = midnight + 60 if now - midnight > 6_000 else midnight - 86_400 + 60
+    base = midnight + 60 if now - midnight > 9_000 else midnight - 86_400 + 60
     with sessions() as session:
-        for n in range(7):  # 2,400 m x 0.1714 = 411 g each: 2,877 g
-            ride = partners.ride(alice, start=base + n * 700, distance=2_400)
-            assert _trip(session, ctx, alice, ride).amount == 411
-        eighth = partners.ride(alice, start=base + 7 * 700, distance=2_400)
-        problem = refused("kind-cap-reached", lambda: _trip(session, ctx, alice, eighth), sessions)
+        for n in range(9):  # 1,800 m x 0.1714 = 308 g each: 2,772 g
+            ride = partners.ride(alice, start=base + n * 700, distance=1_800)
+            assert _trip(session, ctx, alice, ride).amount == 308
+        tenth = partners.ride(alice, start=base + 9 * 700, distance=1_800)
+        problem = refused("kind-cap-reached", lambda: _trip(session, ctx, alice, tenth), sessions)
     assert problem.extensions == {
         "kind": "micromobility",
         "cap_grams": 3000,
-        "credited_grams": 2877,
+        "credited_grams": 2772,
     }
     with sessions() as session:  # other kinds still earn that day
-        tap = partners.tap_trip(alice, start=base + 8 * 700)
+        tap = partners.tap_trip(alice, start=base + 10 * 700)
         assert _trip(session, ctx, alice, tap).amount == 513
 
 
@@ -560,7 +579,7 @@ def test_production_does_not_issue_on_placeholder_factors_unless_accepted(
         )
         # A trip rests on estimates, not placeholders: it earns.
         assert _trip(session, ctx, alice, partners.tap_trip(alice)).amount == 513
-    ctx.settings = ctx.settings.model_copy(update={"accept_placeholder_factors": "2026.2"})
+    ctx.settings = ctx.settings.model_copy(update={"accept_placeholder_factors": "2026.3"})
     with sessions() as session:
         claim = _purchase(session, ctx, alice, partners.receipt(alice))
     assert service.factor_status(claim) == "placeholder"

@@ -10,7 +10,16 @@ from pathlib import Path
 import pytest
 from eth_utils import keccak
 
-from api.earning.methodology import METHODOLOGY_DIR, factor_set, factor_sets, recompute
+from api.earning.districts import DISTRICTS
+from api.earning.fraud import great_circle_m
+from api.earning.methodology import (
+    METHODOLOGY_DIR,
+    factor_set,
+    factor_sets,
+    parse_station_graph,
+    recompute,
+    station_graph,
+)
 from api.errors import Problem
 
 
@@ -118,3 +127,48 @@ def test_each_kind_of_activity_has_its_own_caps() -> None:
     rental = {"kind": "trip", "components": [{"type": "trip", "mode": "ev_carshare"}]}
     assert fs.cap_kind(rental) == "ev_carshare"
     assert fs.caps["ev_carshare"].daily_g == 3000
+
+
+# -- the station graph (issue 14, item 3) ----------------------------------------------------
+
+
+def test_every_section_of_the_station_graph_has_a_source_and_is_no_shorter_than_its_line() -> None:
+    graph = station_graph()
+    data = graph.raw
+    assert {"sourced", "estimate"} >= {e["status"] for e in data["edges"]}
+    for edge in data["edges"]:
+        assert edge["source"] in data["sources"] and edge["derivation"]
+        a, b = graph.stations[edge["from"]], graph.stations[edge["to"]]
+        assert edge["line"] in a.lines and edge["line"] in b.lines
+        assert edge["distance_m"] >= 0.95 * great_circle_m(a.lat, a.lon, b.lat, b.lon)
+    for station in graph.stations.values():
+        assert station.district in DISTRICTS and set(station.lines) <= set(data["lines"])
+    assert {graph.station(code) for code in graph.aliases} <= set(graph.stations.values())
+    # Line 1 is one connected line: every station reaches Gyeyang.
+    assert all(graph.network_m("I110", code) is not None for code in graph.stations)
+
+
+def test_network_distance_is_the_shortest_path_in_whole_metres() -> None:
+    graph = station_graph()
+    # Bupyeong -> Dongsu -> Bupyeongsamgeori -> Ganseogogeori -> Incheon City Hall.
+    assert graph.network_m("I120", "I124") == 1100 + 1100 + 1200 + 1400 == 4800
+    assert graph.network_m("IC1-127", "IC1-120") == 4800  # the 2026.1 codes are aliases
+    assert graph.network_m("I124", "I124") == 0
+    assert graph.network_m("I124", "nowhere") is None
+
+
+def test_the_station_graph_hash_is_its_canonical_forms(tmp_path: Path) -> None:
+    data = json.loads((METHODOLOGY_DIR / "stations-incheon.json").read_text())
+    assert parse_station_graph(json.dumps(data, indent=5).encode()).hash == station_graph().hash
+    data["edges"][0]["distance_m"] += 1
+    assert parse_station_graph(json.dumps(data).encode()).hash != station_graph().hash
+
+
+def test_a_journeys_tap_earns_the_increment_rounded_once() -> None:
+    fs = factor_set("2026.3")
+    one = {"kind": "trip", "components": [{"type": "trip", "mode": "bus", "distance_m": 1_000}]}
+    own = fs.exact_grams(one)  # 68.28 g: 68 g on its own
+    assert fs.quantify(one) == 68
+    joined = {**one, "journey": {"id": 1, "tap": 2, "prior_exact_g": "0.9", "prior_claims": []}}
+    assert fs.quantify(joined) == 69  # 69.18 after, 0 before
+    assert own == Decimal("68.28")
