@@ -1,11 +1,18 @@
-"""Dependencies as ``Annotated`` aliases, so handlers read ``session: SessionDep``."""
+"""Dependencies as ``Annotated`` aliases, so handlers read ``session: SessionDep``.
+
+A dependency that does no I/O is ``async def``: FastAPI runs a plain ``def`` dependency in
+the thread pool, and each such hop (a hand-over to a worker thread and back, under the GIL)
+cost more than a cheap request's own work (issue 18's profile). What reads or writes the
+database stays a plain ``def`` and runs in a worker thread.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.security.base import SecurityBase
@@ -27,7 +34,7 @@ MAX_SQL_INT = 2**63 - 1
 MAX_ROW_ID = 2**31 - 1
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.crda
     return state
 
@@ -35,15 +42,18 @@ def get_state(request: Request) -> AppState:
 StateDep = Annotated[AppState, Depends(get_state)]
 
 
-def get_session(state: StateDep) -> Iterator[Session]:
-    yield from session_scope(state.sessions)
+async def get_session(state: StateDep) -> AsyncIterator[Session]:
+    """One session per request (:func:`api.db.session_scope`'s rules). Making it touches no
+    database: a connection is taken by the first query, in the worker thread that runs it."""
+    with session_scope(state.sessions) as session:
+        yield session
 
 
 def get_chain(state: StateDep) -> ChainGateway:
     return state.chain_gateway()
 
 
-def get_settings_dep(state: StateDep) -> Settings:
+async def get_settings_dep(state: StateDep) -> Settings:
     return state.settings
 
 
@@ -57,7 +67,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 NO_NUL_PATTERN = r"^[^\u0000]*$"
 
 
-def refuse_nul_characters(request: Request) -> None:
+async def refuse_nul_characters(request: Request) -> None:
     """No text a client sends in a path or query may hold a NUL character: PostgreSQL cannot
     store or compare one, and no identifier, address or name of ours contains it. Checked for
     every route before its handler, so a streamed export never fails after its first byte."""
@@ -66,7 +76,7 @@ def refuse_nul_characters(request: Request) -> None:
         raise ValidationFailed("a path or query parameter contains a NUL character")
 
 
-def refuse_undeclared_method(request: Request) -> None:
+async def refuse_undeclared_method(request: Request) -> None:
     """A method the resource does not answer is a 405 (with ``Allow``), even when a
     parametrised route would take it: ``GET /credentials/issue`` is not a credential lookup,
     nor ``GET /certificates/verify`` a certificate with the serial "verify"."""
@@ -123,14 +133,17 @@ def is_public(route: APIRoute) -> bool:
     return known[1]
 
 
-def throttle_public(request: Request) -> None:
+async def throttle_public(request: Request) -> None:
     """Every unauthenticated route: the public limit per client address (a signed-in route is
     limited per account by ``api.auth.deps.current_user``). The app's state is read only for a
-    throttled route, so the unthrottled probes answer even before (or without) it."""
+    throttled route, so the unthrottled probes answer even before (or without) it; the counter
+    is written in a worker thread, and only when the limits are on."""
     route = request.scope.get("route")
     if isinstance(route, APIRoute) and is_public(route):
-        state = get_state(request)
-        state.limiter.hit("public", client_address(request.client and request.client.host))
+        state: AppState = request.app.state.crda
+        if state.limiter.enabled:
+            who = client_address(request.client and request.client.host)
+            await run_in_threadpool(state.limiter.hit, "public", who)
 
 
 def throttle(name: str) -> Any:

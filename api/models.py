@@ -15,6 +15,7 @@ from api.leases import LoopLease
 from api.market import models as market_models
 from api.outbox.models import ChainTransaction
 from api.ratelimit import RateLimitCounter
+from api.readversions import ReadVersion
 from api.retirement import models as retirement_models
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "IdempotencyKey",
     "LoopLease",
     "RateLimitCounter",
+    "ReadVersion",
     "SignerNonce",
     "audit_models",
     "auth_models",

@@ -43,7 +43,11 @@ def current_user(
     """The signed-in account; each request counts against its limit (``rate_limit_account``:
     signed-in routes are limited per account, not per address, so phones behind one carrier
     address do not share a budget). A request without a valid token counts against its
-    address's public limit, like any unauthenticated request."""
+    address's public limit, like any unauthenticated request.
+
+    The token's signature is checked once per process (``api.auth.tokens``: remembered, its
+    expiry checked every time); the account is read on every request (one primary-key read),
+    so an erasure or a role change made by any process counts from the next request."""
     anonymous = client_address(request.client and request.client.host)
     if credentials is None or credentials.scheme.lower() != "bearer":
         # Without a valid token the caller is anonymous: the public limit of its address.

@@ -3,13 +3,23 @@
 Signing uses the active key; verification looks the ``kid`` up among the configured keys and
 pins the algorithm, so ``alg: none``, an HS256 token "signed" with our public key, or a token
 of an unknown key all fail. ``iss``, ``aud``, ``exp``, ``iat`` and ``sub`` are required.
+
+A token that verified is remembered by the process (:class:`VerifiedTokens`, bounded, keyed by
+the token's exact text under the keys, issuer and audience that verified it), so its ES256
+signature is checked once, not on every request; its expiry is checked on every use. What can
+end a token early (the account erased, its role changed) is read from the database by
+``api.auth.deps.current_user`` on every request, cached or not.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import threading
+import time
 import uuid
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -22,6 +32,12 @@ from api.settings import Settings
 from api.timeutil import utcnow
 
 ALGORITHM = "ES256"
+# Seconds of clock skew allowed on ``exp`` (and ``iat``/``nbf``), cached or not.
+LEEWAY = 5
+# Verified tokens a process remembers (a few per signed-in client of the last token lifetime).
+VERIFIED_TOKENS = 50_000
+# The clock a remembered token's expiry is checked against (tests move it instead of waiting).
+clock: Callable[[], float] = time.time
 ACCESS_TYPE = "at+jwt"  # RFC 9068
 DEV_KID = "dev-1"
 
@@ -59,6 +75,7 @@ class SessionKeys:
                 raise ValueError(f"session key {kid!r} is not a P-256 key")
         self.keys = keys
         self.active_kid = active_kid
+        self.verified = VerifiedTokens(VERIFIED_TOKENS)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SessionKeys:
@@ -111,8 +128,53 @@ def issue_access_token(settings: Settings, subject: str, role: str) -> tuple[str
     return token, ttl
 
 
+class VerifiedTokens:
+    """Tokens whose signature and claims verified, with their claims: a bounded LRU map.
+
+    Only a token that passed every check is stored, under its exact text (and the issuer and
+    audience it was checked for: a map belongs to one set of keys); a lookup still refuses it
+    once ``exp`` (plus the leeway) has passed, like a full check would.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._claims: OrderedDict[tuple[str, str, str], AccessClaims] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str, str]) -> AccessClaims | None:
+        with self._lock:
+            claims = self._claims.get(key)
+            if claims is not None:
+                self._claims.move_to_end(key)
+        return claims
+
+    def put(self, key: tuple[str, str, str], claims: AccessClaims) -> None:
+        with self._lock:
+            self._claims[key] = claims
+            self._claims.move_to_end(key)
+            while len(self._claims) > self.capacity:
+                self._claims.popitem(last=False)
+
+    def forget(self, key: tuple[str, str, str]) -> None:
+        with self._lock:
+            self._claims.pop(key, None)
+
+
 def decode_access_token(settings: Settings, token: str) -> AccessClaims:
     keys = SessionKeys.from_settings(settings)
+    key = (settings.session_issuer, settings.session_audience, token)
+    known = keys.verified.get(key)
+    if known is not None:
+        if known.expires_at + LEEWAY <= clock():
+            keys.verified.forget(key)
+            raise InvalidAccessToken("expired")
+        return known
+    claims = _verify(settings, keys, token)
+    keys.verified.put(key, claims)
+    return claims
+
+
+def _verify(settings: Settings, keys: SessionKeys, token: str) -> AccessClaims:
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:
@@ -130,7 +192,7 @@ def decode_access_token(settings: Settings, token: str) -> AccessClaims:
             audience=settings.session_audience,
             issuer=settings.session_issuer,
             options={"require": ["iss", "aud", "sub", "exp", "iat", "jti"]},
-            leeway=5,
+            leeway=LEEWAY,
         )
     except jwt.ExpiredSignatureError as exc:
         raise InvalidAccessToken("expired") from exc

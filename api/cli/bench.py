@@ -6,6 +6,7 @@ helpers, seconds of start-up that every other command would pay.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -108,6 +109,45 @@ def bench_audit(
         kind=kind,
         workers=workers,
         also_rates=tuple(float(r) for r in also.split(",") if r.strip()),
+        as_json=as_json,
+    )
+
+
+@app.command("reads")
+def bench_reads(
+    events: Annotated[int, typer.Option(help="Transfer events to generate and index.")] = 20_000,
+    orders: Annotated[int, typer.Option(help="Open orders in the book.")] = 2_000,
+    rate: Annotated[float, typer.Option(help="Auditor requests per second, open loop.")] = 200.0,
+    seconds: Annotated[float, typer.Option(help="How long the open loop runs.")] = 15.0,
+    wrk_seconds: Annotated[float, typer.Option(help="How long each wrk run lasts.")] = 10.0,
+    kind: KindOption = "hardhat",
+    workers: Annotated[int, typer.Option(help="API worker processes (uvicorn).")] = 1,
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="A PostgreSQL server URL (a throwaway database); SQLite otherwise."),
+    ] = None,
+    rate_limits: Annotated[
+        bool, typer.Option(help="Count the rate limits (set too high to refuse).")
+    ] = False,
+    profile: Annotated[
+        Path | None, typer.Option(help="py-spy each phase on the server (one worker) into DIR.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Read paths: auditor p99 open loop, signed-in reads and the public book against /healthz."""
+    from bench.reads import main  # lazy: see the module docstring
+
+    main(
+        events=events,
+        orders=orders,
+        rate=rate,
+        seconds=seconds,
+        wrk_seconds=wrk_seconds,
+        kind=kind,
+        workers=workers,
+        database_url=database_url,
+        rate_limits=rate_limits,
+        profile=profile,
         as_json=as_json,
     )
 

@@ -21,14 +21,13 @@ from api.auth.models import Account, Role
 from api.chain.addresses import ZERO_ADDRESS, checksum
 from api.deps import MAX_ROW_ID, SessionDep, StateDep
 from api.idempotency import idempotent
-from api.market import service
+from api.market import book, service
 from api.market.context import MarketContext
 from api.market.eip712 import Order, Side
 from api.market.models import Asset
 from api.market.reconcile import reconcile
 from api.market.schemas import (
     BalancePublic,
-    BookLevelPublic,
     MoneyMovementCreate,
     MoneyMovementPublic,
     OrderBookPublic,
@@ -139,14 +138,13 @@ def order_domain(market: MarketDep) -> OrderDomainPublic:
     )
 
 
-@router.get("/book")
-def order_book(session: SessionDep, market: MarketDep) -> OrderBookPublic:
+@router.get("/book", response_model=OrderBookPublic)
+def order_book(session: SessionDep, state: StateDep) -> Response:
     """Open quantity per price level, best first; no identities."""
-    book = service.order_book(session, market.now())
-    return OrderBookPublic(
-        buy=[BookLevelPublic(**vars(level)) for level in book["buy"]],
-        sell=[BookLevelPublic(**vars(level)) for level in book["sell"]],
-    )
+    # The market context in this thread (what ``MarketDep`` gives), so the request makes one
+    # trip to the thread pool; the book is kept per process while exact (api/market/book.py).
+    market = get_market(state)
+    return Response(book.public_book(session, market.now()), media_type="application/json")
 
 
 def _money_movement(

@@ -195,3 +195,32 @@ def test_sign_out_revokes_the_refresh_token(world: World) -> None:
         "/auth/sign-out", json={"refresh_token": other.refresh}, headers=user.headers
     )
     assert_problem(stolen, 401, "invalid-refresh-token")
+
+
+def test_a_remembered_token_still_expires(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A verified token is remembered by the process (no second ES256 check), but its expiry
+    is checked on every use."""
+    from api.auth import tokens
+
+    user = world.sign_up()
+    assert _me(world, user.access).status_code == 200
+    assert _me(world, user.access).status_code == 200  # remembered
+    expires = int(jwt.decode(user.access, options={"verify_signature": False})["exp"])
+    monkeypatch.setattr(tokens, "clock", lambda: expires + tokens.LEEWAY)
+    assert assert_problem(_me(world, user.access), 401, "invalid-token")["reason"] == "expired"
+
+
+def test_a_remembered_token_of_an_erased_account_is_refused(world: World) -> None:
+    """What ends a token early is read from the database on every request, remembered or not:
+    another process erasing the account (here: straight in the database) ends it at once."""
+    from api.auth import service
+    from api.auth.models import Account
+
+    user = world.sign_up()
+    assert _me(world, user.access).status_code == 200
+    with world.db() as session:
+        account = session.get(Account, user.id)
+        assert account is not None
+        service.erase_personal_data(session, account)
+    problem = assert_problem(_me(world, user.access), 401, "invalid-token")
+    assert problem["reason"] == "unknown-account"
