@@ -82,7 +82,7 @@ class Settings(BaseSettings):
     lease_ttl: float = Field(default=15.0, gt=0)
 
     # Earning: methodology, claim window, caps, batching.
-    methodology_version: str = "2026.2"
+    methodology_version: str = "2026.3"
     # Production issues on a factor set with placeholder factors only if it is named here.
     accept_placeholder_factors: str = ""
     # Evidence older than this (activity end to submission) is refused.

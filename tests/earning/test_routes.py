@@ -124,13 +124,13 @@ def test_a_citizen_earns_through_the_api_and_proves_it_on_chain(
     assert record["merkle_proof"] == proof["proof"] and record["batch_id"] == proof["batch_id"]
     assert provenance["issuances"][0]["tx_hash"] == record["tx_hash"]
     # Classes and vintages: what each credit rests on, and the supply by class.
-    assert (claim["credit_class"], record["credit_class"]) == ("trip:subway@2026.2",) * 2
+    assert (claim["credit_class"], record["credit_class"]) == ("trip:subway@2026.3",) * 2
     assert record["factor_status"] == "estimate" and record["vintage"] == claim["vintage"]
     classes = client.get("/audit/supply/classes", headers=auditor).json()
     purchase = bought.json()
     assert {(c["credit_class"], c["vintage"], int(c["amount"])) for c in classes} == {
-        ("purchase@2026.2", purchase["vintage"], purchase["amount_grams"]),
-        ("trip:subway@2026.2", claim["vintage"], claim["amount_grams"]),
+        ("purchase@2026.3", purchase["vintage"], purchase["amount_grams"]),
+        ("trip:subway@2026.3", claim["vintage"], claim["amount_grams"]),
     }
 
 

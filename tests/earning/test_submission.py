@@ -77,8 +77,8 @@ def test_a_signed_receipt_becomes_a_claim_of_the_methodologys_amount(
         # 2 x (2400 - 1900) + 3 x (420 - 300)
         assert claim.amount == 1000 + 360
         assert claim.status == ClaimStatus.accepted
-        assert claim.methodology_version == "2026.2"
-        assert claim.methodology_hash == factor_set("2026.2").hash_hex
+        assert claim.methodology_version == "2026.3"
+        assert claim.methodology_hash == factor_set("2026.3").hash_hex
         assert claim.beneficiary == alice
         assert claim.district == "songdo"  # the store's, as the merchant was registered
         assert service.explain(claim)[-1].startswith("total rounded down to whole grams = 1360 g")
@@ -161,8 +161,8 @@ def test_the_factor_set_is_recorded_with_the_first_claim_and_recomputation_reads
         _purchase(session, ctx, alice, partners.receipt(alice))
     with sessions() as session:
         (recorded,) = session.scalars(select(MethodologySet)).all()
-        assert (recorded.version, recorded.hash) == ("2026.2", factor_set("2026.2").hash_hex)
-        assert recorded.content.encode() == factor_set("2026.2").content
+        assert (recorded.version, recorded.hash) == ("2026.3", factor_set("2026.3").hash_hex)
+        assert recorded.content.encode() == factor_set("2026.3").content
         stored = session.get(Claim, claim.id)
         assert stored is not None
         assert service.recompute_claim(session, stored) == (claim.amount, "database")
@@ -175,7 +175,7 @@ def test_a_set_whose_version_the_database_holds_otherwise_is_refused(
     refused (an operator problem) rather than resting on a second meaning of one version."""
     alice = verified.alice.address
     with sessions() as session:
-        session.add(MethodologySet(hash="0x" + "ab" * 32, version="2026.2", content="{}"))
+        session.add(MethodologySet(hash="0x" + "ab" * 32, version="2026.3", content="{}"))
         session.commit()
         refused(
             "methodology-tampered",
@@ -525,7 +525,7 @@ def test_daily_and_yearly_caps_are_enforced(sessions, ctx, partners: Partners, v
 def test_one_kind_of_activity_cannot_fill_the_day(
     sessions, ctx, partners: Partners, verified
 ) -> None:
-    """2026.2 caps bikes and scooters at 3 kg a day, whatever the citizen's 10 kg allows."""
+    """2026.2 (and later) caps bikes and scooters at 3 kg a day, whatever the citizen's 10 kg allows."""
     alice = verified.alice.address
     kst = 9 * 3600
     now = int(time.time())
@@ -560,7 +560,7 @@ def test_production_does_not_issue_on_placeholder_factors_unless_accepted(
         )
         # A trip rests on estimates, not placeholders: it earns.
         assert _trip(session, ctx, alice, partners.tap_trip(alice)).amount == 513
-    ctx.settings = ctx.settings.model_copy(update={"accept_placeholder_factors": "2026.2"})
+    ctx.settings = ctx.settings.model_copy(update={"accept_placeholder_factors": "2026.3"})
     with sessions() as session:
         claim = _purchase(session, ctx, alice, partners.receipt(alice))
     assert service.factor_status(claim) == "placeholder"
