@@ -67,7 +67,7 @@ log = structlog.get_logger(__name__)
 CORROBORATION_TYPES: dict[str, list[dict[str, str]]] = {
     "Corroboration": [
         {"name": "recordId", "type": "string"},
-        {"name": "provider", "type": "address"},
+        {"name": "corroborator", "type": "address"},
         {"name": "citizen", "type": "address"},
         {"name": "mode", "type": "string"},
         {"name": "startedAt", "type": "uint64"},
@@ -128,7 +128,7 @@ class CorroborationEvidence(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     recordId: str = Field(min_length=1, max_length=128)
-    provider: Address
+    corroborator: Address
     citizen: Address
     mode: str = Field(min_length=1, max_length=32)
     startedAt: int = Field(ge=0, le=JSON_SAFE_INT)
@@ -252,7 +252,7 @@ def submit(
         signer = recover_digest(record_digest, signature)
     except ValueError as exc:
         raise EvidenceSignatureInvalid(msg("the signature cannot be read: {exc}", exc=exc)) from exc
-    if signer != record.provider:
+    if signer != record.corroborator:
         raise EvidenceSignatureInvalid(
             "the record was changed after signing, or was not signed by the provider it names",
             signer=signer,

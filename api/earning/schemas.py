@@ -336,7 +336,7 @@ class CorroborationCreate(BaseModel):
                 {
                     "evidence": {
                         "recordId": "TLM-88-20260512-0815",
-                        "provider": ex.OPERATOR,
+                        "corroborator": ex.OPERATOR,
                         "citizen": ex.CITIZEN,
                         "mode": "ev_carshare",
                         "startedAt": 1795442337,

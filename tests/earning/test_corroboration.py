@@ -5,10 +5,13 @@ once for one claim corroborate it once (the database decides)."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from eth_account.signers.local import LocalAccount
@@ -34,6 +37,7 @@ from tests.people import People
 
 pytestmark = pytest.mark.chain
 
+DOCS = Path(__file__).resolve().parents[2] / "mobile_api_docs"
 RENTAL_M = 99_500  # the issue's EV rental: 9,995 g, a whole 10 kg day on an odometer alone
 
 
@@ -101,7 +105,7 @@ def second(
     """A corroborator's record of the trip: times ``shift`` s later, its own distance."""
     record = CorroborationEvidence(
         recordId=record_id or unique("second"),
-        provider=signer.address,
+        corroborator=signer.address,
         citizen=trip["evidence"]["citizen"],
         mode=trip["evidence"]["mode"],
         startedAt=trip["evidence"]["startedAt"] + shift,
@@ -299,3 +303,34 @@ def test_before_corroboration_the_rental_filled_the_day_or_was_refused(
                 continue
             assert (version, claim.amount, claim.status) == ("2026.1", 9_995, ClaimStatus.accepted)
     assert refusals == {"2026.2": {"kind": "ev_carshare", "cap_grams": 3000, "credited_grams": 0}}
+
+
+def test_the_partners_guide_corroborates_a_tap_as_written(
+    client: TestClient, people: People, corroborators: Partners, verified: Accounts
+) -> None:
+    """Section 7's snippet of partners-evidence.md runs as written: the clearing house's record
+    it signs and posts corroborates the citizen's subway claim."""
+    guide = (DOCS / "partners-evidence.md").read_text()
+    _, snippet = re.findall(r"^```python\n(.*?)^```", guide, re.MULTILINE | re.DOTALL)
+    alice = verified.alice.address
+    evidence, signature = corroborators.tap_trip(alice)
+    tap = client.post(
+        "/earning/trips",
+        json={"evidence": evidence.model_dump(), "signature": signature},
+        headers=people.holder(alice),
+    ).json()
+    record = second(corroborators, CLEARING, {"evidence": evidence.model_dump()})["evidence"]
+    # The API runs in-process: the snippet's httpx goes to the test client.
+    served = SimpleNamespace(
+        get=lambda url: client.get(url.removeprefix("http://crda")),
+        post=lambda url, json: client.post(url.removeprefix("http://crda"), json=json),
+    )
+    run: dict[str, object] = {
+        "CRDA": "http://crda",
+        "httpx": served,
+        "record": record,
+        "key": CLEARING.key,
+    }
+    exec(snippet.replace("import httpx\n", ""), run)  # noqa: S102
+    answer = run["answer"].json()  # type: ignore[attr-defined]
+    assert (answer["claim_id"], answer["assurance"]) == (tap["claim_id"], "corroborated")

@@ -525,7 +525,7 @@ def test_daily_and_yearly_caps_are_enforced(sessions, ctx, partners: Partners, v
 def test_one_kind_of_activity_cannot_fill_the_day(
     sessions, ctx, partners: Partners, verified
 ) -> None:
-    """2026.2 (and later) caps bikes and scooters at 3 kg a day, whatever the citizen's 10 kg allows."""
+    """From 2026.2, bikes and scooters earn at most 3 kg a day, whatever the 10 kg cap allows."""
     alice = verified.alice.address
     kst = 9 * 3600
     now = int(time.time())
