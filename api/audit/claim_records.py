@@ -123,7 +123,7 @@ class EarningClaimRecords:
             .group_by(IssuanceBatch.credit_class, IssuanceBatch.vintage)
         ).all()
         for credit_class_, vintage, grams in recorded:
-            key = (str(credit_class_), int(vintage))
+            key = (str(credit_class_), int(vintage or 0))  # set together with the class
             totals[key] = totals.get(key, 0) + int(grams)
         mixed = session.execute(
             select(
