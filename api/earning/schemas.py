@@ -356,6 +356,25 @@ class CorroborationCreate(BaseModel):
 class CorroborationPublic(BaseModel):
     """What a corroborating record did: the claim it matched, now corroborated."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "claim_id": ex.TRIP_CLAIM,
+                    "claim_status": "accepted",
+                    "assurance": "corroborated",
+                    "corroboration": {
+                        "provider": "connected-car",
+                        "source": "telematics",
+                        "record_id": "TLM-88-20260512-0815",
+                        "evidence_hash": ex.TRIP_HASH,
+                        "created_at": "2026-05-12T10:21:07Z",
+                    },
+                }
+            ]
+        }
+    )
+
     claim_id: str
     claim_status: ClaimStatus = Field(
         description="accepted when the claim was held for this corroboration (it now issues)"
