@@ -22,7 +22,7 @@ claim: one commits, the other is refused (409 ``claim-already-corroborated``).
 
 The methodology may require corroboration (``required``: a mode, above a distance, by which
 sources). Such a claim is accepted into ``needs_corroboration`` with a deadline
-(``window_days`` after the activity): the batcher never takes it; a matching record moves it to
+(``window_days`` after it was accepted): the batcher never takes it; a matching record moves it to
 ``accepted`` (then it issues as any claim); at the deadline :func:`close_expired` closes it as
 ``uncorroborated`` and gives its grams back to the citizen's caps. It never issues.
 """
@@ -417,7 +417,7 @@ def hold(claim: Claim, factors: FactorSet) -> bool:
     if found.requirement(claim.inputs) is None:
         return False
     claim.status = ClaimStatus.needs_corroboration
-    claim.corroborate_by = aware(claim.activity_end) + found.window
+    claim.corroborate_by = aware(claim.created_at) + found.window
     return True
 
 

@@ -234,7 +234,7 @@ def test_two_corroborations_sent_at_once_corroborate_a_claim_once(
 def test_a_held_rental_never_corroborated_is_closed_and_its_grams_given_back(
     sessions, ctx, corroborators: Partners, verified: Accounts
 ) -> None:
-    """At its deadline (7 days after the activity under 2026.3) a held claim is closed as
+    """At its deadline (7 days after its acceptance under 2026.3) a held claim is closed as
     uncorroborated: it never issues, and the citizen's caps get its grams back."""
     from api.earning.service import submit_trip
 
@@ -251,7 +251,7 @@ def test_a_held_rental_never_corroborated_is_closed_and_its_grams_given_back(
         )
         assert claim.status == ClaimStatus.needs_corroboration
         deadline = aware(claim.corroborate_by)
-        assert deadline == aware(claim.activity_end) + timedelta(days=7)
+        assert deadline == aware(claim.created_at) + timedelta(days=7)
         day = claim.activity_day.isoformat()
         tallies = dict(
             session.execute(
