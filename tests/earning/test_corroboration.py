@@ -262,6 +262,17 @@ def test_a_held_rental_never_corroborated_is_closed_and_its_grams_given_back(
         assert (
             corroboration.close_expired(session, factor_set, deadline - timedelta(seconds=1)) == 0
         )
+        # A record that comes at the deadline is too late, even before the closer ran.
+        late = second(corroborators, TELEMATICS, body)
+        with pytest.raises(corroboration.CorroborationUnmatched):
+            corroboration.submit(
+                session,
+                corroborators.domain,
+                factor_set(ctx.settings.methodology_version),
+                CorroborationEvidence(**late["evidence"]),
+                late["signature"],
+                now=deadline,
+            )
         assert corroboration.close_expired(session, factor_set, deadline) == 1
     with sessions() as session:
         closed = session.get(Claim, claim.id)
