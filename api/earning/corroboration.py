@@ -204,9 +204,19 @@ class Rules:
 NO_RULES = Rules({}, [], timedelta(0))
 
 
+_RULES: dict[bytes, Rules] = {}  # by factor-set hash: sets never change, parsed once each
+
+
 def rules(factors: FactorSet) -> Rules:
     """The factor set's corroboration section (sets before 2026.3 have none: no source counts,
-    nothing is required)."""
+    nothing is required). Read on every submission: parsed once per set."""
+    found = _RULES.get(factors.hash)
+    if found is None:
+        found = _RULES[factors.hash] = _parse_rules(factors)
+    return found
+
+
+def _parse_rules(factors: FactorSet) -> Rules:
     data = factors.raw.get("corroboration")
     if not data:
         return NO_RULES
