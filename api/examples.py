@@ -28,7 +28,7 @@ CHAIN_ID = 31337
 # Earning.
 PURCHASE_CLAIM = "0x2d4af4be114722122950577ff9b7a3e72a1cdc6cb2b1aace446b6f6d32547afd"
 TRIP_CLAIM = "0x5388c48f2722407d2148eda84605ac6b9cf1b8e84c059e99cf2b27b6d2a0e667"
-METHODOLOGY_HASH = "0xae8198a83f2aa2ebae76a78e224f75fb03b60f53e3689d163be21ed1ab8ad4d5"
+METHODOLOGY_HASH = "0x2ddf808a5e8244b244f4ce4923a12d7e591d85e91d8328081509e0b5e0edc687"
 STATION_GRAPH_HASH = "0x6a511106fa4df4f8e122b26615f8385090ca9ce67258834e7d6a53e599aad3e4"
 RECEIPT_HASH = "0x354167d35554c1f60638d6d72a0edc045450a841f7efabe0f9843b7e6534b504"
 TRIP_HASH = "0x7434499a7fffbbadda60ba31bbd1c7ca3790d66df81667a3941050565e064ede"
@@ -108,7 +108,7 @@ PURCHASE_CLAIM_ISSUED: JsonDict = {
     "beneficiary": CITIZEN,
     "activity_start": "2026-11-23T14:23:27Z",
     "activity_end": "2026-11-23T14:23:27Z",
-    "methodology_version": "2026.2",
+    "methodology_version": "2026.3",
     "methodology_hash": METHODOLOGY_HASH,
     "evidence_hash": RECEIPT_HASH,
     "inputs": {
@@ -136,11 +136,14 @@ PURCHASE_CLAIM_ISSUED: JsonDict = {
         "6 x 8801234567893 (dairy.milk.1l): (2400 baseline - 1900 label) g = 3000 g",
         "2 x 8809876543210 (beverage.juice.1l): (1100 baseline - 700 label) g = 800 g",
         "factor status: placeholder",
-        "total rounded down to whole grams = 3800 g (2026.2)",
+        "total rounded down to whole grams = 3800 g (2026.3)",
     ],
-    "credit_class": "purchase@2026.2",
+    "credit_class": "purchase@2026.3",
     "vintage": 2026,
     "factor_status": "placeholder",
+    "assurance": "single-source",
+    "corroboration": None,
+    "corroborate_by": None,
     "batch_id": BATCH_ID,
     "tx_hash": ISSUANCE_TX,
     "created_at": "2026-11-23T14:23:57.091336Z",
@@ -156,7 +159,7 @@ TRIP_CLAIM_ACCEPTED: JsonDict = {
     "beneficiary": CITIZEN,
     "activity_start": "2026-11-23T13:58:57Z",
     "activity_end": "2026-11-23T14:13:57Z",
-    "methodology_version": "2026.2",
+    "methodology_version": "2026.3",
     "methodology_hash": METHODOLOGY_HASH,
     "evidence_hash": TRIP_HASH,
     "inputs": {
@@ -186,11 +189,20 @@ TRIP_CLAIM_ACCEPTED: JsonDict = {
         "350 m by walk (gps): not credited, the app measured it and no operator signed it",
         "500 m by walk (gps): not credited, the app measured it and no operator signed it",
         "factor status: estimate",
-        "total rounded down to whole grams = 513 g (2026.2)",
+        "total rounded down to whole grams = 513 g (2026.3)",
     ],
-    "credit_class": "trip:subway@2026.2",
+    "credit_class": "trip:subway@2026.3",
     "vintage": 2026,
     "factor_status": "estimate",
+    "assurance": "corroborated",
+    "corroboration": {
+        "provider": "incheon-card-clearing",
+        "source": "clearing_house",
+        "record_id": "CLR-20260512-88123",
+        "evidence_hash": TRIP_HASH,
+        "created_at": "2026-05-12T08:40:11Z",
+    },
+    "corroborate_by": None,
     "batch_id": None,
     "tx_hash": None,
     "created_at": "2026-11-23T14:23:57.152893Z",

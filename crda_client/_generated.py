@@ -593,6 +593,14 @@ OPERATIONS: dict[str, dict[str, Any]] = {'accounts-create_wallet': {'body': True
                         'query_params': [],
                         'secured': False,
                         'status': 200},
+ 'evidence-corroborate': {'body': True,
+                          'media_types': ['application/json'],
+                          'method': 'POST',
+                          'path': '/earning/corroborations',
+                          'path_params': [],
+                          'query_params': [],
+                          'secured': False,
+                          'status': 201},
  'evidence-evidence_domain': {'body': False,
                               'media_types': ['application/json'],
                               'method': 'GET',
@@ -930,6 +938,9 @@ class ActivityCell(TypedDict):
 Asset = Literal['CRDA', 'KRW']
 
 
+Assurance = Literal['single-source', 'corroborated']
+
+
 class AttestationPublic(TypedDict):
     account: str
     actor: str
@@ -1043,9 +1054,12 @@ class ClaimPublic(TypedDict):
     activity_end: str
     activity_start: str
     amount_grams: int
+    assurance: NotRequired[Assurance]
     batch_id: NotRequired[str | None]
     beneficiary: str
     claim_id: str
+    corroborate_by: NotRequired[str | None]
+    corroboration: NotRequired[CorroborationSummary | None]
     created_at: str
     credit_class: str
     evidence_hash: str
@@ -1062,15 +1076,52 @@ class ClaimPublic(TypedDict):
     vintage: int
 
 
-ClaimStatus = Literal['accepted', 'batched', 'issued', 'held', 'unverified']
+ClaimStatus = Literal['accepted', 'batched', 'issued', 'held', 'unverified', 'needs_corroboration', 'uncorroborated']
 
 
 class ClassShare(TypedDict):
     """Grams of one credit class and vintage."""
 
     amount: str
+    assurance: NotRequired[str | None]
     credit_class: str
     vintage: int
+
+
+class CorroborationCreate(TypedDict):
+    evidence: CorroborationEvidence
+    signature: str
+
+
+class CorroborationEvidence(TypedDict):
+    """A corroborator's record as it signs it (the EIP-712 ``Corroboration`` message)."""
+
+    citizen: str
+    corroborator: str
+    distanceMeters: int
+    endedAt: int
+    mode: str
+    recordId: str
+    startedAt: int
+
+
+class CorroborationPublic(TypedDict):
+    """What a corroborating record did: the claim it matched, now corroborated."""
+
+    assurance: Assurance
+    claim_id: str
+    claim_status: ClaimStatus
+    corroboration: CorroborationSummary
+
+
+class CorroborationSummary(TypedDict):
+    """The second record that corroborated a claim."""
+
+    created_at: str
+    evidence_hash: str
+    provider: str
+    record_id: str
+    source: str
 
 
 class CredentialPublic(TypedDict):
@@ -1468,7 +1519,7 @@ class ProviderKeyPublic(TypedDict):
     valid_until: str | None
 
 
-ProviderKind = Literal['merchant', 'mobility']
+ProviderKind = Literal['merchant', 'mobility', 'clearing_house', 'dock', 'telematics', 'charging']
 
 
 class ProviderPublic(TypedDict):

@@ -14,7 +14,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.audit.provenance import ClaimShare, ClassShare
-from api.earning.models import Claim, ClaimStatus, DataProvider, IssuanceBatch, Submission
+from api.earning.corroboration import corroborations_of
+from api.earning.models import (
+    BatchStatus,
+    Claim,
+    ClaimStatus,
+    DataProvider,
+    IssuanceBatch,
+    Submission,
+)
 from api.earning.service import credit_class, credit_class_of, factor_status, recompute_claim
 from api.errors import Problem
 from api.timeutil import aware
@@ -54,6 +62,11 @@ class EarningClaimRecords:
             "credit_class": credit_class(claim),
             "vintage": claim.activity_day.year,
             "factor_status": factor_status(claim),
+            "assurance": str(claim.assurance),
+            "corroborate_by": aware(claim.corroborate_by).isoformat()
+            if claim.corroborate_by
+            else None,
+            "corroboration": _corroboration(session, claim),
             "inputs": claim.inputs,
             "amount": int(claim.amount),
             "batch_id": batch.batch_id if batch else None,
@@ -72,6 +85,7 @@ class EarningClaimRecords:
                 Claim.mode,
                 Claim.methodology_version,
                 Claim.activity_day,
+                Claim.assurance,
             )
             .join(IssuanceBatch, IssuanceBatch.id == Claim.batch_id)
             .where(
@@ -86,13 +100,32 @@ class EarningClaimRecords:
                 amount=int(a),
                 credit_class=credit_class_of(kind, mode, version),
                 vintage=day.year,
+                assurance=str(assurance),
             )
-            for c, a, kind, mode, version, day in rows
+            for c, a, kind, mode, version, day, assurance in rows
         ]
 
     def issued_by_class(self, session: Session) -> list[ClassShare]:
-        """Credits issued, by class and vintage (grams, from the issued claims)."""
-        rows = session.execute(
+        """Credits issued, by class and vintage: from the issued batches, each of which records
+        its class and vintage (the batcher splits by them); from the claims of the batches
+        formed before batches recorded them, which could mix classes."""
+        totals: dict[tuple[str, int], int] = {}
+        recorded = session.execute(
+            select(
+                IssuanceBatch.credit_class,
+                IssuanceBatch.vintage,
+                func.sum(IssuanceBatch.total_amount),
+            )
+            .where(
+                IssuanceBatch.status == BatchStatus.issued,
+                IssuanceBatch.credit_class.is_not(None),
+            )
+            .group_by(IssuanceBatch.credit_class, IssuanceBatch.vintage)
+        ).all()
+        for credit_class_, vintage, grams in recorded:
+            key = (str(credit_class_), int(vintage or 0))  # set together with the class
+            totals[key] = totals.get(key, 0) + int(grams)
+        mixed = session.execute(
             select(
                 Claim.kind,
                 Claim.mode,
@@ -100,16 +133,38 @@ class EarningClaimRecords:
                 Claim.activity_day,
                 func.sum(Claim.amount),
             )
-            .where(Claim.status == ClaimStatus.issued)
+            .join(IssuanceBatch, IssuanceBatch.id == Claim.batch_id)
+            .where(Claim.status == ClaimStatus.issued, IssuanceBatch.credit_class.is_(None))
             .group_by(Claim.kind, Claim.mode, Claim.methodology_version, Claim.activity_day)
         ).all()
-        totals: dict[tuple[str, int], int] = {}
-        for kind, mode, version, day, grams in rows:
+        for kind, mode, version, day, grams in mixed:
             key = (credit_class_of(kind, mode, version), day.year)
             totals[key] = totals.get(key, 0) + int(grams)
         return [
             ClassShare(credit_class=c, vintage=v, amount=g) for (c, v), g in sorted(totals.items())
         ]
+
+
+def _corroboration(session: Session, claim: Claim) -> dict[str, Any] | None:
+    """The second provider's signed record that corroborated the claim, as it was signed."""
+    found = corroborations_of(session, [claim]).get(claim.id)
+    if found is None:
+        return None
+    record, code = found
+    provider = session.get(DataProvider, record.provider_id)
+    return {
+        "provider": {
+            "code": code,
+            "name": provider.name if provider else None,
+            "kind": record.source,
+            "signer_address": record.signer_address,
+        },
+        "record_id": record.record_id,
+        "evidence": record.evidence,
+        "evidence_hash": record.evidence_hash,
+        "evidence_signature": record.signature,
+        "created_at": aware(record.created_at).isoformat(),
+    }
 
 
 def _recomputation(session: Session, claim: Claim) -> dict[str, Any]:

@@ -36,6 +36,7 @@ class ClaimShare(BaseModel):
     amount: Amount
     credit_class: str | None = None  # activity type and methodology: trip:subway@2026.2
     vintage: int | None = None  # the activity's year
+    assurance: str | None = None  # single-source | corroborated
 
 
 class ClassShare(BaseModel):
@@ -50,6 +51,9 @@ class ClassShare(BaseModel):
     credit_class: str
     vintage: int
     amount: Amount
+    # A retirement's grams also by the assurance of their claims (single-source, corroborated);
+    # None in the supply by class (a claim's assurance can rise after it issued).
+    assurance: str | None = None
 
 
 class ClaimRecordSource(Protocol):
@@ -263,29 +267,42 @@ def retirement_allocation(
     return Allocation(rule=FIFO_RULE, complete=missing == 0, lots=lots, classes=_sum_classes(lots))
 
 
+ClassKey = tuple[str, int, str | None]
+
+
+def _shares(totals: dict[ClassKey, int]) -> list[ClassShare]:
+    return [
+        ClassShare(credit_class=c, vintage=v, assurance=a, amount=g)
+        for (c, v, a), g in sorted(
+            totals.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or "")
+        )
+    ]
+
+
 def _sum_classes(lots: list[Lot]) -> list[ClassShare]:
-    totals: dict[tuple[str, int], int] = {}
+    totals: dict[ClassKey, int] = {}
     stack = list(lots)
     while stack:
         lot = stack.pop()
         stack.extend(lot.origins)
         for share in lot.classes:
-            key = (share.credit_class, share.vintage)
+            key = (share.credit_class, share.vintage, share.assurance)
             totals[key] = totals.get(key, 0) + int(share.amount)
-    return [ClassShare(credit_class=c, vintage=v, amount=g) for (c, v), g in sorted(totals.items())]
+    return _shares(totals)
 
 
 def _classes(claims: list[ClaimShare], offset: int, used: int) -> list[ClassShare]:
-    """The grams [offset, offset + used) of a mint, over the holder's claims in batch order."""
-    totals: dict[tuple[str, int], int] = {}
+    """The grams [offset, offset + used) of a mint, over the holder's claims in batch order,
+    by class, vintage and assurance."""
+    totals: dict[ClassKey, int] = {}
     position = 0
     for claim in claims:
         low, high = max(offset, position), min(offset + used, position + int(claim.amount))
         if low < high and claim.credit_class is not None and claim.vintage is not None:
-            key = (claim.credit_class, claim.vintage)
+            key = (claim.credit_class, claim.vintage, claim.assurance)
             totals[key] = totals.get(key, 0) + high - low
         position += int(claim.amount)
-    return [ClassShare(credit_class=c, vintage=v, amount=g) for (c, v), g in totals.items()]
+    return _shares(totals)
 
 
 def _key(transfer: Transfer) -> tuple[str, int]:

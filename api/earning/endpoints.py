@@ -11,11 +11,15 @@ from fastapi import APIRouter, Depends, status
 from api.auth.deps import CurrentHolder, require_roles
 from api.auth.models import Role
 from api.deps import SessionDep, StateDep
-from api.earning import issuance, service
+from api.earning import corroboration, issuance, service
+from api.earning.corroboration import CORROBORATION_TYPES
 from api.earning.evidence import RECEIPT_TYPES, TRIP_TYPES
 from api.earning.methodology import factor_set, station_graph
 from api.earning.schemas import (
     ClaimPublic,
+    CorroborationCreate,
+    CorroborationPublic,
+    CorroborationSummary,
     EvidenceDomainPublic,
     MethodologyPublic,
     ProofPublic,
@@ -49,8 +53,37 @@ public_router = APIRouter(prefix="/earning", tags=["evidence"])
 
 @public_router.get("/evidence-domain")
 def evidence_domain(ctx: EarningDep) -> EvidenceDomainPublic:
-    """The EIP-712 domain and types partners sign e-receipts and trips with."""
-    return EvidenceDomainPublic(domain=ctx.domain.as_dict(), types={**RECEIPT_TYPES, **TRIP_TYPES})
+    """The EIP-712 domain and types partners sign e-receipts, trips and corroborations with."""
+    return EvidenceDomainPublic(
+        domain=ctx.domain.as_dict(),
+        types={**RECEIPT_TYPES, **TRIP_TYPES, **CORROBORATION_TYPES},
+    )
+
+
+@public_router.post(
+    "/corroborations",
+    status_code=status.HTTP_201_CREATED,
+    responses={403: PROBLEM, 409: PROBLEM, 422: PROBLEM},
+)
+def corroborate(
+    body: CorroborationCreate, session: SessionDep, ctx: EarningDep
+) -> CorroborationPublic:
+    """A corroborator's signed second record of an activity: it corroborates the one claim it
+    matches by the methodology's rule (a claim held for it then issues). The signature, by a
+    registered corroborating provider's key, is the authentication."""
+    claim, made, provider = corroboration.submit(
+        session,
+        ctx.domain,
+        factor_set(ctx.settings.methodology_version),
+        body.evidence,
+        body.signature,
+    )
+    return CorroborationPublic(
+        claim_id=claim.claim_id,
+        claim_status=claim.status,
+        assurance=claim.assurance,
+        corroboration=CorroborationSummary.of(made, provider),
+    )
 
 
 @public_router.get("/methodologies/{version}", responses={404: PROBLEM})
@@ -203,14 +236,19 @@ def claims(citizen: CitizenDep, session: SessionDep, page: ClaimsPage) -> Page[C
     """The citizen's claims, newest first."""
     found = service.list_claims(session, citizen.address, page)
     batches = service.batches_of(session, found.rows)
-    return found.page(lambda c: ClaimPublic.of(c, batches.get(c.batch_id or 0)))
+    seconds = corroboration.corroborations_of(session, found.rows)
+    return found.page(lambda c: ClaimPublic.of(c, batches.get(c.batch_id or 0), seconds.get(c.id)))
 
 
 @router.get("/claims/{claim_id}", tags=["claims"], responses={404: PROBLEM})
 def claim(claim_id: str, citizen: CitizenDep, session: SessionDep) -> ClaimPublic:
     """One claim: its state, amount, inputs and why the amount is what it is."""
     found = service.get_claim(session, claim_id, citizen.address)
-    return ClaimPublic.of(found, service.batches_of(session, [found]).get(found.batch_id or 0))
+    return ClaimPublic.of(
+        found,
+        service.batches_of(session, [found]).get(found.batch_id or 0),
+        corroboration.corroborations_of(session, [found]).get(found.id),
+    )
 
 
 @router.get("/claims/{claim_id}/proof", tags=["claims"], responses={404: PROBLEM, 409: PROBLEM})

@@ -1,9 +1,12 @@
 """Issuance: accepted claims -> batches -> one outbox row per batch -> claims issued on chain.
 
-- ``form_batch`` takes up to ``issuance_batch_size`` accepted claims once there are that many
-  or the oldest has waited ``issuance_batch_max_wait`` seconds, builds the Merkle tree of their
-  claim records, derives the batch id from the claims, and in ONE database transaction creates
-  the batch, assigns the claims to it and enqueues the ``issuance.batch`` outbox row. The claims
+- ``form_batch`` takes up to ``issuance_batch_size`` accepted claims of one credit class
+  (activity type and methodology) and vintage (the activity's year), those of the oldest
+  accepted claim, once there are that many or the oldest has waited
+  ``issuance_batch_max_wait`` seconds; the batch row records its class and vintage. It builds
+  the Merkle tree of their claim records, derives the batch id from the claims, and in ONE
+  database transaction creates the batch, assigns the claims to it and enqueues the
+  ``issuance.batch`` outbox row. The claims
   move ``accepted -> batched`` with a conditional update, so two batchers (the API's and a
   ``crda worker``) can never put a claim in two batches.
 - ``IssuanceBatchHandler`` (registered for the outbox) marks the batch and its claims issued in
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -37,7 +40,7 @@ from api.chain.gateway import ChainGateway
 from api.chain.identity import IdentityReader
 from api.chain.merkle import MerkleTree, claim_leaf
 from api.earning.models import BatchStatus, Claim, ClaimStatus, IssuanceBatch
-from api.earning.service import get_claim
+from api.earning.service import credit_class_of, get_claim
 from api.errors import problem
 from api.i18n import msg
 from api.market.ledger import record_credits_issued
@@ -99,10 +102,27 @@ def form_batch(
     """
     now = now or datetime.now(UTC)
     while True:
+        oldest_class = session.execute(
+            select(Claim.kind, Claim.mode, Claim.methodology_version, Claim.activity_day)
+            .where(Claim.status == ClaimStatus.accepted)
+            .order_by(Claim.id)
+            .limit(1)
+        ).first()
+        if oldest_class is None:
+            claims = []
+            break
+        kind, mode, version, day = oldest_class
         claims = list(
             session.scalars(
                 select(Claim)
-                .where(Claim.status == ClaimStatus.accepted)
+                .where(
+                    Claim.status == ClaimStatus.accepted,
+                    Claim.kind == kind,
+                    Claim.mode.is_(None) if mode is None else Claim.mode == mode,
+                    Claim.methodology_version == version,
+                    Claim.activity_day >= date(day.year, 1, 1),
+                    Claim.activity_day < date(day.year + 1, 1, 1),
+                )
                 .order_by(Claim.id)
                 .limit(max_size)
                 .with_for_update(skip_locked=True)
@@ -150,6 +170,8 @@ def form_batch(
         outbox_key=key,
         status=BatchStatus.pending,
         created_at=now,
+        credit_class=credit_class_of(kind, mode, version),
+        vintage=day.year,
     )
     session.add(batch)
     session.flush()

@@ -99,10 +99,22 @@ class Mode:
 
 @dataclass(frozen=True)
 class Cap:
-    """Grams one citizen may earn from one kind of activity per local day and year."""
+    """Grams one citizen may earn from one kind of activity per local day and year; a claim
+    held until it is corroborated counts against the ``corroborated_*`` limits instead (the
+    same tallies, so claims on one record alone never pass the plain limits)."""
 
     daily_g: int | None
     yearly_g: int | None
+    corroborated_daily_g: int | None = None
+    corroborated_yearly_g: int | None = None
+
+    def limits(self, corroborated: bool) -> tuple[int | None, int | None]:
+        if corroborated:
+            return (
+                self.corroborated_daily_g or self.daily_g,
+                self.corroborated_yearly_g or self.yearly_g,
+            )
+        return self.daily_g, self.yearly_g
 
 
 @dataclass(frozen=True)
@@ -237,7 +249,12 @@ def parse_factor_set(content: bytes) -> FactorSet:
         category_status=data.get("product_categories_status", "sourced"),
         credits_gps_legs=bool(gps["credited"]),
         caps={
-            kind: Cap(c.get("daily_g"), c.get("yearly_g"))
+            kind: Cap(
+                c.get("daily_g"),
+                c.get("yearly_g"),
+                c.get("corroborated_daily_g"),
+                c.get("corroborated_yearly_g"),
+            )
             for kind, c in data.get("caps_per_kind", {}).items()
         },
         content=content,

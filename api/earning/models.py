@@ -31,6 +31,12 @@ from api.timeutil import utcnow
 class ProviderKind(StrEnum):
     merchant = "merchant"  # e-receipts
     mobility = "mobility"  # transit taps, shared bikes and scooters, EV car-sharing
+    # Corroborators: they sign second records of activities a mobility operator reported
+    # (``api/earning/corroboration.py``); the methodology says which modes each corroborates.
+    clearing_house = "clearing_house"  # the transit card clearing house
+    dock = "dock"  # a bike or scooter dock
+    telematics = "telematics"  # a vehicle's connected-car service
+    charging = "charging"  # an EV charging network
 
 
 class ProviderStatus(StrEnum):
@@ -51,6 +57,15 @@ class ClaimStatus(StrEnum):
     # Its holder is not verified now (revoked, expired): nothing mints to an unverified address.
     # It waits, and goes back to the queue once the holder is verified again.
     unverified = "unverified"
+    # The methodology requires a second, independent record before it issues (corroboration):
+    # held until one matches (then ``accepted``), or closed as ``uncorroborated`` at its deadline.
+    needs_corroboration = "needs_corroboration"
+    uncorroborated = "uncorroborated"  # final: never issued; its grams given back to the caps
+
+
+class Assurance(StrEnum):
+    single_source = "single-source"  # one provider's signed record
+    corroborated = "corroborated"  # and a matching record from a different provider
 
 
 class BatchStatus(StrEnum):
@@ -150,6 +165,11 @@ class IssuanceBatch(Base):
     error_name: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     issued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Every claim of a batch has this credit class (activity type @ methodology) and vintage
+    # (the activity's year): the batcher splits by them. None for batches formed before 0700
+    # that mixed classes (the auditor's supply reads those batches' claims instead).
+    credit_class: Mapped[str | None] = mapped_column(String(80), index=True)
+    vintage: Mapped[int | None] = mapped_column(Integer)
 
 
 class Claim(Base):
@@ -190,6 +210,32 @@ class Claim(Base):
     batch_attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     issued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    assurance: Mapped[Assurance] = mapped_column(
+        String(20), default=Assurance.single_source, server_default="single-source"
+    )
+    # When a claim held for corroboration is closed if none matched (None: not held).
+    corroborate_by: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Corroboration(Base):
+    """A second provider's signed record of a claim's activity (``api/earning/corroboration``).
+
+    Database-enforced: a claim is corroborated once (``claim_id`` unique) and a record
+    corroborates one claim (unique by its provider and record id, whichever key signed it)."""
+
+    __tablename__ = "corroborations"
+    __table_args__ = (UniqueConstraint("provider_id", "record_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), unique=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("data_providers.id"), index=True)
+    record_id: Mapped[str] = mapped_column(String(128))
+    source: Mapped[str] = mapped_column(String(20))  # the provider's kind: telematics, dock...
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
+    signature: Mapped[str] = mapped_column(String(200))
+    evidence_hash: Mapped[str] = mapped_column(String(66))
+    signer_address: Mapped[str] = mapped_column(String(42))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class Journey(Base):

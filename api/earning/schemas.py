@@ -7,13 +7,16 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from api import examples as ex
+from api.earning.corroboration import CorroborationEvidence
 from api.earning.districts import District
 from api.earning.evidence import ReceiptEvidence, TripEvidence
 from api.earning.issuance import ClaimProof
 from api.earning.methodology import StationGraph
 from api.earning.models import (
+    Assurance,
     Claim,
     ClaimStatus,
+    Corroboration,
     DataProvider,
     IssuanceBatch,
     ProviderKey,
@@ -261,9 +264,25 @@ class ClaimPublic(BaseModel):
     tx_hash: str | None = None
     created_at: UtcDateTime
     issued_at: UtcDateTime | None
+    assurance: Assurance = Field(
+        default=Assurance.single_source,
+        description="single-source: one provider's signed record; corroborated: a second "
+        "record from a different provider matched it (the methodology states the rule)",
+    )
+    corroboration: CorroborationSummary | None = None
+    corroborate_by: UtcDateTime | None = Field(
+        default=None,
+        description="A claim held for corroboration (status needs_corroboration) is closed as "
+        "uncorroborated at this moment if no matching record came",
+    )
 
     @classmethod
-    def of(cls, claim: Claim, batch: IssuanceBatch | None = None) -> ClaimPublic:
+    def of(
+        cls,
+        claim: Claim,
+        batch: IssuanceBatch | None = None,
+        corroborated_by: tuple[Corroboration, str] | None = None,
+    ) -> ClaimPublic:
         return cls(
             claim_id=claim.claim_id,
             status=claim.status,
@@ -285,7 +304,84 @@ class ClaimPublic(BaseModel):
             tx_hash=batch.tx_hash if batch else None,
             created_at=claim.created_at,
             issued_at=claim.issued_at,
+            assurance=claim.assurance,
+            corroboration=CorroborationSummary.of(*corroborated_by) if corroborated_by else None,
+            corroborate_by=claim.corroborate_by,
         )
+
+
+class CorroborationSummary(BaseModel):
+    """The second record that corroborated a claim."""
+
+    provider: str = Field(description="The corroborating provider's code")
+    source: str = Field(description="Its kind: clearing_house, dock, telematics or charging")
+    record_id: str
+    evidence_hash: str = Field(description="EIP-712 digest of the signed Corroboration record")
+    created_at: UtcDateTime
+
+    @classmethod
+    def of(cls, c: Corroboration, provider_code: str) -> CorroborationSummary:
+        return cls(
+            provider=provider_code,
+            source=c.source,
+            record_id=c.record_id,
+            evidence_hash=c.evidence_hash,
+            created_at=c.created_at,
+        )
+
+
+class CorroborationCreate(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "evidence": {
+                        "recordId": "TLM-88-20260512-0815",
+                        "corroborator": ex.OPERATOR,
+                        "citizen": ex.CITIZEN,
+                        "mode": "ev_carshare",
+                        "startedAt": 1795442337,
+                        "endedAt": 1795449537,
+                        "distanceMeters": 99_200,
+                    },
+                    "signature": ex.TRIP_SIGNATURE,
+                }
+            ]
+        }
+    )
+
+    evidence: CorroborationEvidence
+    signature: Signature
+
+
+class CorroborationPublic(BaseModel):
+    """What a corroborating record did: the claim it matched, now corroborated."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "claim_id": ex.TRIP_CLAIM,
+                    "claim_status": "accepted",
+                    "assurance": "corroborated",
+                    "corroboration": {
+                        "provider": "connected-car",
+                        "source": "telematics",
+                        "record_id": "TLM-88-20260512-0815",
+                        "evidence_hash": ex.TRIP_HASH,
+                        "created_at": "2026-05-12T10:21:07Z",
+                    },
+                }
+            ]
+        }
+    )
+
+    claim_id: str
+    claim_status: ClaimStatus = Field(
+        description="accepted when the claim was held for this corroboration (it now issues)"
+    )
+    assurance: Assurance
+    corroboration: CorroborationSummary
 
 
 class ProofPublic(BaseModel):

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from api.chain.gateway import ChainGateway
 from api.chain.identity import IdentityReader
 from api.db import insert_if_absent
-from api.earning import fraud
+from api.earning import corroboration, fraud
 from api.earning.districts import DISTRICTS
 from api.earning.evidence import (
     Domain,
@@ -442,8 +442,10 @@ def _accept(
             )
 
     day = local_day(started, settings)
+    # Held until corroborated (the methodology's rule): it counts against the corroborated caps.
+    awaiting = corroboration.rules(factors).requirement(inputs) is not None
     _check_caps(session, settings, citizen, day, amount)
-    _check_kind_caps(session, factors, factors.cap_kind(inputs), citizen, day, amount)
+    _check_kind_caps(session, factors, factors.cap_kind(inputs), citizen, day, amount, awaiting)
 
     submission = Submission(
         account_id=account_id,
@@ -483,6 +485,7 @@ def _accept(
         batch_attempts=0,
         created_at=now,
     )
+    corroboration.hold(claim, factors)
     session.add(claim)
     try:
         session.commit()
@@ -754,13 +757,21 @@ def _check_caps(session: Session, settings: Settings, citizen: str, day: date, a
 
 
 def _check_kind_caps(
-    session: Session, factors: FactorSet, kind: str, citizen: str, day: date, amount: int
+    session: Session,
+    factors: FactorSet,
+    kind: str,
+    citizen: str,
+    day: date,
+    amount: int,
+    awaiting: bool = False,
 ) -> None:
-    """The methodology's caps per kind of activity (tallies ``<kind>@<day>``, ``<kind>@<year>``)."""
+    """The methodology's caps per kind of activity (tallies ``<kind>@<day>``, ``<kind>@<year>``);
+    a claim ``awaiting`` corroboration counts against the kind's corroborated limits."""
     cap = factors.caps.get(kind)
     if cap is None:
         return
-    for period, limit in ((day.isoformat(), cap.daily_g), (str(day.year), cap.yearly_g)):
+    daily, yearly = cap.limits(awaiting)
+    for period, limit in ((day.isoformat(), daily), (str(day.year), yearly)):
         if limit is None:
             continue
         held = _add(session, citizen, f"{kind}@{period}", amount, limit)

@@ -264,8 +264,16 @@ def published(table: Table, period: Period, clock: Clock) -> Iterator[tuple[str,
 # -- what is counted ----------------------------------------------------------------------------
 
 
+# A claim closed uncorroborated never earned (api/earning/corroboration.py): not an activity.
+_NEVER_CREDITED = (ClaimStatus.uncorroborated,)
+
+
 def _claims(session: Session, clock: Clock) -> list[Claim]:
-    query = select(Claim).where(Claim.created_at < clock.cutoff).order_by(Claim.id)
+    query = (
+        select(Claim)
+        .where(Claim.created_at < clock.cutoff, Claim.status.not_in(_NEVER_CREDITED))
+        .order_by(Claim.id)
+    )
     return list(session.scalars(query))
 
 
@@ -309,7 +317,7 @@ def credit_events(session: Session, clock: Clock) -> tuple[list[Event], set[date
     events: list[Event] = []
     pending: set[date] = set()
     issued = select(Claim.beneficiary, Claim.amount, Claim.created_at, Claim.status).where(
-        Claim.created_at < clock.cutoff
+        Claim.created_at < clock.cutoff, Claim.status.not_in(_NEVER_CREDITED)
     )
     for beneficiary, amount, created_at, status in session.execute(issued):
         day = clock.day(created_at)

@@ -152,3 +152,38 @@ def test_an_untraceable_sender_is_said_so(new_database) -> None:
         allocation = retirement_allocation(session, FIRM, tx, 300, block).model_dump()
     (lot,) = allocation["lots"]
     assert lot["origins"] == [] and lot["origins_complete"] is False
+
+
+def test_a_retirements_classes_say_the_assurance_of_the_grams_it_retired() -> None:
+    """Grams 500..800 of a mint whose first claim (600 g) was corroborated and second (400 g)
+    was not: 100 corroborated, 200 single-source, both of one class and vintage."""
+    from api.audit.provenance import ClaimShare, Lot, _classes, _sum_classes
+
+    claims = [
+        ClaimShare(
+            claim_id="0x01",
+            amount=600,
+            credit_class="trip:ev_carshare@2026.3",
+            vintage=2026,
+            assurance="corroborated",
+        ),
+        ClaimShare(
+            claim_id="0x02",
+            amount=400,
+            credit_class="trip:ev_carshare@2026.3",
+            vintage=2026,
+            assurance="single-source",
+        ),
+    ]
+    shares = _classes(claims, 500, 300)
+    lot = Lot(kind="issuance", amount=300, tx_hash="0x", block_number=1, block_time=1)
+    lot.classes = shares
+    summed = _sum_classes([lot, lot])
+    assert [(s.assurance, int(s.amount)) for s in shares] == [
+        ("corroborated", 100),
+        ("single-source", 200),
+    ]
+    assert [(s.credit_class, s.vintage, s.assurance, int(s.amount)) for s in summed] == [
+        ("trip:ev_carshare@2026.3", 2026, "corroborated", 200),
+        ("trip:ev_carshare@2026.3", 2026, "single-source", 400),
+    ]

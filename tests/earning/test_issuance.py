@@ -36,8 +36,15 @@ pytestmark = pytest.mark.chain
 
 
 def submit_some(
-    sessions: sessionmaker[Session], ctx: EarningContext, partners: Partners, accounts: Accounts
+    sessions: sessionmaker[Session],
+    ctx: EarningContext,
+    partners: Partners,
+    accounts: Accounts,
+    *,
+    trips: bool = False,
 ) -> list[Claim]:
+    """Two claims each for Alice and Bob: e-receipts (one credit class, so one batch), or with
+    ``trips`` an e-receipt and a subway trip each (two classes)."""
     claims = []
     with sessions() as session:
         for who in (accounts.alice.address, accounts.bob.address):
@@ -52,6 +59,19 @@ def submit_some(
                     signature=signature,
                 )
             )
+            if not trips:
+                evidence, signature = partners.receipt(who)
+                claims.append(
+                    service.submit_purchase(
+                        session,
+                        ctx,
+                        citizen=who,
+                        account_id=None,
+                        evidence=evidence,
+                        signature=signature,
+                    )
+                )
+                continue
             evidence, signature = partners.tap_trip(who)
             claims.append(
                 service.submit_trip(
@@ -120,6 +140,29 @@ def test_accepted_claims_are_minted_in_one_batch_and_marked_issued(
             mine = sum(c.amount for c in claims if c.beneficiary == holder)
             assert ledger.balance(session, holder, Asset.credits, AccountKind.available) == mine
             assert ledger.holdings(session, holder, Asset.credits) == balance(chain, holder)
+
+
+def test_each_batch_holds_one_credit_class_and_vintage_and_records_them(
+    sessions, ctx, partners: Partners, verified: Accounts
+) -> None:
+    """Receipts and subway trips, interleaved: one batch per class, oldest class first."""
+    claims = submit_some(sessions, ctx, partners, verified, trips=True)
+    formed = []
+    with sessions() as session:
+        while (batch := form_batch(session, max_size=10, max_wait=0)) is not None:
+            formed.append((batch.id, batch.credit_class, batch.vintage, batch.claim_count))
+    version, year = ctx.settings.methodology_version, claims[0].activity_day.year
+    assert [f[1:] for f in formed] == [
+        (f"purchase@{version}", year, 2),
+        (f"trip:subway@{version}", year, 2),
+    ]
+    first, second = (f[0] for f in formed)
+    with sessions() as session:
+        batched = session.execute(select(Claim.kind, Claim.batch_id)).all()
+    assert {(kind, batch) for kind, batch in batched} == {
+        ("purchase", first),
+        ("trip", second),
+    }
 
 
 def test_every_claims_merkle_proof_verifies_on_chain_and_forgeries_do_not(
