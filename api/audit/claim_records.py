@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.audit.provenance import ClaimShare, ClassShare
+from api.audit.provenance import ClaimShare, ClassShare, class_totals
 from api.earning.models import Claim, ClaimStatus, DataProvider, IssuanceBatch, Submission
 from api.earning.service import credit_class, credit_class_of, factor_status, recompute_claim
 from api.errors import Problem
@@ -103,13 +103,10 @@ class EarningClaimRecords:
             .where(Claim.status == ClaimStatus.issued)
             .group_by(Claim.kind, Claim.mode, Claim.methodology_version, Claim.activity_day)
         ).all()
-        totals: dict[tuple[str, int], int] = {}
-        for kind, mode, version, day, grams in rows:
-            key = (credit_class_of(kind, mode, version), day.year)
-            totals[key] = totals.get(key, 0) + int(grams)
-        return [
-            ClassShare(credit_class=c, vintage=v, amount=g) for (c, v), g in sorted(totals.items())
-        ]
+        return class_totals(
+            (credit_class_of(kind, mode, version), day.year, int(grams))
+            for kind, mode, version, day, grams in rows
+        )
 
 
 def _recomputation(session: Session, claim: Claim) -> dict[str, Any]:

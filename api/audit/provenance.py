@@ -18,6 +18,7 @@ which recipient lives in the off-chain claim records (earning). So:
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
@@ -263,29 +264,36 @@ def retirement_allocation(
     return Allocation(rule=FIFO_RULE, complete=missing == 0, lots=lots, classes=_sum_classes(lots))
 
 
-def _sum_classes(lots: list[Lot]) -> list[ClassShare]:
+def class_totals(grams: Iterable[tuple[str, int, int]]) -> list[ClassShare]:
+    """(credit class, vintage, grams) summed per class and vintage, in class then vintage order:
+    the one way a list of :class:`ClassShare` is totalled (a lot, a retirement, the supply)."""
     totals: dict[tuple[str, int], int] = {}
+    for credit_class, vintage, amount in grams:
+        totals[credit_class, vintage] = totals.get((credit_class, vintage), 0) + amount
+    return [ClassShare(credit_class=c, vintage=v, amount=g) for (c, v), g in sorted(totals.items())]
+
+
+def _sum_classes(lots: list[Lot]) -> list[ClassShare]:
+    """The classes of lots and of their origins, all the way down."""
+    shares: list[ClassShare] = []
     stack = list(lots)
     while stack:
         lot = stack.pop()
         stack.extend(lot.origins)
-        for share in lot.classes:
-            key = (share.credit_class, share.vintage)
-            totals[key] = totals.get(key, 0) + int(share.amount)
-    return [ClassShare(credit_class=c, vintage=v, amount=g) for (c, v), g in sorted(totals.items())]
+        shares.extend(lot.classes)
+    return class_totals((s.credit_class, s.vintage, int(s.amount)) for s in shares)
 
 
 def _classes(claims: list[ClaimShare], offset: int, used: int) -> list[ClassShare]:
     """The grams [offset, offset + used) of a mint, over the holder's claims in batch order."""
-    totals: dict[tuple[str, int], int] = {}
+    grams: list[tuple[str, int, int]] = []
     position = 0
     for claim in claims:
         low, high = max(offset, position), min(offset + used, position + int(claim.amount))
         if low < high and claim.credit_class is not None and claim.vintage is not None:
-            key = (claim.credit_class, claim.vintage)
-            totals[key] = totals.get(key, 0) + high - low
+            grams.append((claim.credit_class, claim.vintage, high - low))
         position += int(claim.amount)
-    return [ClassShare(credit_class=c, vintage=v, amount=g) for (c, v), g in totals.items()]
+    return class_totals(grams)
 
 
 def _key(transfer: Transfer) -> tuple[str, int]:
