@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.audit.test_dashboard import ARTIFACTS, chromium, live
+from tests.audit.test_dashboard import live
+from tests.browser import ARTIFACTS, chromium
 from tests.retirement.test_retirement import certified
 
 pytestmark = [pytest.mark.chain, pytest.mark.database]
