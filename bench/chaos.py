@@ -90,6 +90,10 @@ WEIGHTS = {
 }
 CAP_BURST = 6  # receipts for one citizen and one day, sent at once
 OVERLAP_BURST = 3  # trips in the same minutes, sent at once
+# Activities are dated on the EARNING_DAYS local days up to yesterday, from 06:00: after the
+# citizens' checks at their desks (dated 6 days 20 hours back, api/demo/people.py), so they
+# earn, and within the claim window. Dated earlier, nearly all were refused citizen-unverified.
+EARNING_DAYS = 6
 
 
 @dataclass
@@ -722,7 +726,7 @@ class World:
         key = f"chaos-{self.day.tag}-{n}"
         if kind in ("earn", "cap-burst", "overlap-burst"):
             person = rng.choice(self.citizens)
-            days_back = rng.randrange(0, 20)
+            days_back = rng.randrange(0, EARNING_DAYS)
             with self.planner_lock:
                 activities = self._activities(kind, person, days_back, rng)
             return lambda: self._earn(chaos, kind, person, activities)

@@ -10,8 +10,9 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,13 +36,31 @@ DEVNET_MNEMONIC = "test test test test test test test test test test test junk"
 
 
 # The fixtures that give a test a real database (the shared one, or one of the test's own).
-DATABASE_FIXTURES = {"migrated", "database", "new_database"}
+DATABASE_FIXTURES = {"migrated", "database", "new_database", "fresh_database"}
+ON_POSTGRES = bool(os.environ.get("CRDA_TEST_DATABASE_URL"))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test that touches the database, so a PostgreSQL pass can run just those."""
+    """Mark every test that touches the database, so a PostgreSQL pass (CI's second,
+    ``-m database``) can run just those; except two kinds, so that CI runs each test once
+    where running it twice would check nothing more:
+
+    - ``any_database``: it touches the database, but what it checks does not depend on which
+      (a page drawn in a browser from queries tested on both): the first pass only;
+    - ``postgres_pass``: slow, and PostgreSQL is the database that can fail it (the fuzzer:
+      string lengths, NUL bytes and integer ranges SQLite stores and PostgreSQL refuses; the
+      chaos run, which needs PostgreSQL): the PostgreSQL pass only, skipped in the first.
+    """
     for item in items:
-        if DATABASE_FIXTURES & set(getattr(item, "fixturenames", ())):
+        if item.get_closest_marker("postgres_pass"):
+            item.add_marker(pytest.mark.database)
+            if not ON_POSTGRES:
+                item.add_marker(
+                    pytest.mark.skip(reason="runs in the PostgreSQL pass (CRDA_TEST_DATABASE_URL)")
+                )
+        elif item.get_closest_marker("any_database"):
+            continue
+        elif DATABASE_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.database)
 
 
@@ -133,6 +152,62 @@ def deployment(settings: Settings, compiled: dict) -> Deployment:
 def migrated(database_url: str) -> str:
     upgrade(database_url)
     return database_url
+
+
+@pytest.fixture(scope="session")
+def _template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database migrated once a run, which :func:`fresh_database` copies: a copy is a file
+    copy (SQLite) or ``CREATE DATABASE ... TEMPLATE`` (PostgreSQL), a migration run is seconds
+    (tests/unit/test_migrations.py runs the migrations themselves, up and down)."""
+    server_url = os.environ.get("CRDA_TEST_DATABASE_URL")
+    if not server_url:
+        url = f"sqlite:///{tmp_path_factory.mktemp('template') / 'template.db'}"
+        upgrade(url)
+        yield url
+        return
+    name = f"crda_tmpl_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    upgrade(url)  # alembic's engine pools nothing: no connection is left on the template
+    yield url
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def fresh_database(_template: str, tmp_path: Path) -> Iterator[Callable[[], str]]:
+    """Make migrated databases of the test's own (each call another: SQLite files, or
+    PostgreSQL databases dropped after the test): copies of one migrated template."""
+    server_url = os.environ.get("CRDA_TEST_DATABASE_URL")
+    made: list[str] = []
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT") if server_url else None
+
+    def make() -> str:
+        if admin is None:
+            path = tmp_path / f"fresh-{len(made)}.db"
+            with (
+                sqlite3.connect(_template.split("///", 1)[1]) as source,
+                sqlite3.connect(path) as target,
+            ):
+                source.backup(target)
+            made.append(str(path))
+            return f"sqlite:///{path}"
+        name = f"crda_fresh_{uuid.uuid4().hex[:12]}"
+        template = make_url(_template).database
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        made.append(name)
+        return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+    yield make
+    if admin is not None:
+        with admin.connect() as connection:
+            for name in made:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.audit.provenance import ClaimShare, ClassShare
+from api.audit.provenance import ClaimShare, ClassShare, class_totals
 from api.earning.corroboration import corroborations_of
 from api.earning.models import (
     BatchStatus,
@@ -109,7 +109,6 @@ class EarningClaimRecords:
         """Credits issued, by class and vintage: from the issued batches, each of which records
         its class and vintage (the batcher splits by them); from the claims of the batches
         formed before batches recorded them, which could mix classes."""
-        totals: dict[tuple[str, int], int] = {}
         recorded = session.execute(
             select(
                 IssuanceBatch.credit_class,
@@ -122,9 +121,6 @@ class EarningClaimRecords:
             )
             .group_by(IssuanceBatch.credit_class, IssuanceBatch.vintage)
         ).all()
-        for credit_class_, vintage, grams in recorded:
-            key = (str(credit_class_), int(vintage or 0))  # set together with the class
-            totals[key] = totals.get(key, 0) + int(grams)
         mixed = session.execute(
             select(
                 Claim.kind,
@@ -137,12 +133,15 @@ class EarningClaimRecords:
             .where(Claim.status == ClaimStatus.issued, IssuanceBatch.credit_class.is_(None))
             .group_by(Claim.kind, Claim.mode, Claim.methodology_version, Claim.activity_day)
         ).all()
-        for kind, mode, version, day, grams in mixed:
-            key = (credit_class_of(kind, mode, version), day.year)
-            totals[key] = totals.get(key, 0) + int(grams)
-        return [
-            ClassShare(credit_class=c, vintage=v, amount=g) for (c, v), g in sorted(totals.items())
-        ]
+        # The vintage is set together with the class; supply is not split by assurance (a
+        # claim's assurance can rise after it is issued).
+        return class_totals(
+            [(str(c), int(v or 0), None, int(g)) for c, v, g in recorded]
+            + [
+                (credit_class_of(kind, mode, version), day.year, None, int(grams))
+                for kind, mode, version, day, grams in mixed
+            ]
+        )
 
 
 def _corroboration(session: Session, claim: Claim) -> dict[str, Any] | None:

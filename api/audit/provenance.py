@@ -18,6 +18,7 @@ which recipient lives in the off-chain claim records (earning). So:
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
@@ -267,10 +268,14 @@ def retirement_allocation(
     return Allocation(rule=FIFO_RULE, complete=missing == 0, lots=lots, classes=_sum_classes(lots))
 
 
-ClassKey = tuple[str, int, str | None]
-
-
-def _shares(totals: dict[ClassKey, int]) -> list[ClassShare]:
+def class_totals(grams: Iterable[tuple[str, int, str | None, int]]) -> list[ClassShare]:
+    """(credit class, vintage, assurance, grams) summed per class, vintage and assurance, in that
+    order: the one way a list of :class:`ClassShare` is totalled (a lot, a retirement, the supply).
+    """
+    totals: dict[tuple[str, int, str | None], int] = {}
+    for credit_class, vintage, assurance, amount in grams:
+        key = (credit_class, vintage, assurance)
+        totals[key] = totals.get(key, 0) + amount
     return [
         ClassShare(credit_class=c, vintage=v, assurance=a, amount=g)
         for (c, v, a), g in sorted(
@@ -280,29 +285,27 @@ def _shares(totals: dict[ClassKey, int]) -> list[ClassShare]:
 
 
 def _sum_classes(lots: list[Lot]) -> list[ClassShare]:
-    totals: dict[ClassKey, int] = {}
+    """The classes of lots and of their origins, all the way down."""
+    shares: list[ClassShare] = []
     stack = list(lots)
     while stack:
         lot = stack.pop()
         stack.extend(lot.origins)
-        for share in lot.classes:
-            key = (share.credit_class, share.vintage, share.assurance)
-            totals[key] = totals.get(key, 0) + int(share.amount)
-    return _shares(totals)
+        shares.extend(lot.classes)
+    return class_totals((s.credit_class, s.vintage, s.assurance, int(s.amount)) for s in shares)
 
 
 def _classes(claims: list[ClaimShare], offset: int, used: int) -> list[ClassShare]:
     """The grams [offset, offset + used) of a mint, over the holder's claims in batch order,
     by class, vintage and assurance."""
-    totals: dict[ClassKey, int] = {}
+    grams: list[tuple[str, int, str | None, int]] = []
     position = 0
     for claim in claims:
         low, high = max(offset, position), min(offset + used, position + int(claim.amount))
         if low < high and claim.credit_class is not None and claim.vintage is not None:
-            key = (claim.credit_class, claim.vintage, claim.assurance)
-            totals[key] = totals.get(key, 0) + high - low
+            grams.append((claim.credit_class, claim.vintage, claim.assurance, high - low))
         position += int(claim.amount)
-    return _shares(totals)
+    return class_totals(grams)
 
 
 def _key(transfer: Transfer) -> tuple[str, int]:

@@ -51,21 +51,36 @@ def _when(timestamp: int) -> str:
     return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
 
 
+def _signed(
+    step: Literal["propose", "execute"],
+    action: Literal["grant", "revoke"],
+    role: str,
+    contract: str,
+    account: str,
+    salt: str,
+) -> tuple[Timelock, RoleChange, str]:
+    """Propose or execute the change with the admin key: the timelock, the change and the
+    transaction's hash."""
+    timelock, change, settings = _timelock(action, role, contract, account, salt)
+    admin = Account.from_key(settings.admin_key.get_secret_value())
+    send = timelock.propose if step == "propose" else timelock.execute
+    try:
+        receipt = send(change, admin)
+    except Problem as exc:
+        raise fail(exc.detail or exc.title) from exc
+    return timelock, change, receipt["transactionHash"].to_0x_hex()
+
+
 @app.command()
 def propose(
     action: Action, role: RoleName, contract: ContractName, account: AccountAddress, salt: Salt = ""
 ) -> None:
     """Propose a role change; it may execute once the timelock's delay has passed."""
-    timelock, change, settings = _timelock(action, role, contract, account, salt)
-    admin = Account.from_key(settings.admin_key.get_secret_value())
-    try:
-        receipt = timelock.propose(change, admin)
-        _state, ready_at = timelock.state(change)
-    except Problem as exc:
-        raise fail(exc.detail or exc.title) from exc
+    timelock, change, tx = _signed("propose", action, role, contract, account, salt)
+    _state, ready_at = timelock.state(change)
     console.print(
         f"proposed {action} {role} on {contract} to {change.account} "
-        f"(tx {receipt['transactionHash'].to_0x_hex()}); executable from {_when(ready_at)}"
+        f"(tx {tx}); executable from {_when(ready_at)}"
     )
 
 
@@ -74,16 +89,8 @@ def execute(
     action: Action, role: RoleName, contract: ContractName, account: AccountAddress, salt: Salt = ""
 ) -> None:
     """Execute a proposed role change whose delay has passed."""
-    timelock, change, settings = _timelock(action, role, contract, account, salt)
-    admin = Account.from_key(settings.admin_key.get_secret_value())
-    try:
-        receipt = timelock.execute(change, admin)
-    except Problem as exc:
-        raise fail(exc.detail or exc.title) from exc
-    console.print(
-        f"executed {action} {role} on {contract} to {change.account} "
-        f"(tx {receipt['transactionHash'].to_0x_hex()})"
-    )
+    _, change, tx = _signed("execute", action, role, contract, account, salt)
+    console.print(f"executed {action} {role} on {contract} to {change.account} (tx {tx})")
 
 
 @app.command()

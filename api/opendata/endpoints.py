@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import HTMLResponse
+from pydantic import BaseModel
 
 from api.deps import SessionDep, SettingsDep
 from api.opendata import page, service
@@ -22,6 +24,8 @@ from api.opendata.schemas import (
     LICENSE_NAME_EN,
     LICENSE_URL,
     ActivitiesPublic,
+    ActivityCell,
+    CreditCell,
     CreditsPublic,
 )
 from api.opendata.service import Breakdown, Period
@@ -49,12 +53,17 @@ FormatQuery = Annotated[
 ]
 
 
-def _csv(name: str, header: list[str], rows: list[list[Any]]) -> Response:
+def _csv(
+    name: str, key_column: str, cell: type[BaseModel], cells: Iterable[tuple[str, BaseModel]]
+) -> Response:
+    """A download: the licence comment line, a header (``period``, the cell's fields with
+    ``key`` named ``key_column``), a row per (bucket period, cell); suppressed values blank."""
+    fields = list(cell.model_fields)
     buffer = io.StringIO()
     buffer.write(f"# {LICENSE_NAME} ({LICENSE_NAME_EN}) {LICENSE_URL}\n")
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerow(["period", *(key_column if f == "key" else f for f in fields)])
+    writer.writerows([period, *(_value(getattr(c, f)) for f in fields)] for period, c in cells)
     return Response(
         buffer.getvalue(),
         media_type=CSV_MEDIA_TYPE,
@@ -65,8 +74,10 @@ def _csv(name: str, header: list[str], rows: list[list[Any]]) -> Response:
     )
 
 
-def _blank(value: int | None) -> int | str:
-    return "" if value is None else value
+def _value(value: Any) -> Any:
+    if value is None:
+        return ""
+    return str(value).lower() if isinstance(value, bool) else value
 
 
 @router.get("/activities", responses=_DOWNLOAD)
@@ -83,20 +94,8 @@ def activities(
     buckets = service.activities(session, settings, utcnow(), period, by)
     body = ActivitiesPublic.of(period, by, settings.open_data_min_citizens, buckets)
     if format == "csv":
-        rows = [
-            [
-                b.period,
-                c.key,
-                _blank(c.co2e_g),
-                _blank(c.activities),
-                _blank(c.participants),
-                str(c.suppressed).lower(),
-            ]
-            for b in body.buckets
-            for c in [*b.cells, b.total]
-        ]
-        header = ["period", by, "co2e_g", "activities", "participants", "suppressed"]
-        return _csv(f"activities-{by}-{period}", header, rows)  # type: ignore[return-value]
+        cells = ((b.period, c) for b in body.buckets for c in [*b.cells, b.total])
+        return _csv(f"activities-{by}-{period}", by, ActivityCell, cells)  # type: ignore[return-value]
     response.headers["Link"] = LINK
     return body
 
@@ -114,21 +113,8 @@ def credits(
     buckets = service.credits(session, settings, utcnow(), period)
     body = CreditsPublic.of(period, settings.open_data_min_citizens, buckets)
     if format == "csv":
-        rows = [
-            [
-                b.period,
-                c.key,
-                _blank(c.grams),
-                _blank(c.count),
-                _blank(c.won),
-                _blank(c.participants),
-                str(c.suppressed).lower(),
-            ]
-            for b in body.buckets
-            for c in b.cells
-        ]
-        header = ["period", "flow", "grams", "count", "won", "participants", "suppressed"]
-        return _csv(f"credits-{period}", header, rows)  # type: ignore[return-value]
+        cells = ((b.period, c) for b in body.buckets for c in b.cells)
+        return _csv(f"credits-{period}", "flow", CreditCell, cells)  # type: ignore[return-value]
     response.headers["Link"] = LINK
     return body
 

@@ -65,6 +65,11 @@ from tests.world import PASSWORD, User, World
 
 EXAMPLES = int(os.environ.get("CRDA_FUZZ_EXAMPLES", "25"))
 LONG_RUN = "CRDA_FUZZ_EXAMPLES" in os.environ
+# The bounded pass runs once in CI, in its PostgreSQL pass: PostgreSQL refuses what SQLite
+# stores (an over-long string, a NUL byte, an out-of-range integer), so a request the API lets
+# through to such a column fails there only; the contract does not otherwise differ by
+# database. The long run (``crda fuzz``) runs on whichever database it is given.
+pytestmark = [] if LONG_RUN else [pytest.mark.postgres_pass]
 ROLES = ("anonymous", *(r.value for r in Role))
 METHODS = ("get", "put", "post", "delete", "patch")
 # Every check schemathesis has, by name (its own and the ones tests/api/contract.py registers),

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 from eth_utils import keccak
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.audit.indexer import ChainReader, Indexer
@@ -21,7 +18,6 @@ from api.chain.artifacts import Artifacts
 from api.chain.deployments import Deployment
 from api.chain.gateway import ChainGateway, NonceManager
 from api.db import make_engine, make_session_factory
-from api.migrate import upgrade
 from api.settings import Settings
 from tests.conftest import Accounts
 from tests.contracts.conftest import Platform
@@ -30,35 +26,18 @@ DatabaseFactory = Callable[[], sessionmaker[Session]]
 
 
 @pytest.fixture
-def new_database(tmp_path: Path) -> Iterator[DatabaseFactory]:
+def new_database(fresh_database: Callable[[], str]) -> Iterator[DatabaseFactory]:
     """Make empty, migrated databases (SQLite files, or PostgreSQL databases of their own)."""
-    server_url = os.environ.get("CRDA_TEST_DATABASE_URL")
     engines: list[Engine] = []
-    created: list[str] = []
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT") if server_url else None
 
     def make() -> sessionmaker[Session]:
-        if admin is None:
-            url = f"sqlite:///{tmp_path / f'index-{len(engines)}.db'}"
-        else:
-            name = f"crda_idx_{uuid.uuid4().hex[:12]}"
-            with admin.connect() as connection:
-                connection.execute(text(f'CREATE DATABASE "{name}"'))
-            created.append(name)
-            url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
-        upgrade(url)
-        engine = make_engine(url)
+        engine = make_engine(fresh_database())
         engines.append(engine)
         return make_session_factory(engine)
 
     yield make
     for engine in engines:
         engine.dispose()
-    if admin is not None:
-        with admin.connect() as connection:
-            for name in created:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="session")

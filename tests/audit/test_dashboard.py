@@ -3,82 +3,25 @@
 from __future__ import annotations
 
 import re
-import shutil
-import socket
-import subprocess
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-import uvicorn
 
 from api.app import create_app
-from api.settings import PROJECT_ROOT
 from tests.audit.conftest import Activity, AuditWorld
+from tests.browser import ARTIFACTS, chromium, serve
 from tests.conftest import increase_time
 
-pytestmark = [pytest.mark.chain, pytest.mark.database]
-
-ARTIFACTS = PROJECT_ROOT / "build" / "test-artifacts"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-    "--window-size=1400,1720",
-    "--virtual-time-budget=20000",
-]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+# A page drawn from queries tested on both databases (tests/audit): the first pass only.
+pytestmark = [pytest.mark.chain, pytest.mark.any_database]
 
 
 @pytest.fixture
 def live(audit_world: AuditWorld) -> Iterator[str]:
-    """The app served by uvicorn on a free loopback port, on the audit world's database."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(audit_world.settings), host="127.0.0.1", port=port, log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.05)
-    yield base
-    server.should_exit = True
-    thread.join(10)
-
-
-def chromium(tmp_path: Path, *args: str) -> str:
-    binary = shutil.which("chromium")
-    if binary is None:
-        pytest.skip("Debian's chromium is not installed (make install installs it)")
-    result = subprocess.run(
-        [binary, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout
+    """The app served live on the audit world's database."""
+    with serve(create_app(audit_world.settings)) as base:
+        yield base
 
 
 def test_the_dashboard_draws_live_data_in_a_headless_browser(

@@ -16,7 +16,8 @@ from sqlalchemy.exc import OperationalError
 
 from bench.chaos import DEFAULT_SERVER, ChaosOptions, run_chaos
 
-pytestmark = pytest.mark.timeout(600)
+# It needs PostgreSQL: it runs in the PostgreSQL pass (once), not in the SQLite one.
+pytestmark = [pytest.mark.timeout(600), pytest.mark.postgres_pass]
 
 
 def postgres_server() -> str:

@@ -7,20 +7,16 @@ of its own: claims recorded as issued must match the chain the test sees.
 from __future__ import annotations
 
 import itertools
-import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.chain.gateway import ChainGateway
@@ -28,7 +24,6 @@ from api.db import make_engine, make_session_factory
 from api.earning.evidence import Domain, LineItem, ReceiptEvidence, TripEvidence, sign_evidence
 from api.earning.models import ProviderKind
 from api.earning.service import EarningContext, evidence_domain, register_provider
-from api.migrate import upgrade
 from api.settings import Settings
 from tests.conftest import Accounts
 from tests.contracts.conftest import Platform
@@ -44,24 +39,9 @@ def unique(prefix: str) -> str:
 
 
 @pytest.fixture
-def database(tmp_path: Path) -> Iterator[str]:
+def database(fresh_database: Callable[[], str]) -> str:
     """A freshly migrated database for this test only (SQLite, or PostgreSQL when set)."""
-    server_url = os.environ.get("CRDA_TEST_DATABASE_URL")
-    if not server_url:
-        url = f"sqlite:///{tmp_path / 'earning.db'}"
-        upgrade(url)
-        yield url
-        return
-    name = f"crda_earn_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    yield url
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    return fresh_database()
 
 
 @pytest.fixture

@@ -3,40 +3,23 @@
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
-from tests.audit.test_dashboard import ARTIFACTS, chromium, free_port
+from tests.browser import ARTIFACTS, chromium, serve
 from tests.opendata.conftest import City
 
-pytestmark = pytest.mark.database
+# A page drawn from queries tested on both databases (test_open_data.py): the first pass only.
+pytestmark = pytest.mark.any_database
 
 
 @pytest.fixture
 def live(city_app: FastAPI) -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(city_app, host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.05)
-    yield base
-    server.should_exit = True
-    thread.join(10)
+    with serve(city_app) as base:
+        yield base
 
 
 def test_the_open_data_page_draws_the_city_in_a_headless_browser(
