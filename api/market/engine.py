@@ -9,6 +9,7 @@ until the fill settles on chain.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
@@ -26,7 +27,7 @@ SelfTrade = problem(
 )
 
 
-def _best(side: str) -> Select[tuple[MarketOrder]]:
+def _best(side: str) -> Select[Any]:
     """The best open, unexpired order of ``side`` that crosses ``:price`` (price, then time)."""
     query = select(MarketOrder).where(
         MarketOrder.status == OrderStatus.open,
@@ -58,7 +59,9 @@ def match(
     is_buy = order.side == "buy"
     best = _BEST_ASK if is_buy else _BEST_BID
     while order.filled < order.quantity:
-        resting = session.scalar(best, {"now": now, "order_id": order.id, "price": order.price})
+        resting: MarketOrder | None = session.scalar(
+            best, {"now": now, "order_id": order.id, "price": order.price}
+        )
         if resting is None:
             break
         if resting.maker == order.maker:
