@@ -7,6 +7,8 @@ helpers, seconds of start-up that every other command would pay.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from typing import Annotated, Any
@@ -161,17 +163,25 @@ def _run_one(name: str, kind: str, timeout: float) -> dict[str, Any] | None:
     command = [sys.executable, "-m", "api.cli", "bench", name, "--json"]
     if name != "reads":  # the others take the devnet kind
         command += ["--kind", kind]
+    # Its own process group: on a timeout the benchmark's devnet and servers go with it.
+    child = subprocess.Popen(  # noqa: S603  (our own CLI, fixed arguments)
+        command, stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
     try:
-        done = subprocess.run(  # noqa: S603  (our own CLI, fixed arguments)
-            command, stdout=subprocess.PIPE, stderr=None, text=True, timeout=timeout, check=False
-        )
+        stdout, _ = child.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGTERM)
+        try:
+            child.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.communicate()
         typer.echo(f"bench {name}: no answer within {timeout:.0f} s", err=True)
         return None
-    if done.returncode != 0:
-        typer.echo(f"bench {name}: exit {done.returncode}", err=True)
+    if child.returncode != 0:
+        typer.echo(f"bench {name}: exit {child.returncode}", err=True)
         return None
-    for text in (done.stdout, *reversed(done.stdout.splitlines())):
+    for text in (stdout, *reversed(stdout.splitlines())):
         try:
             found = json.loads(text)
         except ValueError:
