@@ -6,7 +6,15 @@ attesting verifier still holds its role). Both are read in one JSON-RPC batch.
 
 Answers may be cached per address for ``cache_seconds`` (0: always ask the chain). Earning
 caches them for a few seconds on the submission path (a revocation then takes effect within
-that time); verification of credentials and the market's checks ask every time.
+that time); verification of credentials asks every time.
+
+Or, exactly, per head block (``per_block=True``, the market's orders and deposits): each ask
+reads the chain's head (one small request, ``eth_getBlockByNumber("latest")``) and answers from
+the cache only when the registry was read at that very block (same number and hash); else it
+reads the registry at that block (EIP-1898 ``blockHash``) and keeps the answer until the head
+moves. The answer is the registry's at the current head, as an uncached read would give it: a
+revocation (or an expiry, or a verifier losing its role) is seen by the first ask after the
+block holding it, and a reorganisation (a new hash at the same height) misses the cache.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ import threading
 import time
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 from eth_utils import to_checksum_address
 from web3.contract import Contract
@@ -42,11 +51,17 @@ class Attestation:
 class IdentityReader:
     """Attestations and verifier roles, read from the chain's IdentityRegistry."""
 
-    def __init__(self, gateway: ChainGateway, cache_seconds: float = 0.0) -> None:
+    def __init__(
+        self, gateway: ChainGateway, cache_seconds: float = 0.0, *, per_block: bool = False
+    ) -> None:
         self.gateway = gateway
         self.cache_seconds = cache_seconds
+        self.per_block = per_block
         self._cache: dict[str, tuple[float, Attestation]] = {}
         self._lock = threading.Lock()
+        # per_block: the head block the answers below were read at, and the answers.
+        self._head: str = ""
+        self._at_head: dict[str, Attestation] = {}
 
     @cached_property
     def registry(self) -> Contract:
@@ -55,17 +70,42 @@ class IdentityReader:
     def attestation(self, address: str) -> Attestation:
         """The address's attestation and whether it verifies now (cached if configured)."""
         address = to_checksum_address(address)
+        if self.per_block:
+            return self._attestation_at_head(address)
         now = time.monotonic()
         if self.cache_seconds > 0:
             with self._lock:
                 hit = self._cache.get(address)
             if hit is not None and now - hit[0] < self.cache_seconds:
                 return hit[1]
+        found = self._read(address, "latest")
+        if self.cache_seconds > 0:
+            with self._lock:
+                self._cache[address] = (now, found)
+        return found
+
+    def _attestation_at_head(self, address: str) -> Attestation:
+        head = self.gateway.rpc("eth_getBlockByNumber", ["latest", False])
+        block_hash = str(head["hash"]).lower()
+        with self._lock:
+            hit = self._at_head.get(address) if self._head == block_hash else None
+        if hit is not None:
+            return hit
+        found = self._read(address, {"blockHash": block_hash})
+        with self._lock:
+            if self._head != block_hash:
+                # Another head (newer, or reorganised): the answers read at the one before no
+                # longer count. Only asks that read this very head are answered from the cache.
+                self._head, self._at_head = block_hash, {}
+            self._at_head[address] = found
+        return found
+
+    def _read(self, address: str, block: Any) -> Attestation:
         functions = self.registry.functions
         (verifier, level, expires_at, revoked, credential, since), live = self.gateway.views(
-            [functions.attestationOf(address), functions.isVerified(address)]
+            [functions.attestationOf(address), functions.isVerified(address)], block
         )
-        found = Attestation(
+        return Attestation(
             to_checksum_address(verifier),
             int(level),
             int(expires_at),
@@ -74,10 +114,6 @@ class IdentityReader:
             bool(live),
             int(since),
         )
-        if self.cache_seconds > 0:
-            with self._lock:
-                self._cache[address] = (now, found)
-        return found
 
     def is_verified(self, address: str) -> bool:
         """The registry's answer (a revoked or expired identity is not verified)."""

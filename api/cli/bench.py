@@ -6,8 +6,13 @@ helpers, seconds of start-up that every other command would pay.
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -190,3 +195,66 @@ def chaos(
     )
     if not main(options, as_json=as_json):
         raise typer.Exit(1)
+
+
+def _run_one(name: str, kind: str, timeout: float) -> dict[str, Any] | None:
+    """``crda bench <name> --json`` as a subprocess of its own: its JSON object, or None when it
+    failed, timed out or printed no JSON (its stderr passes through, for the reason)."""
+    command = [sys.executable, "-m", "api.cli", "bench", name, "--json"]
+    if name != "reads":  # the others take the devnet kind
+        command += ["--kind", kind]
+    # Its own process group: on a timeout the benchmark's devnet and servers go with it.
+    child = subprocess.Popen(  # noqa: S603  (our own CLI, fixed arguments)
+        command, stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        stdout, _ = child.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGTERM)
+        try:
+            child.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.communicate()
+        typer.echo(f"bench {name}: no answer within {timeout:.0f} s", err=True)
+        return None
+    if child.returncode != 0:
+        typer.echo(f"bench {name}: exit {child.returncode}", err=True)
+        return None
+    for text in (stdout, *reversed(stdout.splitlines())):
+        try:
+            found = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(found, dict):
+            return found
+    typer.echo(f"bench {name}: no JSON object on stdout", err=True)
+    return None
+
+
+@app.command("all")
+def bench_all(
+    as_json: JsonOption = False,
+    kind: KindOption = "anvil",
+    timeout: Annotated[float, typer.Option(help="Seconds each benchmark may take.")] = 1800.0,
+    only: Annotated[
+        str, typer.Option(help="Benchmarks to run, comma-separated (default: all the table's).")
+    ] = "",
+) -> None:
+    """Each benchmark once, as its own process, then issue 18's table: what | target | today
+    (the issue's figures) | new (this run), with the processes and database of each row."""
+    from bench.table import benches, markdown, rows  # lazy: see the module docstring
+
+    commands = {c.name for c in app.registered_commands}
+    wanted = [b.strip() for b in only.split(",") if b.strip()] or benches()
+    results: dict[str, dict[str, Any] | None] = {}
+    for name in wanted:
+        # The auditor's and authenticated reads: `bench reads` where it exists, else `audit`.
+        command = "audit" if name == "reads" and "reads" not in commands else name
+        typer.echo(f"bench {command} ...", err=True)
+        results[name] = _run_one(command, kind, timeout)
+    table = rows(results)
+    if as_json:
+        sys.stdout.write(json.dumps({"rows": table, "results": results}) + "\n")
+    else:
+        typer.echo(markdown(table))

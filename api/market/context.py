@@ -32,9 +32,10 @@ class MarketContext:
         return self._domain
 
     def is_verified(self, address: str) -> bool:
-        """The identity registry's answer, now (a revoked or expired identity is not)."""
+        """The identity registry's answer at the chain's head (a revoked or expired identity is
+        not): read once per head block and address, so a revocation counts from its block on."""
         if self._identity is None:
-            self._identity = IdentityReader(self.chain)  # never cached: asked at every order
+            self._identity = IdentityReader(self.chain, per_block=True)
         return self._identity.is_verified(address)
 
     def now(self) -> int:

@@ -9,8 +9,9 @@ until the fill settles on chain.
 from __future__ import annotations
 
 import os
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from api.errors import problem
@@ -26,26 +27,41 @@ SelfTrade = problem(
 )
 
 
-def match(session: Session, order: MarketOrder, state: MarketState, now: int) -> list[MarketFill]:
-    """Match ``order`` against the book until it is filled or nothing crosses."""
-    fills: list[MarketFill] = []
-    is_buy = order.side == "buy"
-    while order.filled < order.quantity:
-        query = select(MarketOrder).where(
-            MarketOrder.status == OrderStatus.open,
-            MarketOrder.side == ("sell" if is_buy else "buy"),
-            MarketOrder.expiry > now,
-            MarketOrder.id != order.id,
+def _best(side: str) -> Select[Any]:
+    """The best open, unexpired order of ``side`` that crosses ``:price`` (price, then time)."""
+    query = select(MarketOrder).where(
+        MarketOrder.status == OrderStatus.open,
+        MarketOrder.side == side,
+        MarketOrder.expiry > bindparam("now"),
+        MarketOrder.id != bindparam("order_id"),
+    )
+    if side == "sell":
+        query = query.where(MarketOrder.price <= bindparam("price")).order_by(
+            MarketOrder.price.asc(), MarketOrder.seq.asc()
         )
-        if is_buy:
-            query = query.where(MarketOrder.price <= order.price).order_by(
-                MarketOrder.price.asc(), MarketOrder.seq.asc()
-            )
-        else:
-            query = query.where(MarketOrder.price >= order.price).order_by(
-                MarketOrder.price.desc(), MarketOrder.seq.asc()
-            )
-        resting = session.scalar(query.limit(1))
+    else:
+        query = query.where(MarketOrder.price >= bindparam("price")).order_by(
+            MarketOrder.price.desc(), MarketOrder.seq.asc()
+        )
+    return query.limit(1)
+
+
+# Built once: a statement built per call costs more than the query it sends.
+_BEST_ASK, _BEST_BID = _best("sell"), _best("buy")
+
+
+def match(
+    session: Session, order: MarketOrder, state: MarketState, now: int
+) -> list[tuple[MarketFill, MarketOrder, MarketOrder]]:
+    """Match ``order`` against the book until it is filled or nothing crosses: each fill with
+    its buy and sell orders (the session's objects, so callers need not load them again)."""
+    fills: list[tuple[MarketFill, MarketOrder, MarketOrder]] = []
+    is_buy = order.side == "buy"
+    best = _BEST_ASK if is_buy else _BEST_BID
+    while order.filled < order.quantity:
+        resting: MarketOrder | None = session.scalar(
+            best, {"now": now, "order_id": order.id, "price": order.price}
+        )
         if resting is None:
             break
         if resting.maker == order.maker:
@@ -73,6 +89,6 @@ def match(session: Session, order: MarketOrder, state: MarketState, now: int) ->
             if side_order.filled == side_order.quantity:
                 side_order.status = OrderStatus.filled
         state.last_price = resting.price
-        fills.append(fill)
+        fills.append((fill, buy, sell))
     session.flush()
     return fills

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, tuple_, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -73,12 +73,32 @@ def account(session: Session, owner: str, asset: Asset, kind: AccountKind) -> Le
     return found
 
 
+def _load_accounts(session: Session, keys: set[tuple[str, Asset, AccountKind]]) -> None:
+    """Put the existing accounts among ``keys`` into the session's cache in one query (what
+    :func:`account` then finds there; the missing ones it creates)."""
+    cache: dict[tuple[str, str, str], LedgerAccount] = session.info.setdefault("ledger", {})
+    wanted = [k for k in keys if (c := cache.get(k)) is None or c not in session]
+    if len(wanted) < 2:
+        return  # one look-up: account() makes it
+    for found in session.scalars(
+        select(LedgerAccount).where(
+            tuple_(LedgerAccount.owner, LedgerAccount.asset, LedgerAccount.kind).in_(wanted)
+        )
+    ):
+        cache[(found.owner, found.asset, found.kind)] = found
+
+
 def post(session: Session, kind: str, reference: str, moves: list[Move]) -> LedgerTransaction:
     """Record ``moves`` as one balanced transaction; raise ``InsufficientBalance`` (and change
     nothing the caller does not roll back) when a holder account would go negative."""
     tx = LedgerTransaction(kind=kind, reference=reference)
     session.add(tx)
     session.flush()
+    _load_accounts(
+        session,
+        {(side[0], move.asset, side[1]) for move in moves for side in (move.source, move.target)},
+    )
+    entries: list[LedgerEntry] = []
     for move in moves:
         if move.amount < 0:
             raise ValueError("a move's amount is never negative")
@@ -86,22 +106,34 @@ def post(session: Session, kind: str, reference: str, moves: list[Move]) -> Ledg
             continue
         source = account(session, move.source[0], move.asset, move.source[1])
         target = account(session, move.target[0], move.asset, move.target[1])
-        _apply(session, tx, source, -move.amount)
-        _apply(session, tx, target, move.amount)
+        entries.append(_apply(session, tx, source, -move.amount))
+        entries.append(_apply(session, tx, target, move.amount))
+    session.add_all(entries)  # after the balance updates: inserted together, at the next flush
     return tx
 
 
-def _apply(session: Session, tx: LedgerTransaction, acct: LedgerAccount, amount: int) -> None:
-    statement = (
-        update(LedgerAccount)
-        .where(LedgerAccount.id == acct.id)
-        .values(balance=LedgerAccount.balance + amount)
-        .returning(LedgerAccount.balance)
-        .execution_options(synchronize_session=False)
+# Built once (a statement built per call costs more than the query it sends): add :amount to
+# an account; the holder's debit only while the balance covers it.
+_CREDIT = (
+    update(LedgerAccount)
+    .where(LedgerAccount.id == bindparam("account"))
+    .values(balance=LedgerAccount.balance + bindparam("amount"))
+    .returning(LedgerAccount.balance)
+    .execution_options(synchronize_session=False)
+)
+_DEBIT = _CREDIT.where(LedgerAccount.balance >= bindparam("needed"))
+
+
+def _apply(
+    session: Session, tx: LedgerTransaction, acct: LedgerAccount, amount: int
+) -> LedgerEntry:
+    guarded = amount < 0 and acct.kind != AccountKind.external
+    balance = session.scalar(
+        _DEBIT if guarded else _CREDIT,
+        {"account": acct.id, "amount": amount, "needed": -amount}
+        if guarded
+        else {"account": acct.id, "amount": amount},
     )
-    if amount < 0 and acct.kind != AccountKind.external:
-        statement = statement.where(LedgerAccount.balance >= -amount)
-    balance = session.scalar(statement)
     if balance is None:
         have = session.scalar(select(LedgerAccount.balance).where(LedgerAccount.id == acct.id))
         raise InsufficientBalance(
@@ -117,10 +149,10 @@ def _apply(session: Session, tx: LedgerTransaction, acct: LedgerAccount, amount:
             balance=have,
             needed=-amount,
         )
-    session.add(
-        LedgerEntry(transaction_id=tx.id, account_id=acct.id, amount=amount, balance_after=balance)
-    )
     set_committed_value(acct, "balance", balance)
+    return LedgerEntry(
+        transaction_id=tx.id, account_id=acct.id, amount=amount, balance_after=balance
+    )
 
 
 def balance(session: Session, owner: str, asset: Asset, kind: AccountKind) -> int:
@@ -140,16 +172,21 @@ def holdings(session: Session, owner: str, asset: Asset) -> int:
     )
 
 
+# The row as updated, in the same statement (built once).
+_LOCK = (
+    update(MarketState)
+    .where(MarketState.id == 1)
+    .values(seq=MarketState.seq + 1)
+    .returning(MarketState)
+)
+
+
 def lock_market(session: Session) -> MarketState:
     """Take the market lock: the first write of every market transaction (a row lock on
     PostgreSQL, the database write lock on SQLite), so matching and postings are serial."""
-    session.execute(
-        update(MarketState)
-        .where(MarketState.id == 1)
-        .values(seq=MarketState.seq + 1)
-        .execution_options(synchronize_session=False)
+    state = session.scalar(
+        _LOCK, execution_options={"populate_existing": True, "synchronize_session": False}
     )
-    state = session.get(MarketState, 1, populate_existing=True)
     assert state is not None, "market_state has no row: run the migrations"
     return state
 

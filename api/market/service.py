@@ -14,7 +14,7 @@ from typing import Any
 
 from eth_abi import encode as abi_encode
 from eth_utils import keccak
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from api.auth.models import Wallet
@@ -181,6 +181,18 @@ def place_order(
     return record_order(session, ctx, check_order(ctx, order, signature), account_id=account_id)
 
 
+# One round trip, built once: is this signed order known, and how many open orders has its
+# maker?
+_KNOWN_AND_OPEN = select(
+    select(MarketOrder.id)
+    .where(MarketOrder.order_hash == bindparam("order_hash"))
+    .scalar_subquery(),
+    select(func.count())
+    .where(MarketOrder.maker == bindparam("maker"), MarketOrder.status == OrderStatus.open)
+    .scalar_subquery(),
+)
+
+
 def record_order(
     session: Session, ctx: MarketContext, checked: CheckedOrder, *, account_id: str | None = None
 ) -> MarketOrder:
@@ -192,13 +204,11 @@ def record_order(
     order, signature, digest = checked.order, checked.signature, checked.digest
     state = lock_market(session)
     order_hash = "0x" + digest.hex()
-    if session.scalar(select(MarketOrder.id).where(MarketOrder.order_hash == order_hash)):
+    known, open_count = session.execute(
+        _KNOWN_AND_OPEN, {"order_hash": order_hash, "maker": order.maker}
+    ).one()
+    if known is not None:
         raise DuplicateOrder(order_hash=order_hash)
-    open_count = session.scalar(
-        select(func.count()).where(
-            MarketOrder.maker == order.maker, MarketOrder.status == OrderStatus.open
-        )
-    )
     if (open_count or 0) >= ctx.settings.market_max_open_orders:
         raise OrderLimitReached(
             msg(
@@ -254,11 +264,9 @@ def record_order(
     )
     session.add(row)
     session.flush()
-    for fill in match(session, row, state, ctx.now()):
-        for touched in (fill.buy_order_id, fill.sell_order_id):
-            touched_order = session.get(MarketOrder, touched)
-            assert touched_order is not None
-            release_if_closed(session, touched_order)
+    for _fill, buy, sell in match(session, row, state, ctx.now()):
+        release_if_closed(session, buy)
+        release_if_closed(session, sell)
     return row
 
 

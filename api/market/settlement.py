@@ -154,7 +154,11 @@ class SettlementHandler:
         if settlement.status != TransferStatus.pending:
             return
         fates = self._fates(receipt, settlement, session)
-        for fill in self._fills(session, settlement):
+        fills = self._fills(session, settlement)
+        # The batch's orders into the session in one query (settle_fill then finds them there).
+        orders = {f.buy_order_id for f in fills} | {f.sell_order_id for f in fills}
+        session.scalars(select(MarketOrder).where(MarketOrder.id.in_(orders))).all()
+        for fill in fills:
             if fill.status != FillStatus.settling:
                 continue  # posted before: never twice
             reason = fates.get(fill.fill_id)

@@ -42,6 +42,8 @@ from api.db import Base
 from api.i18n import msg
 
 _IN_CHUNK = 500  # values per SQL IN (...) list
+# One encoder for every event's args: json.dumps with separators builds a new one per call.
+_compact_json = json.JSONEncoder(separators=(",", ":")).encode
 
 
 @dataclass
@@ -81,9 +83,7 @@ def project(session: Session, decoded: list[DecodedLog], headers: dict[int, Head
                 "contract": d.contract,
                 "address": d.address,
                 "event": d.event,
-                "args": json.dumps(
-                    {k: to_json_value(v) for k, v in d.args.items()}, separators=(",", ":")
-                ),
+                "args": _compact_json({k: to_json_value(v) for k, v in d.args.items()}),
             }
         )
         _typed(d, key, batch, identity_events)
