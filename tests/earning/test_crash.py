@@ -129,7 +129,8 @@ def test_a_worker_killed_at_any_step_is_finished_by_the_next_one(
     assert len(ids) == len(set(ids)) == 4
     with sessions() as session:
         rows = list(session.scalars(select(ChainTransaction)))
-        assert [r.status for r in rows] == [OutboxStatus.confirmed]
+        # One batch per credit class (the receipts' and the taps'), each sent once.
+        assert [r.status for r in rows] == [OutboxStatus.confirmed] * 2
 
 
 def test_a_worker_killed_from_outside_at_an_observed_state_is_finished(
