@@ -37,6 +37,7 @@ from web3.types import TxReceipt
 from api.chain.deployments import DeploymentMissing
 from api.chain.errors import ChainRevert
 from api.chain.gateway import ChainGateway, SignedTx
+from api.db import durable
 from api.errors import Problem
 from api.leases import Lease, LeaseLost
 from api.outbox.models import ChainTransaction, OutboxStatus
@@ -147,6 +148,8 @@ class OutboxWorker(PollingLoop):
             if row.status == OutboxStatus.pending:
                 signed = self._sign(session, row)
                 self._fence(session)
+                # The signed transaction survives a power cut before it is broadcast.
+                durable(session)
                 if signed is None:
                     return
         # Committed: the signed transaction is on disk before it leaves the process.
