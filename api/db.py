@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, create_engine, event, text
+from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -117,9 +117,13 @@ def durable(session: Session) -> None:
     """Make the session's current transaction survive a power cut when it commits, not only a
     crash of the process: on SQLite (``synchronous=NORMAL``, see ``make_engine``) its commit
     syncs the WAL, and with it every commit before it; PostgreSQL's commits always are. Call
-    it inside the transaction, before the commit; the connection goes back to NORMAL when it
-    returns to the pool."""
+    it in the transaction, before its commit; the connection goes back to NORMAL when it
+    returns to the pool. SQLite changes the setting only between transactions: call it before
+    the transaction's first write (the driver begins one at the first write)."""
     if session.get_bind().dialect.name != "sqlite":
         return
-    session.execute(text("PRAGMA synchronous=FULL"))
-    session.connection().connection.info["durable"] = True  # type: ignore[union-attr]
+    connection = session.connection().connection
+    connection.info["durable"] = True
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.close()

@@ -142,14 +142,14 @@ class OutboxWorker(PollingLoop):
         # Each step renews the lease as its last statement before committing (``_fence``):
         # no database lock is taken before the chain calls (the simulation, the receipt).
         with self.sessions() as session, session.begin():
+            # The signed transaction, once committed, survives a power cut before it leaves.
+            durable(session)
             row = session.get(ChainTransaction, row_id, with_for_update=True)
             if row is None:
                 return
             if row.status == OutboxStatus.pending:
                 signed = self._sign(session, row)
                 self._fence(session)
-                # The signed transaction survives a power cut before it is broadcast.
-                durable(session)
                 if signed is None:
                     return
         # Committed: the signed transaction is on disk before it leaves the process.
