@@ -512,7 +512,7 @@ def main(
                 "citizens": citizens,
                 "healthz_rps": healthz,
                 "accepted_rps": empty["accepted_rps"],
-                "ratio": round(empty["accepted_rps"] / healthz, 3),
+                "ratio": round(empty["accepted_rps"] / healthz, 3) if healthz else None,
                 "p50_ms": empty["p50_ms"],
                 "p99_ms": empty["p99_ms"],
                 "refused": empty["other"],
