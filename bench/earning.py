@@ -1,20 +1,26 @@
-"""Earning throughput, issuance lag and gas per issued claim, on a throwaway devnet.
+"""Activity ingestion over HTTP, measured from outside with wrk, on a throwaway devnet.
 
-1. Service: pre-signed e-receipts and trips (partners sign, not the platform) submitted one by
-   one through ``api.earning.service`` with every check on (EIP-712 recovery, provider, window,
-   plausibility, duplicates, identity on chain with the default 5 s cache, overlaps, caps),
-   each committed to its own SQLite (WAL, synchronous=FULL) transaction.
-2. HTTP: the same kind of records POSTed to ``/earning/purchases`` and ``/earning/trips`` of a
-   real uvicorn process (one process, the embedded worker running), beside ``GET /healthz`` of
-   the same app in the same run, at the same client concurrency.
-3. Issuance lag: for the HTTP run's claims, accepted -> marked issued (the receipt is in).
-4. Gas: the issuance transactions' ``gasUsed`` over the claims they issued.
-Citizens are stand-ins (a header names the citizen instead of a signed-in account).
+What is measured: ``POST /earning/purchases`` and ``POST /earning/trips`` with partner-signed
+records (EIP-712, signed before the run) and real access tokens (ES256, issued by the platform's
+token issuer for real citizen accounts with wallets, attested on chain), every check on:
+signature, provider and key validity, window, plausibility, duplicates, identity at the
+activity's time, overlaps, caps (the citizen caps are raised so the bench measures speed, not
+refusals; the methodology's per-kind caps stay). Rate limits are off (one client address).
+
+1. The server: ``crda serve`` as ``make up`` runs it (SQLite, one process, the worker and the
+   indexer embedded), or PostgreSQL with ``--workers N`` API processes beside one ``crda
+   worker`` process (``--database-url postgresql+psycopg://...``).
+2. ``GET /healthz`` with wrk, then the submissions with wrk (``bench/wrk/earning.lua`` cycles
+   through the records file this bench writes), same connections and duration, same run.
+3. ``--preload N``: N realistic stored claims (with their submissions and tallies) inserted in
+   bulk by SQL, then the submissions again with fresh records: the rate with a full table.
+4. Issuance lag: accepted -> issued (the batch's receipt is in), over every claim of the runs.
+
+``--json`` prints one JSON object on stdout; everything else goes to stderr.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import statistics
@@ -22,19 +28,21 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import httpx
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak
-from fastapi import FastAPI, Header
+from eth_utils import keccak, to_checksum_address
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import select
+from sqlalchemy import Engine, func, select, text
 
-from api.auth.schemas import Holder
+from api.auth.models import Account as UserAccount
+from api.auth.models import Custody, Role, Wallet
+from api.auth.tokens import issue_access_token
 from api.chain import compiler
 from api.chain.artifacts import Artifacts
 from api.chain.deploy import VERIFIER_ROLE, ensure_deployed
@@ -43,63 +51,53 @@ from api.chain.gateway import ChainGateway
 from api.db import make_engine, make_session_factory
 from api.earning import service
 from api.earning.evidence import LineItem, ReceiptEvidence, TripEvidence, sign_evidence
-from api.earning.models import Claim, ClaimStatus, IssuanceBatch, ProviderKind
+from api.earning.models import Claim, ClaimStatus, ProviderKind
 from api.migrate import upgrade
-from api.outbox.models import ChainTransaction
 from api.settings import PROJECT_ROOT, Environment, Settings
 from api.timeutil import aware
 
-CITIZEN_HEADER = "X-Bench-Citizen"
-
-
-# -- the app the HTTP run serves (uvicorn imports it by name) --------------------------------
-
-
-def _bench_citizen(x_bench_citizen: Annotated[str, Header()]) -> Holder:
-    return Holder(address=x_bench_citizen, account_id=None)
-
-
-def create_bench_app() -> FastAPI:
-    """The API with the signed-in holder replaced by a stand-in citizen header (benchmark only)."""
-    from api.app import create_app
-    from api.auth.deps import current_holder
-
-    app = create_app()
-    app.dependency_overrides[current_holder] = _bench_citizen
-    return app
-
-
-# -- records ---------------------------------------------------------------------------------
+LUA = PROJECT_ROOT / "bench" / "wrk" / "earning.lua"
+DAY = 86400
+err = Console(stderr=True)
 
 
 def _key(name: str) -> LocalAccount:
     return Account.from_key(keccak(text=f"crda-bench:{name}"))
 
 
+# -- records ---------------------------------------------------------------------------------
+
+
 class Records:
-    """Partners, citizens and pre-signed records (partners sign; the platform only verifies)."""
+    """Partners, citizens (accounts, wallets, tokens) and pre-signed records.
+
+    Each citizen's records are spread over the last 28 days, 11 hours apart (a trip lasts 15
+    minutes): no overlap, and no methodology cap per kind and day is reached."""
 
     def __init__(self, gateway: ChainGateway, citizens: int) -> None:
         self.domain = service.evidence_domain(gateway)
         self.merchant = _key("merchant")
         self.transit = _key("transit")
         self.citizens: list[str] = [_key(f"citizen:{i}").address for i in range(citizens)]
+        self.tokens: dict[str, str] = {}
+        self.start = int(time.time()) - 28 * DAY
+        self._next: dict[str, int] = {}
         self._n = 0
-        self._trip_clock: dict[str, int] = {}
 
     def make(self, count: int, tag: str) -> list[tuple[str, str, dict[str, Any]]]:
         """(path, citizen, body) for ``count`` records, half receipts and half subway trips."""
-        now = int(time.time())
         out: list[tuple[str, str, dict[str, Any]]] = []
         for i in range(count):
             self._n += 1
             citizen = self.citizens[i % len(self.citizens)]
+            at = self._next.get(citizen, self.start + (i % len(self.citizens)) % 3600)
+            self._next[citizen] = at + 40_000
             if i % 2 == 0:
                 receipt = ReceiptEvidence(
                     receiptId=f"{tag}-r{self._n}",
                     merchant=self.merchant.address,
                     citizen=citizen,
-                    issuedAt=now - 120,
+                    issuedAt=at,
                     items=[
                         LineItem(
                             productCode="8801234567890",
@@ -110,45 +108,40 @@ class Records:
                     ],
                 )
                 signature = sign_evidence(self.domain, receipt, self.merchant.key)
-                out.append(
-                    (
-                        "/earning/purchases",
-                        citizen,
-                        {"evidence": receipt.model_dump(), "signature": signature},
-                    )
-                )
+                body: dict[str, Any] = {"evidence": receipt.model_dump(), "signature": signature}
+                out.append(("/earning/purchases", citizen, body))
             else:
-                start = self._trip_clock.get(citizen, now - 20 * 86400)
-                self._trip_clock[citizen] = start + 1000
                 trip = TripEvidence(
                     tripId=f"{tag}-t{self._n}",
                     operator=self.transit.address,
                     citizen=citizen,
                     mode="subway",
-                    startedAt=start,
-                    endedAt=start + 900,
+                    startedAt=at,
+                    endedAt=at + 900,
                     fromStation="I124",
                     toStation="I120",
                     distanceMeters=4_200,
                 )
                 signature = sign_evidence(self.domain, trip, self.transit.key)
-                out.append(
-                    (
-                        "/earning/trips",
-                        citizen,
-                        {
-                            "evidence": trip.model_dump(),
-                            "signature": signature,
-                            "gps_legs_m": [300],
-                        },
-                    )
-                )
+                body = {
+                    "evidence": trip.model_dump(),
+                    "signature": signature,
+                    "gps_legs_m": [300],
+                }
+                out.append(("/earning/trips", citizen, body))
         return out
 
+    def write(self, records: list[tuple[str, str, dict[str, Any]]], path: Path) -> None:
+        with path.open("w") as f:
+            for route, citizen, body in records:
+                f.write(f"{route}\t{self.tokens[citizen]}\t{json.dumps(body)}\n")
 
-def _prepare_database(url: str, records: Records) -> None:
-    upgrade(url)
-    engine = make_engine(url)
+
+def _prepare_database(settings: Settings, records: Records) -> None:
+    """Providers, and the citizens as real accounts (role citizen, a self-custody wallet) with
+    access tokens from the platform's issuer (valid for the run)."""
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
     with make_session_factory(engine)() as session:
         service.register_provider(
             session,
@@ -164,6 +157,15 @@ def _prepare_database(url: str, records: Records) -> None:
             kind=ProviderKind.mobility,
             signer_address=records.transit.address,
         )
+        for citizen in records.citizens:
+            account_id = str(uuid.uuid4())
+            session.add(UserAccount(id=account_id, role=Role.citizen.value))
+            session.flush()
+            session.add(Wallet(account_id=account_id, address=citizen, custody=Custody.self.value))
+            records.tokens[citizen] = issue_access_token(settings, account_id, Role.citizen.value)[
+                0
+            ]
+        session.commit()
     engine.dispose()
 
 
@@ -171,211 +173,290 @@ def _attest(gateway: ChainGateway, settings: Settings, citizens: list[str]) -> N
     operator = Account.from_key(settings.operator_key.get_secret_value())
     registry = gateway.contract("IdentityRegistry")
     gateway.transact(registry.functions.grantRole(VERIFIER_ROLE, operator.address), operator)
-    expires = int(time.time()) + 365 * 86400
-    since = int(time.time()) - 86400  # checked at a desk before the receipts the bench dates
+    expires = int(time.time()) + 365 * DAY
+    since = int(time.time()) - 29 * DAY  # checked at a desk before the activities the bench dates
     for citizen in citizens:
         credential = keccak(text=f"bench-credential:{citizen}")
         attest = registry.functions.attestSince(citizen, credential, 2, expires, since)
         gateway.transact(attest, operator)
 
 
-# -- runs ------------------------------------------------------------------------------------
+# -- preload ---------------------------------------------------------------------------------
 
 
-def service_run(
-    settings: Settings, gateway: ChainGateway, batch: list[tuple[str, str, dict[str, Any]]]
-) -> dict[str, Any]:
-    from api.earning.schemas import PurchaseCreate, TripCreate
-
-    engine = make_engine(settings.database_url)
-    sessions = make_session_factory(engine)
-    ctx = service.EarningContext.from_gateway(settings, gateway)
-    parsed = [
-        (path, citizen, (PurchaseCreate if path.endswith("purchases") else TripCreate)(**body))
-        for path, citizen, body in batch
-    ]
+def preload(
+    engine: Engine, claims: int, bench_citizens: list[str], providers: dict[str, tuple[int, str]]
+) -> float:
+    """``claims`` stored claims, issued, with their accepted submissions and the tallies they
+    add up to, inserted by SQL in bulk. They belong to 20,000 citizens, the bench's among them,
+    and are dated 28-29 days ago (before the bench's records: old history, as a real table
+    holds). Returns the seconds it took."""
     began = time.perf_counter()
-    for _path, citizen, body in parsed:
-        with sessions() as session:
-            if isinstance(body, PurchaseCreate):
-                service.submit_purchase(
-                    session,
-                    ctx,
-                    citizen=citizen,
-                    account_id=None,
-                    evidence=body.evidence,
-                    signature=body.signature,
+    others = 20_000 - len(bench_citizens)
+    addresses = bench_citizens + [
+        to_checksum_address(keccak(text=f"crda-bench:preloaded:{i}")[-20:]) for i in range(others)
+    ]
+    base = int(time.time()) - 29 * DAY + 600
+    pg = engine.dialect.name == "postgresql"
+    with engine.begin() as conn:
+        if pg:
+            conn.execute(text("CREATE TEMP TABLE pre_citizens (i integer PRIMARY KEY, a text)"))
+            conn.execute(
+                text("CREATE TEMP TABLE pre_seq AS SELECT g AS n FROM generate_series(1, :n) g"),
+                {"n": claims},
+            )
+
+            def hx(expr: str, width: int) -> str:
+                return f"'0x' || lpad(to_hex({expr}), {width}, '0')"
+
+            def ts(expr: str) -> str:
+                return f"to_timestamp({expr})"
+
+            def day(expr: str) -> str:
+                return f"(to_timestamp({expr}) AT TIME ZONE 'UTC' + interval '9 hours')::date"
+
+            def js(expr: str) -> str:
+                return f"({expr})::json"
+        else:
+            conn.execute(text("CREATE TEMP TABLE pre_citizens (i integer PRIMARY KEY, a text)"))
+            conn.execute(
+                text(
+                    "CREATE TEMP TABLE pre_seq AS WITH RECURSIVE s(n) AS"
+                    " (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < :n) SELECT n FROM s"
+                ),
+                {"n": claims},
+            )
+
+            def hx(expr: str, width: int) -> str:
+                return f"printf('0x%0{width}x', {expr})"
+
+            def ts(expr: str) -> str:
+                return f"strftime('%Y-%m-%d %H:%M:%S', {expr}, 'unixepoch') || '.000000'"
+
+            def day(expr: str) -> str:
+                return f"date({expr} + 32400, 'unixepoch')"
+
+            def js(expr: str) -> str:
+                return expr
+
+        conn.execute(
+            text("INSERT INTO pre_citizens (i, a) VALUES (:i, :a)"),
+            [{"i": i, "a": a} for i, a in enumerate(addresses)],
+        )
+        offset = conn.scalar(text("SELECT coalesce(max(id), 0) FROM earning_submissions")) or 0
+        coffset = conn.scalar(text("SELECT coalesce(max(id), 0) FROM claims")) or 0
+        # n odd: a purchase (merchant), n even: a subway trip (transit), 900 s, 60 s apart per
+        # citizen (trips of one citizen never overlap: each citizen's n are 20,000 apart).
+        start = f"({base} + (s.n / 20000) * 60)"
+        trip = "(s.n % 2 = 0)"
+        evidence = "'{\"preloaded\": ' || s.n || '}'"
+        conn.execute(
+            text(
+                "INSERT INTO earning_submissions (id,"  # noqa: S608 (the bench's own fragments)
+                " account_id, citizen, kind, provider_address,"
+                " evidence, signature, gps_legs_m, evidence_hash, nullifier, status, reason,"
+                " reason_detail, claim_id, created_at)"
+                f" SELECT s.n + {offset}, NULL, c.a,"
+                f" CASE WHEN {trip} THEN 'trip' ELSE 'purchase' END,"
+                f" CASE WHEN {trip} THEN :transit ELSE :merchant END,"
+                f" {js(evidence)}, '0x', NULL, {hx('s.n', 64)}, {hx('s.n + 1000000000', 64)},"
+                f" 'accepted', NULL, NULL, {hx('s.n + 2000000000', 64)}, {ts(start)}"
+                " FROM pre_seq s JOIN pre_citizens c ON c.i = s.n % 20000"
+            ),
+            {"transit": providers["transit"][1], "merchant": providers["mart"][1]},
+        )
+        inputs = '\'{"kind": "preloaded", "components": []}\''
+        conn.execute(
+            text(
+                "INSERT INTO claims (id, claim_id, nullifier, evidence_hash, submission_id,"  # noqa: S608
+                " account_id, beneficiary, provider_id, kind, record_id, mode, activity_start,"
+                " activity_end, activity_day, district, methodology_version, methodology_hash,"
+                " inputs, amount, status, batch_id, merkle_proof, batch_attempts, created_at,"
+                " issued_at)"
+                f" SELECT s.n + {coffset}, {hx('s.n + 2000000000', 64)},"
+                f" {hx('s.n + 1000000000', 64)}, {hx('s.n', 64)}, s.n + {offset}, NULL, c.a,"
+                f" CASE WHEN {trip} THEN :transit_id ELSE :merchant_id END,"
+                f" CASE WHEN {trip} THEN 'trip' ELSE 'purchase' END, 'pre-' || s.n,"
+                f" CASE WHEN {trip} THEN 'subway' ELSE NULL END,"
+                f" {ts(start)}, {ts(start + ' + CASE WHEN ' + trip + ' THEN 900 ELSE 0 END')},"
+                f" {day(start)}, NULL, '2026.2', :mhash,"
+                f" {js(inputs)},"
+                f" 500, 'issued', NULL, NULL, 0, {ts(start)}, {ts(start + ' + 5')}"
+                " FROM pre_seq s JOIN pre_citizens c ON c.i = s.n % 20000"
+            ),
+            {
+                "transit_id": providers["transit"][0],
+                "merchant_id": providers["mart"][0],
+                "mhash": "0x" + "00" * 32,
+            },
+        )
+        # The tallies those claims add up to: all time, per day, per year, per kind and period.
+        for period in (
+            "'*'",
+            "CAST(activity_day AS TEXT)" if not pg else "activity_day::text",
+            "substr(CAST(activity_day AS TEXT), 1, 4)"
+            if not pg
+            else "to_char(activity_day, 'YYYY')",
+        ):
+            for prefix in ("", "CASE WHEN kind = 'trip' THEN 'transit@' ELSE 'purchase@' END || "):
+                if prefix and period == "'*'":
+                    continue
+                conn.execute(
+                    text(
+                        "INSERT INTO earning_tallies (citizen, period, grams)"  # noqa: S608
+                        f" SELECT beneficiary, {prefix}{period}, sum(amount) FROM claims"
+                        f" WHERE id > {coffset} GROUP BY 1, 2"
+                        " ON CONFLICT (citizen, period) DO UPDATE"
+                        " SET grams = earning_tallies.grams + excluded.grams"
+                    )
                 )
-            else:
-                service.submit_trip(
-                    session,
-                    ctx,
-                    citizen=citizen,
-                    account_id=None,
-                    evidence=body.evidence,
-                    signature=body.signature,
-                    gps_legs_m=body.gps_legs_m,
-                )
-    elapsed = time.perf_counter() - began
-    engine.dispose()
-    return {
-        "activities": len(parsed),
-        "seconds": round(elapsed, 3),
-        "per_second": round(len(parsed) / elapsed, 1),
-    }
+        conn.execute(text("DROP TABLE pre_seq"))
+        conn.execute(text("DROP TABLE pre_citizens"))
+    with engine.begin() as conn:
+        conn.execute(text("ANALYZE"))
+    return time.perf_counter() - began
 
 
-async def _fire(
-    base: str, requests: list[tuple[str, str, dict[str, Any] | None]], concurrency: int
-) -> tuple[float, dict[int, int]]:
-    statuses: dict[int, int] = {}
-    queue = list(reversed(requests))
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
-
-        async def worker() -> None:
-            while queue:
-                path, citizen, body = queue.pop()
-                if body is None:
-                    response = await client.get(path)
-                else:
-                    response = await client.post(path, json=body, headers={CITIZEN_HEADER: citizen})
-                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
-
-        began = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return time.perf_counter() - began, statuses
+# -- the server and wrk ----------------------------------------------------------------------
 
 
-def http_run(
-    settings: Settings,
-    batch: list[tuple[str, str, dict[str, Any]]],
-    concurrency: int,
-    log_path: Path,
-) -> dict[str, Any]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "CRDA_ENVIRONMENT": "test",
-        "CRDA_DATABASE_URL": settings.database_url,
-        "CRDA_RPC_URL": settings.rpc_url,
-        "CRDA_DEPLOYMENTS_DIR": str(settings.deployments_dir),
-        "CRDA_DAILY_CAP_GRAMS": str(settings.daily_cap_grams),
-        "CRDA_YEARLY_CAP_GRAMS": str(settings.yearly_cap_grams),
-        "CRDA_ISSUANCE_BATCH_SIZE": str(settings.issuance_batch_size),
-        "CRDA_ISSUANCE_BATCH_MAX_WAIT": str(settings.issuance_batch_max_wait),
-        "CRDA_RECEIPT_POLL_INTERVAL": "0.01",
-        "CRDA_WORKER_INTERVAL": "0.05",
-    }
-    log = open(log_path, "wb")
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "bench.earning:create_bench_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
+class Server:
+    """``crda serve`` (and with ``workers > 1``, a ``crda worker`` beside it)."""
+
+    def __init__(self, settings: Settings, workers: int, log_dir: Path) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        multi = workers > 1
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(PROJECT_ROOT),
+            "CRDA_ENVIRONMENT": "test",
+            "CRDA_DATABASE_URL": settings.database_url,
+            "CRDA_RPC_URL": settings.rpc_url,
+            "CRDA_DEPLOYMENTS_DIR": str(settings.deployments_dir),
+            "CRDA_RATE_LIMITS_ENABLED": "false",
+            "CRDA_DAILY_CAP_GRAMS": str(settings.daily_cap_grams),
+            "CRDA_YEARLY_CAP_GRAMS": str(settings.yearly_cap_grams),
+        }
+        if multi:
+            env |= {"CRDA_RUN_WORKERS": "false", "CRDA_INDEXER_ENABLED": "false"}
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.logs = []
+        cli = [sys.executable, "-m", "api.cli"]
+        commands = [[*cli, "serve", "--port", str(self.port), "--workers", str(workers)]]
+        if multi:
+            commands.append([*cli, "worker"])
+        for i, command in enumerate(commands):
+            log = (log_dir / f"server-{i}.log").open("wb")
+            self.logs.append(log)
+            self.procs.append(
+                subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=log)
+            )
+        deadline = time.monotonic() + 240
         while True:
             try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError(f"bench API did not start; see {log_path}")
-            time.sleep(0.2)
-        trivial_n = len(batch)
-        trivial_s, trivial_codes = asyncio.run(
-            _fire(base, [("/healthz", "", None)] * trivial_n, concurrency)
-        )
-        submit_s, submit_codes = asyncio.run(
-            _fire(base, [(p, c, b) for p, c, b in batch], concurrency)
-        )
-        # Wait for the embedded worker to issue everything accepted.
-        engine = make_engine(settings.database_url)
-        sessions = make_session_factory(engine)
-        deadline = time.monotonic() + 120
-        while True:
-            with sessions() as session:
-                open_claims = session.scalar(
-                    select(Claim.id).where(Claim.status != ClaimStatus.issued).limit(1)
-                )
-            if open_claims is None or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
+            if time.monotonic() > deadline or any(p.poll() is not None for p in self.procs):
+                self.stop()
+                tail = (log_dir / "server-0.log").read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"bench API did not start:\n{tail}")
+            time.sleep(0.3)
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        for log in self.logs:
+            log.close()
+
+
+def wrk(url: str, seconds: int, connections: int, threads: int, script: list[str] | None = None):
+    """Run wrk; with a script, its JSON summary; without, requests per second."""
+    command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s"]
+    command += ["--timeout", "30s"]
+    if script:
+        command += ["-s", str(LUA), url, "--", *script]
+    else:
+        command.append(url)
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    if script:
+        summary: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+        return summary
+    for line in out.splitlines():
+        if line.startswith("Requests/sec:"):
+            return {"rps": float(line.split()[1])}
+    raise RuntimeError(f"wrk printed no rate: {out}")
+
+
+def submissions(
+    server: Server, records: Records, tmp: Path, tag: str, count: int, seconds: int, c: int, t: int
+) -> dict[str, Any]:
+    path = tmp / f"records-{tag}.tsv"
+    made = time.perf_counter()
+    records.write(records.make(count, tag), path)
+    err.print(
+        f"[{tag}] {count} records signed in {time.perf_counter() - made:.1f} s; wrk {seconds} s"
+    )
+    summary = wrk(server.base, seconds, c, t, [str(path), str(t)])
+    seconds_run = summary["duration_us"] / 1e6
+    summary["accepted_rps"] = round(summary["created"] / seconds_run, 1)
+    err.print(f"[{tag}] {summary}")
+    return summary
+
+
+def _lags(engine: Engine, timeout: float) -> list[float]:
+    sessions = make_session_factory(engine)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
         with sessions() as session:
-            claims = list(session.scalars(select(Claim)))
-            lags = sorted(
-                (aware(c.issued_at) - aware(c.created_at)).total_seconds()
-                for c in claims
-                if c.issued_at is not None
+            pending = session.scalar(
+                select(func.count()).where(
+                    Claim.status.in_([ClaimStatus.accepted, ClaimStatus.batched])
+                )
             )
-            tx_hashes = list(session.scalars(select(ChainTransaction.tx_hash)))
-            batches = list(session.scalars(select(IssuanceBatch)))
-        engine.dispose()
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
-    trivial_rate = trivial_n / trivial_s
-    submit_rate = len(batch) / submit_s
-    return {
-        "concurrency": concurrency,
-        "trivial_per_second": round(trivial_rate, 1),
-        "trivial_statuses": trivial_codes,
-        "submissions": len(batch),
-        "submissions_per_second": round(submit_rate, 1),
-        "submission_statuses": submit_codes,
-        "ratio_to_trivial": round(submit_rate / trivial_rate, 3),
-        "claims_issued": len(lags),
-        "batches": len(batches),
-        "lag_p50_s": round(statistics.median(lags), 3) if lags else None,
-        "lag_p95_s": round(lags[int(0.95 * (len(lags) - 1))], 3) if lags else None,
-        "lag_max_s": round(lags[-1], 3) if lags else None,
-        "tx_hashes": [h for h in tx_hashes if h],
-    }
+        if not pending:
+            break
+        time.sleep(0.5)
+    with sessions() as session:
+        rows = session.execute(
+            select(Claim.created_at, Claim.issued_at).where(
+                Claim.record_id.not_like("pre-%"), Claim.issued_at.is_not(None)
+            )
+        ).all()
+    return sorted((aware(i) - aware(c)).total_seconds() for c, i in rows if i is not None)
 
 
 def main(
     *,
-    activities: int = 2000,
-    concurrency: int = 32,
-    citizens: int = 100,
+    seconds: int = 10,
+    records_per_run: int = 8000,
+    connections: int = 32,
+    threads: int = 1,
+    citizens: int = 500,
+    workers: int = 1,
+    preload_claims: int = 0,
+    database_url: str | None = None,
     as_json: bool = False,
     kind: str = "hardhat",
 ) -> dict[str, Any]:
     devnet = start_devnet(kind)
+    server: Server | None = None
     try:
         with tempfile.TemporaryDirectory() as tmp_dir:
             tmp = Path(tmp_dir)
             settings = Settings(
                 environment=Environment.test,
-                # Benchmarks send many requests from one address.
                 rate_limits_enabled=False,
                 rpc_url=devnet.rpc_url,
                 deployments_dir=tmp,
-                database_url=f"sqlite:///{tmp / 'service.db'}",
-                receipt_poll_interval=0.01,
-                run_workers=False,
+                database_url=database_url or f"sqlite:///{tmp / 'bench.db'}",
                 daily_cap_grams=10**9,
                 yearly_cap_grams=10**12,
             )
@@ -388,54 +469,121 @@ def main(
             )
             gateway = ChainGateway.connect(settings)
             records = Records(gateway, citizens)
+            err.print(f"attesting {citizens} citizens on chain")
             _attest(gateway, settings, records.citizens)
-
-            _prepare_database(settings.database_url, records)
-            in_service = service_run(settings, gateway, records.make(activities, "svc"))
-
-            http_settings = settings.model_copy(
-                update={"database_url": f"sqlite:///{tmp / 'http.db'}"}
+            _prepare_database(settings, records)
+            engine = make_engine(settings.database_url)
+            server = Server(settings, workers, tmp)
+            wrk(server.base + "/healthz", 2, connections, threads)  # warm up
+            healthz = wrk(server.base + "/healthz", seconds, connections, threads)["rps"]
+            err.print(f"/healthz {healthz} req/s")
+            # Warm-up: each citizen's identity read once, the factor set recorded.
+            submissions(server, records, tmp, "warm", citizens, 3, connections, threads)
+            spy = None
+            if os.environ.get("CRDA_BENCH_PYSPY"):  # a profile of the empty run (py-spy)
+                spy = subprocess.Popen(
+                    [
+                        str(Path(sys.executable).parent / "py-spy"),
+                        "record",
+                        "--format",
+                        "raw",
+                        "-o",
+                        os.environ["CRDA_BENCH_PYSPY"],
+                        "-d",
+                        str(seconds),
+                        "-p",
+                        str(server.procs[0].pid),
+                        "--nonblocking",
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            empty = submissions(
+                server, records, tmp, "empty", records_per_run, seconds, connections, threads
             )
-            _prepare_database(http_settings.database_url, records)
-            over_http = http_run(
-                http_settings, records.make(activities, "http"), concurrency, tmp / "api.log"
-            )
-            gas = 0
-            for tx_hash in over_http.pop("tx_hashes"):
-                gas += int(gateway.w3.eth.get_transaction_receipt(tx_hash)["gasUsed"])
-            issued = over_http["claims_issued"]
+            if spy is not None:
+                spy.wait(timeout=60)
             result: dict[str, Any] = {
-                "service": in_service,
-                "http": over_http,
-                "gas_total": gas,
-                "gas_per_issued_claim": gas // issued if issued else None,
-                "issuance_batch_size": settings.issuance_batch_size,
-                "issuance_batch_max_wait_s": settings.issuance_batch_max_wait,
+                "database": engine.dialect.name,
+                "processes": workers,
+                "connections": connections,
+                "wrk_threads": threads,
+                "seconds": seconds,
                 "citizens": citizens,
-                "targets": {"per_second": 500, "ratio_to_trivial": 0.3, "lag_s": 10},
+                "healthz_rps": healthz,
+                "accepted_rps": empty["accepted_rps"],
+                "ratio": round(empty["accepted_rps"] / healthz, 3) if healthz else None,
+                "p50_ms": empty["p50_ms"],
+                "p99_ms": empty["p99_ms"],
+                "refused": empty["other"],
+                "preloaded_claims": 0,
+                "accepted_rps_preloaded": None,
+                "preloaded_ratio_to_empty": None,
             }
+            if preload_claims:
+                err.print(f"preloading {preload_claims} claims")
+                with make_session_factory(engine)() as session:
+                    providers = {
+                        p.code: (p.id, p.signer_address) for p in service.list_providers(session)
+                    }
+                # The server stops while the rows go in (as a bulk import would be run), and
+                # starts again on the full table.
+                server.stop()
+                took = preload(engine, preload_claims, records.citizens, providers)
+                server = Server(settings, workers, tmp)
+                submissions(server, records, tmp, "warm2", citizens, 3, connections, threads)
+                err.print(f"preloaded in {took:.0f} s")
+                full = submissions(
+                    server, records, tmp, "full", records_per_run, seconds, connections, threads
+                )
+                result |= {
+                    "preloaded_claims": preload_claims,
+                    "preload_seconds": round(took, 1),
+                    "accepted_rps_preloaded": full["accepted_rps"],
+                    "preloaded_ratio_to_empty": round(
+                        full["accepted_rps"] / empty["accepted_rps"], 3
+                    ),
+                    "p99_ms_preloaded": full["p99_ms"],
+                    "refused_preloaded": full["other"],
+                }
+            lags = _lags(engine, 180)
+            result |= {
+                "claims_issued": len(lags),
+                "issuance_lag_p50_s": round(statistics.median(lags), 3) if lags else None,
+                "issuance_lag_p95_s": round(lags[int(0.95 * (len(lags) - 1))], 3) if lags else None,
+                "targets": {
+                    "accepted_rps": 500,
+                    "ratio": 0.3,
+                    "preloaded_ratio_to_empty": 0.9,
+                    "issuance_lag_p95_s": 10,
+                },
+            }
+            engine.dispose()
     finally:
+        if server is not None:
+            server.stop()
         devnet.stop()
     if as_json:
         sys.stdout.write(json.dumps(result) + "\n")
     else:
-        table = Table(title="Earning: verified activities, issuance lag, gas")
+        table = Table(
+            title=f"Earning ingestion over HTTP ({result['database']}, "
+            f"{workers} process(es), wrk {threads}t/{connections}c)"
+        )
         table.add_column("measure")
         table.add_column("value", justify="right")
-        http: dict[str, Any] = result["http"]
-        for label, value in (
-            ("service: verified activities/s (1 thread)", result["service"]["per_second"]),
-            ("HTTP: trivial GET /healthz per s", http["trivial_per_second"]),
-            ("HTTP: verified activities/s", http["submissions_per_second"]),
-            ("HTTP: ratio to trivial", http["ratio_to_trivial"]),
-            ("HTTP: statuses", http["submission_statuses"]),
-            (
-                "issuance lag p50 / p95 / max (s)",
-                f"{http['lag_p50_s']} / {http['lag_p95_s']} / {http['lag_max_s']}",
-            ),
-            ("batches", http["batches"]),
-            ("gas per issued claim", result["gas_per_issued_claim"]),
+        for label, key in (
+            ("GET /healthz req/s", "healthz_rps"),
+            ("accepted/s (empty database)", "accepted_rps"),
+            ("ratio to /healthz", "ratio"),
+            ("p50 / p99 ms", None),
+            ("preloaded claims", "preloaded_claims"),
+            ("accepted/s (preloaded)", "accepted_rps_preloaded"),
+            ("preloaded / empty", "preloaded_ratio_to_empty"),
+            ("issuance lag p50 s", "issuance_lag_p50_s"),
+            ("issuance lag p95 s", "issuance_lag_p95_s"),
         ):
+            value = f"{result['p50_ms']} / {result['p99_ms']}" if key is None else result[key]
             table.add_row(label, str(value))
-        Console().print(table)
+        Console(stderr=True).print(table)
     return result

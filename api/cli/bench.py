@@ -61,19 +61,35 @@ def bench_indexer(
 
 @app.command("earning")
 def bench_earning(
-    activities: Annotated[int, typer.Option(help="Records per run (service, then HTTP).")] = 2000,
-    concurrency: Annotated[int, typer.Option(help="HTTP client concurrency.")] = 32,
-    citizens: Annotated[int, typer.Option(help="Verified citizens the records spread over.")] = 100,
+    seconds: Annotated[int, typer.Option(help="Seconds of each wrk run.")] = 10,
+    records: Annotated[int, typer.Option(help="Pre-signed records per run.")] = 8000,
+    connections: Annotated[int, typer.Option(help="wrk connections.")] = 32,
+    threads: Annotated[int, typer.Option(help="wrk threads.")] = 1,
+    citizens: Annotated[int, typer.Option(help="Verified citizens with tokens.")] = 500,
+    workers: Annotated[
+        int, typer.Option(help="API processes (>1: a separate `crda worker` runs the outbox).")
+    ] = 1,
+    preload: Annotated[
+        int, typer.Option(help="Claims bulk-inserted before a second run (e.g. 1000000).")
+    ] = 0,
+    database_url: Annotated[
+        str | None, typer.Option(help="A PostgreSQL URL (default: a temporary SQLite file).")
+    ] = None,
     as_json: JsonOption = False,
     kind: KindOption = "hardhat",
 ) -> None:
-    """Verified activities per second (service and HTTP beside /healthz), issuance lag, gas."""
+    """Accepted activities/s over HTTP with wrk beside /healthz, empty and preloaded; lag."""
     from bench.earning import main  # lazy: see the module docstring
 
     main(
-        activities=activities,
-        concurrency=concurrency,
+        seconds=seconds,
+        records_per_run=records,
+        connections=connections,
+        threads=threads,
         citizens=citizens,
+        workers=workers,
+        preload_claims=preload,
+        database_url=database_url,
         as_json=as_json,
         kind=kind,
     )

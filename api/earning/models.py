@@ -17,6 +17,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -176,7 +177,15 @@ class Claim(Base):
     """One verified activity's right to credits; everything needed to recompute and prove it."""
 
     __tablename__ = "claims"
-    __table_args__ = (UniqueConstraint("provider_id", "kind", "record_id"),)
+    __table_args__ = (
+        UniqueConstraint("provider_id", "kind", "record_id"),
+        # The overlap check: the citizen's trips ending after a new one starts.
+        Index("ix_claims_trips", "beneficiary", "kind", "activity_end"),
+        # The batcher: holders with claims set aside (``unverified``), every round.
+        Index("ix_claims_status_beneficiary", "status", "beneficiary"),
+        # A confirmed batch's claims (``batch_id = ? AND status = 'batched'``).
+        Index("ix_claims_batch_id_status", "batch_id", "status"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     claim_id: Mapped[str] = mapped_column(String(66), unique=True)
@@ -205,7 +214,7 @@ class Claim(Base):
     status: Mapped[ClaimStatus] = mapped_column(
         String(20), default=ClaimStatus.accepted, index=True
     )
-    batch_id: Mapped[int | None] = mapped_column(ForeignKey("issuance_batches.id"), index=True)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("issuance_batches.id"))
     merkle_proof: Mapped[list[str] | None] = mapped_column(JSON)
     batch_attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -18,13 +18,13 @@ from typing import Any
 
 from eth_abi import encode as abi_encode
 from eth_utils import is_checksum_address, keccak
-from sqlalchemy import select, update
+from sqlalchemy import BigInteger, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.chain.gateway import ChainGateway
 from api.chain.identity import IdentityReader
-from api.db import insert_if_absent
+from api.db import dialect_insert, insert_if_absent
 from api.earning import corroboration, fraud
 from api.earning.districts import DISTRICTS
 from api.earning.evidence import (
@@ -695,26 +695,50 @@ def local_day(moment: datetime, settings: Settings) -> date:
     return (moment + timedelta(hours=settings.earning_utc_offset_hours)).date()
 
 
+# (dialect, capped) -> the tally upsert, built once: building SQLAlchemy statements per call cost
+# more than running them (five tallies a submission).
+_UPSERTS: dict[tuple[str, bool], Any] = {}
+
+
+def _tally_upsert(session: Session, capped: bool) -> Any:
+    key = (session.get_bind().dialect.name, capped)
+    statement = _UPSERTS.get(key)
+    if statement is None:
+        table = EarningTally.__table__
+        insert = dialect_insert(session)(table).values(
+            citizen=bindparam("citizen"), period=bindparam("period"), grams=bindparam("amount")
+        )
+        total = table.c.grams + insert.excluded.grams
+        statement = insert.on_conflict_do_update(
+            index_elements=[table.c.citizen, table.c.period],
+            set_={"grams": total},
+            where=(total <= bindparam("cap", type_=BigInteger)) if capped else None,
+        ).returning(table.c.grams)
+        _UPSERTS[key] = statement
+    return statement
+
+
 def _add(session: Session, citizen: str, period: str, amount: int, cap: int | None) -> int | None:
     """Add ``amount`` to a tally unless that passes ``cap``; None when added, else the grams
-    the tally holds (one conditional UPDATE: concurrent adds can never pass the cap). The row
-    is made on the citizen's first activity of the period only."""
-    row = (EarningTally.citizen == citizen) & (EarningTally.period == period)
-    where = row if cap is None else row & (EarningTally.grams + amount <= cap)
-    add = (
-        update(EarningTally)
-        .where(where)
-        .values(grams=EarningTally.grams + amount)
-        .execution_options(synchronize_session=False)
-    )
-    if session.execute(add).rowcount == 1:  # type: ignore[attr-defined]
+    the tally holds. One statement, the row made on the citizen's first activity of the period:
+    ``INSERT .. ON CONFLICT DO UPDATE .. WHERE grams + amount <= cap RETURNING grams`` (the
+    update and its condition are atomic on the row, so concurrent adds can never pass the cap,
+    in any number of processes; it returns no row when the cap refuses)."""
+    if cap is not None and amount > cap:
+        held = session.scalar(
+            select(EarningTally.grams).where(
+                (EarningTally.citizen == citizen) & (EarningTally.period == period)
+            )
+        )
+        return int(held or 0)
+    values = {"citizen": citizen, "period": period, "amount": amount, "cap": cap}
+    if session.execute(_tally_upsert(session, cap is not None), values).first() is not None:
         return None
-    held = session.scalar(select(EarningTally.grams).where(row))
-    if held is None:
-        insert_if_absent(session, EarningTally, citizen=citizen, period=period, grams=0)
-        if session.execute(add).rowcount == 1:  # type: ignore[attr-defined]
-            return None
-        held = session.scalar(select(EarningTally.grams).where(row))
+    held = session.scalar(
+        select(EarningTally.grams).where(
+            (EarningTally.citizen == citizen) & (EarningTally.period == period)
+        )
+    )
     return int(held or 0)
 
 

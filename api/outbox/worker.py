@@ -37,6 +37,7 @@ from web3.types import TxReceipt
 from api.chain.deployments import DeploymentMissing
 from api.chain.errors import ChainRevert
 from api.chain.gateway import ChainGateway, SignedTx
+from api.db import durable
 from api.errors import Problem
 from api.leases import Lease, LeaseLost
 from api.outbox.models import ChainTransaction, OutboxStatus
@@ -141,6 +142,8 @@ class OutboxWorker(PollingLoop):
         # Each step renews the lease as its last statement before committing (``_fence``):
         # no database lock is taken before the chain calls (the simulation, the receipt).
         with self.sessions() as session, session.begin():
+            # The signed transaction, once committed, survives a power cut before it leaves.
+            durable(session)
             row = session.get(ChainTransaction, row_id, with_for_update=True)
             if row is None:
                 return

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0730_read_models"
-down_revision: str | Sequence[str] | None = "0700_corroboration"
+down_revision: str | Sequence[str] | None = "0720_ingest_indexes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
