@@ -18,7 +18,7 @@ from typing import Any
 
 from eth_abi import encode as abi_encode
 from eth_utils import is_checksum_address, keccak
-from sqlalchemy import BigInteger, bindparam, select
+from sqlalchemy import BigInteger, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 

@@ -85,18 +85,19 @@ def _local_day_start() -> int:
 def test_a_burst_of_rides_never_passes_the_kind_cap(
     apps: list[TestClient], people: People, partners: Partners, verified: Accounts
 ) -> None:
-    """2026.2 caps bikes and scooters at 3 kg a citizen a day: of ten 411 g rides of one day
-    sent together, seven are credited (2,877 g), three refused, whatever the order."""
+    """2026.2 and later cap bikes and scooters at 3 kg a citizen a day: of twelve 299 g rides
+    (1,750 m, within 1.5x the straight line) of one day sent together, ten are credited
+    (2,990 g), two refused, whatever the order."""
     alice = verified.alice.address
     base = _local_day_start()
-    rides = [partners.ride(alice, start=base + n * 700, distance=2_400) for n in range(10)]
+    rides = [partners.ride(alice, start=base + n * 700, distance=1_750) for n in range(12)]
     headers = people.holder(alice)
     body = [{"evidence": e.model_dump(), "signature": s, "gps_legs_m": []} for e, s in rides]
     responses = at_once(apps, "/earning/trips", [(b, headers) for b in body])
 
     accepted = [r.json()["amount_grams"] for r in responses if r.status_code == 201]
     refused = [r.json() for r in responses if r.status_code != 201]
-    assert accepted == [411] * 7, [r.text for r in responses]
+    assert accepted == [299] * 10, [r.text for r in responses]
     assert {(p["type"], p["kind"], p["cap_grams"]) for p in refused} == {
         ("/problems/kind-cap-reached", "micromobility", 3000)
     }
@@ -110,7 +111,7 @@ def test_a_burst_of_rides_never_passes_the_kind_cap(
                 EarningTally.citizen == alice, EarningTally.period == f"micromobility@{day}"
             )
         )
-    assert grams == tally == 7 * 411
+    assert grams == tally == 10 * 299
 
 
 def test_the_first_claims_of_a_new_key_and_factor_set_arrive_together(
