@@ -220,7 +220,7 @@ def snapshot_figures(
 
     domain = Domain(gateway.chain_id, exchange.address)
 
-    def settle(round_: int, n: int) -> TxReceipt:
+    def settle(round_: int, n: int, first_fill: int) -> TxReceipt:
         fills = []
         for i in range(n):
             seller, buyer = sellers[i % len(sellers)], buyers[i % len(buyers)]
@@ -229,7 +229,8 @@ def snapshot_figures(
             buy = Order(buyer.address, Side.buy, PRICE, KG, EXPIRY, nonce + 1)
             fills.append(
                 (
-                    keccak(text=f"snapshot-fill:{round_}:{i}"),
+                    # Numbered in sequence, as the platform's engine numbers its fills.
+                    (first_fill + i).to_bytes(32, "big"),
                     buy.as_tuple(),
                     domain.sign_order(buy, buyer),
                     sell.as_tuple(),
@@ -245,9 +246,12 @@ def snapshot_figures(
         assert not rejected, "a fill was rejected"
         return receipt
 
-    settle(0, len(sellers))  # every trader has now traded: buyers hold credits, sellers won
-    batch = settle(1, 100)
-    single = settle(2, 1)
+    # Every trader has now traded (buyers hold credits, sellers won), and the bitmap word of
+    # fills 1-255 exists: the batch of 100 is fills 21-120 and the single one fill 121, as on a
+    # platform that has settled fills before.
+    settle(0, len(sellers), 1)
+    batch = settle(1, 100, len(sellers) + 1)
+    single = settle(2, 1, len(sellers) + 101)
     return {
         "issue_batch_100_claims": _figure(gateway, issued, 100),
         "settle_batch_100_trades": _figure(gateway, batch, 100),
