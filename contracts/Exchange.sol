@@ -16,6 +16,10 @@ import {IIdentityRegistry} from "./interfaces/IIdentityRegistry.sol";
 /// or neither. A fill that cannot settle is skipped with {FillRejected}; the rest of the batch
 /// settles. A fill id settles at most once, so a re-sent batch is harmless.
 ///
+/// Gas: each order has one storage word (grams filled and the cancelled flag), read once and
+/// written once per fill; settled fill ids are bits of a bitmap, 256 ids to a word, so fills
+/// numbered in sequence (as the platform numbers them) share a word that is already written.
+///
 /// Signatures are ECDSA only (an EOA's key), never ERC-1271: the check costs a fixed few
 /// thousand gas and runs no code of the maker's, so a maker whose address runs code (a contract
 /// wallet, an EIP-7702 delegation) cannot burn a batch's gas. A key holder who delegated their
