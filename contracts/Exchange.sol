@@ -16,6 +16,10 @@ import {IIdentityRegistry} from "./interfaces/IIdentityRegistry.sol";
 /// or neither. A fill that cannot settle is skipped with {FillRejected}; the rest of the batch
 /// settles. A fill id settles at most once, so a re-sent batch is harmless.
 ///
+/// Gas: each order has one storage word (grams filled and the cancelled flag), read once and
+/// written once per fill; settled fill ids are bits of a bitmap, 256 ids to a word, so fills
+/// numbered in sequence (as the platform numbers them) share a word that is already written.
+///
 /// Signatures are ECDSA only (an EOA's key), never ERC-1271: the check costs a fixed few
 /// thousand gas and runs no code of the maker's, so a maker whose address runs code (a contract
 /// wallet, an EIP-7702 delegation) cannot burn a batch's gas. A key holder who delegated their
@@ -51,9 +55,16 @@ contract Exchange is AccessControl, EIP712, IExchange {
     IERC20 private immutable _won;
     IIdentityRegistry private immutable _registry;
 
-    mapping(bytes32 orderHash => uint256) private _filled;
-    mapping(bytes32 orderHash => bool) private _cancelled;
-    mapping(bytes32 fillId => bool) private _settled;
+    /// @dev Bits 0-127 of an order's word: grams filled; bit 128: cancelled. One slot per order,
+    /// read once and written once per fill (a separate cancelled flag cost a cold read more).
+    uint256 private constant _FILLED_MASK = type(uint128).max;
+    uint256 private constant _CANCELLED = 1 << 128;
+
+    mapping(bytes32 orderHash => uint256) private _orderState;
+    /// @dev Settled fill ids, 256 to a word (the nonce bitmap of Uniswap's Permit2): bit
+    /// `id & 255` of word `id >> 8`. The platform numbers its fills in sequence, so a batch
+    /// writes one or two words instead of a fresh slot per fill; any id still settles once.
+    mapping(uint256 word => uint256 bits) private _settledFills;
 
     /// @param admin the operator (role admin).
     /// @param credits the CRDA token (grams).
@@ -85,17 +96,17 @@ contract Exchange is AccessControl, EIP712, IExchange {
 
     /// @notice Grams of the order with digest `orderHash` settled so far.
     function filledOf(bytes32 orderHash) external view returns (uint256) {
-        return _filled[orderHash];
+        return _orderState[orderHash] & _FILLED_MASK;
     }
 
     /// @notice Whether the order with digest `orderHash` was cancelled.
     function isCancelled(bytes32 orderHash) external view returns (bool) {
-        return _cancelled[orderHash];
+        return _orderState[orderHash] & _CANCELLED != 0;
     }
 
     /// @notice Whether the fill `fillId` has settled.
     function isSettled(bytes32 fillId) external view returns (bool) {
-        return _settled[fillId];
+        return _isSettled(fillId);
     }
 
     /// @notice Settle many fills in one transaction; a fill that cannot settle is skipped.
@@ -151,56 +162,88 @@ contract Exchange is AccessControl, EIP712, IExchange {
     function cancelOrders(Order[] calldata orders) external onlyRole(SETTLER_ROLE) {
         for (uint256 i = 0; i < orders.length; ++i) {
             bytes32 orderHash = hashOrder(orders[i]);
-            if (!_cancelled[orderHash]) _cancel(orderHash, orders[i].maker);
+            if (_orderState[orderHash] & _CANCELLED == 0) _cancel(orderHash, orders[i].maker);
         }
     }
 
+    /// @dev Marks `orderHash` cancelled for good. Emits {OrderCancelled}.
     function _cancel(bytes32 orderHash, address maker) private {
-        _cancelled[orderHash] = true;
+        _orderState[orderHash] |= _CANCELLED;
         emit OrderCancelled(orderHash, maker);
     }
 
+    /// @dev Checks one fill and, when every check passes, settles it. Reads each order's word
+    /// once and writes it once; both transfers happen after every check and every write.
     function _settle(Fill calldata fill) private returns (RejectReason) {
-        if (_settled[fill.fillId]) return RejectReason.AlreadySettled;
-        Order calldata buy = fill.buy;
-        Order calldata sell = fill.sell;
+        if (_isSettled(fill.fillId)) return RejectReason.AlreadySettled;
+        if (!_termsValid(fill)) return RejectReason.BadFill;
         uint256 quantity = fill.quantity;
-        uint256 price = fill.price;
-        if (
-            quantity == 0 || quantity % LOT != 0 || price == 0 || price > type(uint128).max
-                || quantity > type(uint128).max || buy.side != BUY || sell.side != SELL
-                || buy.maker == sell.maker || price < sell.price || price > buy.price
-        ) return RejectReason.BadFill;
-        bytes32 buyHash = hashOrder(buy);
-        if (!_orderCanFill(buy, buyHash, fill.buySignature, quantity)) return RejectReason.BuyOrderInvalid;
-        bytes32 sellHash = hashOrder(sell);
-        if (!_orderCanFill(sell, sellHash, fill.sellSignature, quantity)) return RejectReason.SellOrderInvalid;
+        (bool buyCanFill, bytes32 buyHash, uint256 buyState) = _orderCanFill(fill.buy, fill.buySignature, quantity);
+        if (!buyCanFill) return RejectReason.BuyOrderInvalid;
+        (bool sellCanFill, bytes32 sellHash, uint256 sellState) =
+            _orderCanFill(fill.sell, fill.sellSignature, quantity);
+        if (!sellCanFill) return RejectReason.SellOrderInvalid;
         // Exact: quantity is a whole number of lots; both factors are below 2**128.
-        uint256 won = price * (quantity / LOT);
-        if (!_registry.isVerified(buy.maker) || _won.balanceOf(buy.maker) < won) {
+        uint256 won = fill.price * (quantity / LOT);
+        if (!_registry.isVerified(fill.buy.maker) || _won.balanceOf(fill.buy.maker) < won) {
             return RejectReason.BuyerCannotPay;
         }
-        if (!_registry.isVerified(sell.maker) || _credits.balanceOf(sell.maker) < quantity) {
+        if (!_registry.isVerified(fill.sell.maker) || _credits.balanceOf(fill.sell.maker) < quantity) {
             return RejectReason.SellerCannotDeliver;
         }
-        _settled[fill.fillId] = true;
-        _filled[buyHash] += quantity;
-        _filled[sellHash] += quantity;
-        // Our own tokens: they revert on failure (and return true otherwise).
-        _credits.transferFrom(sell.maker, buy.maker, quantity);
-        _won.transferFrom(buy.maker, sell.maker, won);
-        emit FillSettled(fill.fillId, buyHash, sellHash, buy.maker, sell.maker, price, quantity, won);
+        _markSettled(fill.fillId);
+        // Cannot overflow into the cancelled bit: _orderCanFill checked filled + quantity <=
+        // order.quantity <= type(uint128).max, and the cancelled bit is clear.
+        _orderState[buyHash] = buyState + quantity;
+        _orderState[sellHash] = sellState + quantity;
+        _move(fill, buyHash, sellHash, won);
         return RejectReason.None;
     }
 
-    function _orderCanFill(Order calldata order, bytes32 orderHash, bytes calldata signature, uint256 quantity)
+    /// @dev Moves a checked fill's credits seller -> buyer and `won` buyer -> seller. Emits
+    /// {FillSettled}.
+    function _move(Fill calldata fill, bytes32 buyHash, bytes32 sellHash, uint256 won) private {
+        address buyer = fill.buy.maker;
+        address seller = fill.sell.maker;
+        // Our own tokens: they revert on failure (and return true otherwise).
+        _credits.transferFrom(seller, buyer, fill.quantity);
+        _won.transferFrom(buyer, seller, won);
+        emit FillSettled(fill.fillId, buyHash, sellHash, buyer, seller, fill.price, fill.quantity, won);
+    }
+
+    /// @dev The fill's own terms: whole lots below 2**128 grams, a price in (0, 2**128) between
+    /// the sell and the buy limit, a buy and a sell of two different makers.
+    function _termsValid(Fill calldata fill) private pure returns (bool) {
+        uint256 quantity = fill.quantity;
+        uint256 price = fill.price;
+        return quantity != 0 && quantity % LOT == 0 && price != 0 && price <= type(uint128).max
+            && quantity <= type(uint128).max && fill.buy.side == BUY && fill.sell.side == SELL
+            && fill.buy.maker != fill.sell.maker && price >= fill.sell.price && price <= fill.buy.price;
+    }
+
+    /// @dev Whether `order` may take `quantity` more grams: unexpired, not cancelled, whole
+    /// lots, at most 2**128 - 1 grams (so its filled grams fit in its word), not overfilled, and
+    /// signed by its maker. Also returns its digest and its word, for the caller to update.
+    function _orderCanFill(Order calldata order, bytes calldata signature, uint256 quantity)
         private
         view
-        returns (bool)
+        returns (bool canFill, bytes32 orderHash, uint256 state)
     {
-        return order.expiry > block.timestamp && !_cancelled[orderHash] && order.quantity % LOT == 0
-            && _filled[orderHash] + quantity <= order.quantity
+        orderHash = hashOrder(order);
+        state = _orderState[orderHash];
+        canFill = order.expiry > block.timestamp && state & _CANCELLED == 0 && order.quantity % LOT == 0
+            && order.quantity <= type(uint128).max && (state & _FILLED_MASK) + quantity <= order.quantity
             && _signedBy(order.maker, orderHash, signature);
+    }
+
+    /// @dev Whether fill `fillId` has settled: its bit in the settled-fill bitmap.
+    function _isSettled(bytes32 fillId) private view returns (bool) {
+        return _settledFills[uint256(fillId) >> 8] & (1 << (uint256(fillId) & 0xff)) != 0;
+    }
+
+    /// @dev Sets the bit of fill `fillId` in the settled-fill bitmap.
+    function _markSettled(bytes32 fillId) private {
+        _settledFills[uint256(fillId) >> 8] |= 1 << (uint256(fillId) & 0xff);
     }
 
     /// @dev ECDSA only: a fixed cost, and no call into the maker's code (see the contract notes).

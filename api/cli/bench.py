@@ -23,11 +23,22 @@ KindOption = Annotated[str, typer.Option(help="Devnet kind for the run.")]
 
 
 @app.command("gas")
-def bench_gas(as_json: JsonOption = False, kind: KindOption = "hardhat") -> None:
-    """Gas per credited claim for batches of 1, 10, 100 and 1,000 claims vs. plain ERC-20 mints."""
+def bench_gas(
+    as_json: JsonOption = False,
+    kind: KindOption = "hardhat",
+    update_snapshot: Annotated[
+        bool,
+        typer.Option(
+            "--update-snapshot",
+            help="Write the measured figures to bench/gas-snapshot.json (the test compares them).",
+        ),
+    ] = False,
+) -> None:
+    """Gas per credited claim (batches of 1 to 1,000 vs. plain ERC-20 mints) and per settled
+    trade (batches of 100 and 1), checked against the committed gas snapshot."""
     from bench.gas import main  # lazy: see the module docstring
 
-    main(as_json=as_json, kind=kind)
+    main(as_json=as_json, kind=kind, update_snapshot=update_snapshot)
 
 
 @app.command("identity")

@@ -20,7 +20,8 @@ interface IExchange {
     }
 
     /// @notice One match of a buy and a sell order, as the platform's engine made it.
-    /// @param fillId unique id of the fill (a re-sent batch never settles it twice).
+    /// @param fillId unique id of the fill (a re-sent batch never settles it twice). Any value
+    /// works; ids in sequence are cheapest (the exchange keeps settled ids 256 to a storage word).
     /// @param price won per kilogram, between the sell and the buy limit.
     /// @param quantity grams, a whole number of kilogram lots.
     struct Fill {

@@ -388,22 +388,30 @@ def test_a_contract_signer_cannot_sink_a_batch_of_honest_fills(market: Market, a
     assert market.won_of(accounts.carol.address) == 100_000 + 2000
 
 
-def test_gas_per_settled_trade_in_a_batch(market: Market, accounts) -> None:
-    """Gas per settled trade in a batch of ten: 107,283 with OpenZeppelin's SignatureChecker,
-    106,516 with ECDSA only (measured on the devnet); a rise shows here."""
-    buy = market.order(accounts.bob, Side.buy, 1000, 10)
-    fills = [
-        market.fill(
-            buy, accounts.bob, market.order(accounts.alice, Side.sell, 1000, 1), accounts.alice, 1
+def test_fill_ids_sharing_a_bitmap_word_settle_independently(market: Market, accounts) -> None:
+    """Settled fill ids are bits of words of 256: each id is its own bit, and only a fill whose
+    own id settled before is refused as already settled. (Gas: test_gas_snapshot.py.)"""
+    buy = market.order(accounts.bob, Side.buy, 1000, 4)
+
+    def fill_with_id(number: int) -> tuple:
+        sell = market.order(accounts.alice, Side.sell, 1000, 1)
+        return market.fill(
+            buy, accounts.bob, sell, accounts.alice, 1, fill_id=number.to_bytes(32, "big")
         )
-        for _ in range(10)
-    ]
-    receipt = market.platform.chain.transact(
-        market.exchange.functions.settleBatch(fills), accounts.relayer, gas=_batch_gas(len(fills))
-    )
-    assert market.rejected(receipt) == []
-    per_trade = int(receipt["gasUsed"]) // len(fills)
-    assert per_trade < 108_000
+
+    def settled(number: int) -> bool:
+        return bool(market.exchange.functions.isSettled(number.to_bytes(32, "big")).call())
+
+    base = 7 << 8  # word 7
+    first = fill_with_id(base + 5)
+    assert market.rejected(market.settle_batch([first])) == []
+    assert [settled(base + i) for i in (4, 5, 6)] == [False, True, False]
+    assert not settled(base + 5 + 256) and not settled(base + 5 - 256)
+    # Its neighbours in the word, and its namesake in the next word, still settle; it does not.
+    neighbours = [fill_with_id(base + 4), fill_with_id(base + 255), fill_with_id(base + 5 + 256)]
+    assert market.rejected(market.settle_batch([*neighbours, first])) == [1]  # AlreadySettled
+    assert all(settled(n) for n in (base + 4, base + 5, base + 255, base + 5 + 256))
+    assert market.exchange.functions.filledOf(market.domain.order_hash(buy)).call() == 4 * KG
 
 
 def test_the_settler_cancels_orders_the_platform_closed(market: Market, accounts) -> None:
