@@ -3,6 +3,7 @@
 #   make demo   a day in the city, seeded through the API (after make up)
 #   make test   every test (contracts on a throwaway devnet, API, database), lint and types
 #   make invariants  the long forge invariant run (>= 10,000 calls per invariant; minutes)
+#   make bench  every benchmark once and issue 18's table (installs Debian's wrk when missing)
 # Options: DEVNET=anvil (instead of Hardhat), TEST_DATABASE_URL=postgresql+psycopg://...
 
 PYTHON ?= python3
@@ -39,8 +40,16 @@ compile: install
 invariants: install
 	node_modules/.bin/forge test --root . -vv
 
-bench: install
-	$(BIN)/crda bench gas
+bench: install wrk
+	$(BIN)/crda bench all
+
+# The benchmarks' load generator: Debian's wrk (a compiled generator, so the client is not the
+# ceiling; see bench/earning.py and bench/reads.py).
+.PHONY: wrk
+wrk:
+	@command -v wrk >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update && $$SUDO apt-get install -y wrk; }
 
 install: $(VENV)/.installed node_modules/.installed
 
