@@ -517,7 +517,7 @@ class StationsPublic(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "version": "2026.2",
+                    "version": "2026.3",
                     "hash": ex.STATION_GRAPH_HASH,
                     "title": "Incheon rail station graph: stations, lines and inter-station"
                     " track distances",
@@ -539,7 +539,7 @@ class StationsPublic(BaseModel):
                             "lines": ["IC1", "IC2"],
                         }
                     ],
-                    "aliases": {"IC1-127": "I124"},
+                    "aliases": {"IC1-127": "I124", "I221": "I124"},
                     "sections": [
                         {
                             "from": "I123",
@@ -549,7 +549,18 @@ class StationsPublic(BaseModel):
                             "status": "estimate",
                             "source": "bixby-edges",
                             "derivation": "as transcribed in bixby-edges",
-                        }
+                        },
+                        {
+                            "from": "I124",
+                            "to": "I222",
+                            "line": "IC2",
+                            "distance_m": 720,
+                            "status": "estimate",
+                            "source": "xogus-stations",
+                            "derivation": "no cited track distance on file: the 689 m"
+                            " straight line between the two stations' coordinates x 1.04,"
+                            " rounded up to 10 m",
+                        },
                     ],
                     "sources": {"bixby-edges": {"what": "Incheon Line 1 inter-station distances"}},
                     "statuses": {"estimate": "a value from a secondary source, or derived"},

@@ -7,6 +7,7 @@ each claim against the chain.
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 from collections.abc import Iterator
@@ -336,3 +337,39 @@ def test_the_station_graph_is_served_and_a_rail_claim_names_its_hash(
     assert refused.status_code == 422
     assert refused.json()["type"] == "/problems/distance-over-limit"
     assert (refused.json()["reported_m"], refused.json()["max_distance_m"]) == (90_000, 80_000)
+
+
+def test_a_tap_across_two_lines_is_credited_along_the_interchange_over_http(
+    client: TestClient, people: People, partners: Partners, verified: Accounts
+) -> None:
+    """Bupyeong (Line 1) -> Seokcheon Sageori (Line 2): the shortest path changes at Incheon
+    City Hall, so the tap is credited at Line 1's four sections plus Line 2's one (5,520 m, 674 g),
+    not at the 6,000 m reported; a station outside Incheon is refused unknown-station."""
+    graph = client.get("/earning/stations").json()
+    sections = {frozenset((s["from"], s["to"])): s for s in graph["sections"]}
+    path = ("I120", "I121", "I122", "I123", "I124", "I222")
+    legs = [sections[frozenset(pair)] for pair in itertools.pairwise(path)]
+    assert [leg["line"] for leg in legs] == ["IC1"] * 4 + ["IC2"]
+    along = sum(leg["distance_m"] for leg in legs)
+    assert along == 4800 + 720
+
+    alice = verified.alice.address
+    me = people.holder(alice)
+    start = int(time.time()) - 5 * 3600
+    evidence, signature = partners.tap_trip(
+        alice, start=start, stations=("I120", "I222", 6_000), duration=1200
+    )
+    body = {"evidence": evidence.model_dump(), "signature": signature, "gps_legs_m": []}
+    claim = client.post("/earning/trips", json=body, headers=me)
+    assert claim.status_code == 201, claim.text
+    route = claim.json()["inputs"]["components"][0]["route"]
+    assert (route["network_m"], route["reported_m"], route["graph"]) == (along, 6000, graph["hash"])
+    assert claim.json()["amount_grams"] == 674  # 5,520 m by subway under 2026.3
+
+    evidence, signature = partners.tap_trip(
+        alice, start=start - 2 * 3600, stations=("I110", "A05", 12_000), duration=1200
+    )  # Gyeyang -> Gimpo Airport: AREX leaves Incheon
+    body = {"evidence": evidence.model_dump(), "signature": signature, "gps_legs_m": []}
+    refused = client.post("/earning/trips", json=body, headers=me)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["type"] == "/problems/unknown-station"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from decimal import Decimal
 from fractions import Fraction
@@ -144,8 +145,52 @@ def test_every_section_of_the_station_graph_has_a_source_and_is_no_shorter_than_
     for station in graph.stations.values():
         assert station.district in DISTRICTS and set(station.lines) <= set(data["lines"])
     assert {graph.station(code) for code in graph.aliases} <= set(graph.stations.values())
-    # Line 1 is one connected line: every station reaches Gyeyang.
+    # One connected network: every station of every line reaches Gyeyang.
     assert all(graph.network_m("I110", code) is not None for code in graph.stations)
+
+
+def test_the_station_graph_holds_the_rail_lines_within_incheon_joined_at_interchanges() -> None:
+    graph = station_graph()
+    lines = graph.raw["lines"]
+    on = {line: {c for c, s in graph.stations.items() if line in s.lines} for line in lines}
+    counts = {line: len(codes) for line, codes in on.items()}
+    assert counts == {"IC1": 29, "IC2": 27, "AREX": 8, "SL1": 11, "SL7": 5, "SUIN": 2}
+    assert len(graph.stations) == 73  # 80 stops, 7 of them interchanges (one node each)
+    for line, codes in on.items():  # each line is one chain of its own sections
+        edges = [e for e in graph.raw["edges"] if e["line"] == line]
+        assert len(edges) == (len(codes) - 1 if line != "SUIN" else 0)
+        assert {e["from"] for e in edges} | {e["to"] for e in edges} <= codes
+    # An interchange's other number resolves to the one station.
+    assert graph.station("I221") == graph.station("I124")
+    assert graph.station("A07") == graph.station("I207") and graph.station("761").code == "I213"
+    # Incheon Line 2 is scaled to the 29.2 km the city gives for it.
+    assert sum(e["distance_m"] for e in graph.raw["edges"] if e["line"] == "IC2") == 29_200
+    # Outside Incheon: Gimpo Airport (AREX A05), Songnae (Line 1, 150), Sangdong (Line 7, 756).
+    assert all(graph.station(code) is None for code in ("A05", "150", "756"))
+
+
+def test_a_shortest_path_crosses_lines_at_their_interchanges() -> None:
+    graph = station_graph()
+    section = {frozenset((e["from"], e["to"])): e["distance_m"] for e in graph.raw["edges"]}
+
+    def along(*codes: str) -> int:
+        return sum(section[frozenset(pair)] for pair in itertools.pairwise(codes))
+
+    # Bupyeong (Line 1) -> Seokcheon Sageori (Line 2) through Incheon City Hall.
+    line1 = along("I120", "I121", "I122", "I123", "I124")
+    assert line1 == 4800 and graph.network_m("I120", "I222") == line1 + along("I124", "I222")
+    assert graph.network_m("I120", "I221") == 4800  # Line 2's number for City Hall
+    # Gyeyang -> Geomam: AREX's own section, not round by Lines 1 and 2.
+    assert graph.network_m("A06", "A07") == along("I110", "I207")
+    assert graph.network_m("I110", "I207") < graph.network_m("I110", "I124") + graph.network_m(
+        "I124", "I207"
+    )
+    # Seongnam (Line 2 and 7) -> Bupyeong-gu Office (Line 1 and 7) by Line 7.
+    assert graph.network_m("I213", "I118") == along("I213", "760", "I118")
+    # Airport Terminal 2 -> Int'l Business District: AREX, Line 2, Line 1.
+    assert graph.network_m("A11", "I138") == min(
+        graph.network_m("A11", via) + graph.network_m(via, "I138") for via in ("I207", "I110")
+    )
 
 
 def test_network_distance_is_the_shortest_path_in_whole_metres() -> None:
