@@ -22,7 +22,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -52,7 +51,7 @@ from api.chain import compiler
 from api.chain.artifacts import Artifacts
 from api.chain.deploy import ensure_deployed
 from api.chain.deployments import load_deployment
-from api.chain.devnet import Devnet, start_devnet
+from api.chain.devnet import Devnet, free_port, start_devnet
 from api.chain.gateway import ChainGateway
 from api.db import make_engine, make_session_factory
 from api.demo.activities import CITY_UTC_OFFSET
@@ -150,12 +149,6 @@ class ChaosReport:
 
 
 # -- the processes ------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Fleet:

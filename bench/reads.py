@@ -47,13 +47,12 @@ from api.auth.models import Role
 from api.chain import compiler
 from api.chain.artifacts import Artifacts
 from api.chain.deploy import ensure_deployed
-from api.chain.devnet import start_devnet
+from api.chain.devnet import free_port, start_devnet
 from api.chain.gateway import ChainGateway
 from api.db import make_engine, make_session_factory
 from api.market.models import MarketOrder, OrderStatus
 from api.migrate import upgrade
 from api.settings import PROJECT_ROOT, Environment, Settings
-from bench.audit import _free_port
 from bench.indexer import _generate
 
 console = Console(stderr=True)
@@ -240,7 +239,7 @@ def main(
         seed_orders(settings, orders)
         console.print(f"indexed {stats.events:,} events; {orders:,} open orders")
 
-        port = _free_port()
+        port = free_port()
         api_log = (workdir / "api.log").open("wb")
         env = {
             **os.environ,

@@ -119,32 +119,6 @@ def bench_market(
     main(as_json=as_json, kind=kind, trades=trades, transfers=transfers)
 
 
-@app.command("audit")
-def bench_audit(
-    events: Annotated[int, typer.Option(help="Transfer events to generate and index.")] = 100_000,
-    rate: Annotated[float, typer.Option(help="Requests per second, open loop.")] = 200.0,
-    seconds: Annotated[float, typer.Option(help="How long to keep the rate.")] = 20.0,
-    kind: KindOption = "hardhat",
-    workers: Annotated[int, typer.Option(help="API worker processes (uvicorn).")] = 2,
-    also: Annotated[
-        str, typer.Option(help="More rates to measure after, comma-separated (e.g. 50,100).")
-    ] = "",
-    as_json: JsonOption = False,
-) -> None:
-    """p99 latency of the auditor's summary queries at a fixed rate (API in its own process)."""
-    from bench.audit import main  # lazy: see the module docstring
-
-    main(
-        events=events,
-        rate=rate,
-        seconds=seconds,
-        kind=kind,
-        workers=workers,
-        also_rates=tuple(float(r) for r in also.split(",") if r.strip()),
-        as_json=as_json,
-    )
-
-
 @app.command("reads")
 def bench_reads(
     events: Annotated[int, typer.Option(help="Transfer events to generate and index.")] = 20_000,
@@ -272,14 +246,11 @@ def bench_all(
     (the issue's figures) | new (this run), with the processes and database of each row."""
     from bench.table import benches, markdown, rows  # lazy: see the module docstring
 
-    commands = {c.name for c in app.registered_commands}
     wanted = [b.strip() for b in only.split(",") if b.strip()] or benches()
     results: dict[str, dict[str, Any] | None] = {}
     for name in wanted:
-        # The auditor's and authenticated reads: `bench reads` where it exists, else `audit`.
-        command = "audit" if name == "reads" and "reads" not in commands else name
-        typer.echo(f"bench {command} ...", err=True)
-        results[name] = _run_one(command, kind, timeout)
+        typer.echo(f"bench {name} ...", err=True)
+        results[name] = _run_one(name, kind, timeout)
     table = rows(results)
     if as_json:
         sys.stdout.write(json.dumps({"rows": table, "results": results}) + "\n")
