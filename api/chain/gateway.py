@@ -15,11 +15,15 @@ Only standard JSON-RPC methods are used: the same code runs on Hardhat, anvil or
 
 from __future__ import annotations
 
+import base64
+import http.client
+import json
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
+from urllib.parse import urlsplit
 
 from eth_abi import decode as abi_decode
 from eth_account.signers.local import LocalAccount
@@ -102,6 +106,90 @@ class MeteredProvider(HTTPProvider):
             metrics.observe_rpc("batch", outcome, time.perf_counter() - started)
 
 
+class ReadTransport:
+    """JSON-RPC reads over one kept-alive ``http.client`` connection per thread.
+
+    What :meth:`ChainGateway.rpc` and :meth:`ChainGateway.rpc_batch` send (reads only: the head
+    block, ``eth_call`` batches). Through web3's provider and ``requests`` a read cost about
+    1.5 ms of Python on top of the node's 0.3 ms, and the market reads the head once per order.
+    Reads are idempotent: a kept-alive connection the node closed is reopened and the read sent
+    once more; a node that does not answer is a 503 problem, as through the provider.
+    """
+
+    def __init__(self, endpoint: str, timeout: float) -> None:
+        parts = urlsplit(endpoint)
+        self.https = parts.scheme == "https"
+        self.host = parts.hostname or "localhost"
+        self.port = parts.port
+        self.path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        self.timeout = timeout
+        self.headers = {"Content-Type": "application/json"}
+        if parts.username is not None:
+            token = f"{parts.username}:{parts.password or ''}".encode()
+            self.headers["Authorization"] = "Basic " + base64.b64encode(token).decode()
+        self._local = threading.local()
+
+    def _connection(self) -> http.client.HTTPConnection:
+        connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            kind = http.client.HTTPSConnection if self.https else http.client.HTTPConnection
+            connection = kind(self.host, self.port, timeout=self.timeout)
+            self._local.connection = connection
+        return connection
+
+    def _drop(self) -> None:
+        connection = getattr(self._local, "connection", None)
+        self._local.connection = None
+        if connection is not None:
+            connection.close()
+
+    def send(self, payload: Any) -> Any:
+        """POST one JSON-RPC request or batch; the decoded answer."""
+        body = json.dumps(payload, separators=(",", ":"))
+        for attempt in (1, 2):
+            reused = getattr(self._local, "connection", None) is not None
+            try:
+                connection = self._connection()
+                connection.request("POST", self.path, body, self.headers)
+                response = connection.getresponse()
+                data = response.read()
+            except (OSError, http.client.HTTPException) as exc:
+                self._drop()
+                if reused and attempt == 1:
+                    continue  # the node closed the idle connection: once more on a new one
+                raise ChainUnavailable("the blockchain node does not answer") from exc
+            if response.status != 200:
+                self._drop()
+                raise ChainUnavailable(
+                    msg("the node answered HTTP {status}", status=response.status)
+                )
+            return json.loads(data)
+        raise AssertionError("unreachable")
+
+    def request(self, method: str, params: list[Any]) -> dict[str, Any]:
+        started, outcome = time.perf_counter(), "unreachable"
+        try:
+            answer = self.send({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+            outcome = "error" if "error" in answer else "ok"
+            return cast(dict[str, Any], answer)
+        finally:
+            metrics.observe_rpc(method, outcome, time.perf_counter() - started)
+
+    def batch(self, requests: Sequence[tuple[str, list[Any]]]) -> Any:
+        started, outcome = time.perf_counter(), "unreachable"
+        try:
+            payload = [
+                {"jsonrpc": "2.0", "id": i, "method": method, "params": params}
+                for i, (method, params) in enumerate(requests)
+            ]
+            answers = self.send(payload)
+            refused = not isinstance(answers, list) or any("error" in a for a in answers)
+            outcome = "error" if refused else "ok"
+            return answers
+        finally:
+            metrics.observe_rpc("batch", outcome, time.perf_counter() - started)
+
+
 @dataclass(frozen=True)
 class SignedTx:
     """A signed transaction, ready to broadcast (again) and to store."""
@@ -146,6 +234,11 @@ class ChainGateway:
         self._chain_id: int | None = None
         self._fees = _FeeCache()
         self._fee_lock = threading.Lock()
+        provider = w3.provider
+        self._reads: ReadTransport | None = None
+        if isinstance(provider, HTTPProvider) and str(provider.endpoint_uri).startswith("http"):
+            timeout = float(dict(provider.get_request_kwargs()).get("timeout", 10.0))
+            self._reads = ReadTransport(str(provider.endpoint_uri), timeout)
 
     @classmethod
     def connect(
@@ -237,8 +330,14 @@ class ChainGateway:
         return self.views([fn], block)[0]
 
     def rpc(self, method: str, params: list[Any]) -> Any:
-        """One standard JSON-RPC request's result (an error answer is a 503 problem)."""
-        response = _guard(lambda: self.w3.provider.make_request(RPCEndpoint(method), params))
+        """One standard JSON-RPC read's result (an error answer is a 503 problem); reads only:
+        sent through :class:`ReadTransport`, which may send a read twice."""
+        reads = self._reads
+        response = (
+            reads.request(method, params)
+            if reads is not None
+            else _guard(lambda: self.w3.provider.make_request(RPCEndpoint(method), params))
+        )
         if "error" in response:
             raise ChainUnavailable(
                 msg("the node refused {method}: {error}", method=method, error=response["error"])
@@ -250,7 +349,12 @@ class ChainGateway:
         if not requests:
             return []
         provider: Any = self.w3.provider
-        responses = _guard(lambda: provider.make_batch_request(list(requests)))
+        reads = self._reads
+        responses = (
+            reads.batch(requests)
+            if reads is not None
+            else _guard(lambda: provider.make_batch_request(list(requests)))
+        )
         if not isinstance(responses, list) or any("result" not in r for r in responses):
             raise ChainUnavailable("the node refused a batch of reads")
         return [r["result"] for r in sorted(responses, key=lambda r: int(r["id"]))]
