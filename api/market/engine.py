@@ -56,6 +56,17 @@ def _best(side: str) -> Select[Any]:
 _BEST_ASK, _BEST_BID = _best("sell"), _best("buy")
 
 
+# Built once: the first and the last fill (by primary key) in one round trip.
+_FIRST_AND_LAST = select(MarketFill.id, MarketFill.fill_id).where(
+    MarketFill.id.in_(
+        [
+            select(func.min(MarketFill.id)).scalar_subquery(),
+            select(func.max(MarketFill.id)).scalar_subquery(),
+        ]
+    )
+)
+
+
 def next_fill_number(session: Session) -> int:
     """The number of the next fill: the first fill's number plus the fills table's progress.
 
@@ -63,13 +74,11 @@ def next_fill_number(session: Session) -> int:
     fills made after the first ones have larger primary keys, and the number advances with the
     largest key. The first fill of a database starts at a random multiple of 256 below 2**255.
     """
-    first = session.execute(
-        select(MarketFill.id, MarketFill.fill_id).order_by(MarketFill.id).limit(1)
-    ).first()
-    if first is None:
+    rows = session.execute(_FIRST_AND_LAST).all()
+    if not rows:
         return secrets.randbits(247) << 8
-    last = session.scalar(select(func.max(MarketFill.id)))
-    assert last is not None
+    first = min(rows, key=lambda r: r.id)
+    last = max(r.id for r in rows)
     return int(first.fill_id, 16) + (last - first.id) + 1
 
 

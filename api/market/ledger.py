@@ -17,9 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select, tuple_, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from api.chain.addresses import checksum
 from api.errors import problem
@@ -54,69 +53,26 @@ class Move:
     amount: int
 
 
-def account(session: Session, owner: str, asset: Asset, kind: AccountKind) -> LedgerAccount:
-    """The account, created on first use (callers hold the market lock, so no twin is made)."""
-    cache: dict[tuple[str, str, str], LedgerAccount] = session.info.setdefault("ledger", {})
-    cached = cache.get((owner, asset, kind))
-    if cached is not None and cached in session:  # gone after a rollback: look it up again
-        return cached
-    found = session.scalar(
-        select(LedgerAccount).where(
-            LedgerAccount.owner == owner, LedgerAccount.asset == asset, LedgerAccount.kind == kind
-        )
-    )
-    if found is None:
-        found = LedgerAccount(owner=owner, asset=asset, kind=kind, balance=0)
-        session.add(found)
-        session.flush()
-    cache[(owner, asset, kind)] = found
-    return found
+# Account ids by (owner, asset, kind), shared by the process's sessions (a posting then needs no
+# look-up): an account is never deleted nor re-keyed, and each balance update names the key
+# again, so an id that is not (or no longer) that account's (cached from a transaction that was
+# rolled back, or reused since by SQLite) updates nothing and the account is looked up anew.
+_ACCOUNT_IDS: dict[tuple[str, Asset, AccountKind], int] = {}
 
-
-def _load_accounts(session: Session, keys: set[tuple[str, Asset, AccountKind]]) -> None:
-    """Put the existing accounts among ``keys`` into the session's cache in one query (what
-    :func:`account` then finds there; the missing ones it creates)."""
-    cache: dict[tuple[str, str, str], LedgerAccount] = session.info.setdefault("ledger", {})
-    wanted = [k for k in keys if (c := cache.get(k)) is None or c not in session]
-    if len(wanted) < 2:
-        return  # one look-up: account() makes it
-    for found in session.scalars(
-        select(LedgerAccount).where(
-            tuple_(LedgerAccount.owner, LedgerAccount.asset, LedgerAccount.kind).in_(wanted)
-        )
-    ):
-        cache[(found.owner, found.asset, found.kind)] = found
-
-
-def post(session: Session, kind: str, reference: str, moves: list[Move]) -> LedgerTransaction:
-    """Record ``moves`` as one balanced transaction; raise ``InsufficientBalance`` (and change
-    nothing the caller does not roll back) when a holder account would go negative."""
-    tx = LedgerTransaction(kind=kind, reference=reference)
-    session.add(tx)
-    session.flush()
-    _load_accounts(
-        session,
-        {(side[0], move.asset, side[1]) for move in moves for side in (move.source, move.target)},
-    )
-    entries: list[LedgerEntry] = []
-    for move in moves:
-        if move.amount < 0:
-            raise ValueError("a move's amount is never negative")
-        if move.amount == 0:
-            continue
-        source = account(session, move.source[0], move.asset, move.source[1])
-        target = account(session, move.target[0], move.asset, move.target[1])
-        entries.append(_apply(session, tx, source, -move.amount))
-        entries.append(_apply(session, tx, target, move.amount))
-    session.add_all(entries)  # after the balance updates: inserted together, at the next flush
-    return tx
-
-
-# Built once (a statement built per call costs more than the query it sends): add :amount to
-# an account; the holder's debit only while the balance covers it.
+_ACCOUNT_KEY = (
+    LedgerAccount.owner == bindparam("k_owner"),
+    LedgerAccount.asset == bindparam("k_asset"),
+    LedgerAccount.kind == bindparam("k_kind"),
+)
+# Built once (a statement built per call costs more than the query it sends).
+_FIND = select(LedgerAccount.id).where(*_ACCOUNT_KEY)
+_CREATE = insert(LedgerAccount).returning(LedgerAccount.id)
+_NEW_TRANSACTION = insert(LedgerTransaction).returning(LedgerTransaction.id)
+_NEW_ENTRIES = insert(LedgerEntry)
+# Add :amount to an account; the holder's debit only while the balance covers it.
 _CREDIT = (
     update(LedgerAccount)
-    .where(LedgerAccount.id == bindparam("account"))
+    .where(LedgerAccount.id == bindparam("account"), *_ACCOUNT_KEY)
     .values(balance=LedgerAccount.balance + bindparam("amount"))
     .returning(LedgerAccount.balance)
     .execution_options(synchronize_session=False)
@@ -124,35 +80,74 @@ _CREDIT = (
 _DEBIT = _CREDIT.where(LedgerAccount.balance >= bindparam("needed"))
 
 
+def account_id(session: Session, owner: str, asset: Asset, kind: AccountKind) -> int:
+    """The account's id, the account created on first use (callers hold the market lock, so no
+    twin is made); not cached: see ``_ACCOUNT_IDS``."""
+    found = session.scalar(_FIND, {"k_owner": owner, "k_asset": asset, "k_kind": kind})
+    if found is None:
+        found = session.scalar(
+            _CREATE, {"owner": owner, "asset": asset, "kind": kind, "balance": 0}
+        )
+    assert found is not None
+    _ACCOUNT_IDS[(owner, asset, kind)] = found
+    return int(found)
+
+
+def post(session: Session, kind: str, reference: str, moves: list[Move]) -> int:
+    """Record ``moves`` as one balanced transaction (returns its id); raise
+    ``InsufficientBalance`` (and change nothing the caller does not roll back) when a holder
+    account would go negative."""
+    tx_id = session.scalar(_NEW_TRANSACTION, {"kind": kind, "reference": reference})
+    assert tx_id is not None
+    entries: list[dict[str, int]] = []
+    for move in moves:
+        if move.amount < 0:
+            raise ValueError("a move's amount is never negative")
+        if move.amount == 0:
+            continue
+        entries.append(_apply(session, tx_id, move.source, move.asset, -move.amount))
+        entries.append(_apply(session, tx_id, move.target, move.asset, move.amount))
+    if entries:
+        session.execute(_NEW_ENTRIES, entries)
+    return int(tx_id)
+
+
 def _apply(
-    session: Session, tx: LedgerTransaction, acct: LedgerAccount, amount: int
-) -> LedgerEntry:
-    guarded = amount < 0 and acct.kind != AccountKind.external
-    balance = session.scalar(
-        _DEBIT if guarded else _CREDIT,
-        {"account": acct.id, "amount": amount, "needed": -amount}
-        if guarded
-        else {"account": acct.id, "amount": amount},
-    )
+    session: Session, tx_id: int, holder: tuple[str, AccountKind], asset: Asset, amount: int
+) -> dict[str, int]:
+    """Add ``amount`` to the account; its ledger entry (to insert)."""
+    owner, kind = holder
+    guarded = amount < 0 and kind != AccountKind.external
+    params: dict[str, object] = {
+        "k_owner": owner,
+        "k_asset": asset,
+        "k_kind": kind,
+        "amount": amount,
+    }
+    if guarded:
+        params["needed"] = -amount
+    cached = _ACCOUNT_IDS.get((owner, asset, kind))
+    acct = cached if cached is not None else account_id(session, owner, asset, kind)
+    balance = session.scalar(_DEBIT if guarded else _CREDIT, {**params, "account": acct})
+    if balance is None and cached is not None:  # short, or a stale id: look it up and retry
+        acct = account_id(session, owner, asset, kind)
+        balance = session.scalar(_DEBIT if guarded else _CREDIT, {**params, "account": acct})
     if balance is None:
-        have = session.scalar(select(LedgerAccount.balance).where(LedgerAccount.id == acct.id))
+        have = session.scalar(select(LedgerAccount.balance).where(LedgerAccount.id == acct))
         raise InsufficientBalance(
             msg(
                 "{owner} holds {have} {asset} ({kind}), needs {needed}",
-                owner=acct.owner,
+                owner=owner,
                 have=have,
-                asset=acct.asset,
-                kind=acct.kind,
+                asset=asset,
+                kind=kind,
                 needed=-amount,
             ),
-            asset=str(acct.asset),
+            asset=str(asset),
             balance=have,
             needed=-amount,
         )
-    set_committed_value(acct, "balance", balance)
-    return LedgerEntry(
-        transaction_id=tx.id, account_id=acct.id, amount=amount, balance_after=balance
-    )
+    return {"transaction_id": tx_id, "account_id": acct, "amount": amount, "balance_after": balance}
 
 
 def balance(session: Session, owner: str, asset: Asset, kind: AccountKind) -> int:
