@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -135,6 +136,13 @@ class ReadTransport:
             kind = http.client.HTTPSConnection if self.https else http.client.HTTPConnection
             connection = kind(self.host, self.port, timeout=self.timeout)
             self._local.connection = connection
+        if connection.sock is None:  # new, or closed by the node's answer: open it now
+            connection.connect()
+            # Headers and body go in two writes: without this, Nagle's algorithm may hold the
+            # body until the node acknowledges the headers.
+            cast(socket.socket, connection.sock).setsockopt(
+                socket.IPPROTO_TCP, socket.TCP_NODELAY, 1
+            )
         return connection
 
     def _drop(self) -> None:
