@@ -16,9 +16,12 @@ CHECK constraint backs it up.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, bindparam, insert, inspect, select, update
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from api.chain.addresses import checksum
 from api.errors import problem
@@ -167,22 +170,35 @@ def holdings(session: Session, owner: str, asset: Asset) -> int:
     )
 
 
-# The row as updated, in the same statement (built once).
+# The row as updated, in the same statement (built once): a Core statement on the table, which
+# costs about half the ORM's UPDATE ... RETURNING of the entity on this, every order's, path.
+_STATE = cast(Table, MarketState.__table__)
 _LOCK = (
-    update(MarketState)
-    .where(MarketState.id == 1)
-    .values(seq=MarketState.seq + 1)
-    .returning(MarketState)
+    update(_STATE)
+    .where(_STATE.c.id == 1)
+    .values(seq=_STATE.c.seq + 1)
+    .returning(_STATE.c.seq, _STATE.c.last_price)
 )
 
 
 def lock_market(session: Session) -> MarketState:
     """Take the market lock: the first write of every market transaction (a row lock on
-    PostgreSQL, the database write lock on SQLite), so matching and postings are serial."""
-    state = session.scalar(
-        _LOCK, execution_options={"populate_existing": True, "synchronize_session": False}
-    )
-    assert state is not None, "market_state has no row: run the migrations"
+    PostgreSQL, the database write lock on SQLite), so matching and postings are serial.
+
+    Returns the session's ``MarketState`` as updated, made from the returned row without a
+    query (or the one the session holds, refreshed; a ``last_price`` changed but not flushed
+    yet in this transaction, which already holds the lock, is kept)."""
+    row = session.execute(_LOCK).one_or_none()
+    assert row is not None, "market_state has no row: run the migrations"
+    state = session.identity_map.get(identity_key(MarketState, 1))
+    if not isinstance(state, MarketState):
+        state = MarketState(id=1, seq=row.seq, last_price=row.last_price)
+        make_transient_to_detached(state)
+        session.add(state)
+        return state
+    set_committed_value(state, "seq", row.seq)
+    if not inspect(state).modified:
+        set_committed_value(state, "last_price", row.last_price)
     return state
 
 
