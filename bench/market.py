@@ -206,7 +206,14 @@ def end_to_end(
     }
 
 
-def run(settings: Settings, gateway: ChainGateway, trades: int, transfers: int) -> dict[str, Any]:
+def run(
+    settings: Settings,
+    gateway: ChainGateway,
+    trades: int,
+    transfers: int,
+    *,
+    engine_only: bool = False,
+) -> dict[str, Any]:
     sessions = make_session_factory(make_engine(settings.database_url))
     engine_ctx = MarketContext(settings, gateway)
     with tempfile.TemporaryDirectory() as tmp:
@@ -224,6 +231,8 @@ def run(settings: Settings, gateway: ChainGateway, trades: int, transfers: int) 
                 registry.functions.attest(t.address, keccak(text=t.address), 2, expires), operator
             )
         engine = engine_bench(engine_sessions, engine_ctx, fake[:20], fake[20:], trades)
+    if engine_only:
+        return {"orders_per_s": engine["orders_per_s"], "engine": engine, "database": "sqlite"}
     baseline = single_transfers(gateway, operator, transfers)
     e2e = end_to_end(settings, sessions, gateway, trades)
     return {
@@ -250,10 +259,17 @@ def _table(result: dict[str, Any]) -> Table:
     table = Table(title="Market: matching, settlement, gas")
     table.add_column("measure")
     table.add_column("value", justify="right")
-    e, b, x = result["engine"], result["single_transfers"], result["end_to_end"]
+    e = result["engine"]
     rows = [
         ("engine: orders placed+matched /s", f"{e['orders_per_s']:,}"),
         ("engine: trades matched /s", f"{e['trades_matched_per_s']:,}"),
+    ]
+    if "end_to_end" not in result:  # --engine-only
+        for name, value in rows:
+            table.add_row(name, value)
+        return table
+    b, x = result["single_transfers"], result["end_to_end"]
+    rows += [
         ("devnet: single ERC-20 transfers /s (awaited)", f"{b['tx_per_s']:,}"),
         ("end to end: trades settled /s (orders -> chain -> ledger)", f"{x['trades_per_s']:,}"),
         ("settlement only: trades settled /s", f"{x['settled_trades_per_s_settlement_only']:,}"),
@@ -268,9 +284,15 @@ def _table(result: dict[str, Any]) -> Table:
 
 
 def main(
-    *, as_json: bool, kind: str = "hardhat", trades: int = 1000, transfers: int = 300
+    *,
+    as_json: bool,
+    kind: str = "hardhat",
+    trades: int = 1000,
+    transfers: int = 300,
+    engine_only: bool = False,
 ) -> dict[str, Any]:
-    """Run on a throwaway devnet and database of its own; print a table (or one JSON object)."""
+    """Run on a throwaway devnet and database of its own; print a table (or one JSON object).
+    ``engine_only``: the orders/s phase alone (same setup), a quick before/after."""
     devnet = start_devnet(kind)
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -294,7 +316,13 @@ def main(
                 compiler=compiled["compiler"],
             )
             upgrade(database_url)
-            result = run(settings, ChainGateway.connect(settings), trades, transfers)
+            result = run(
+                settings,
+                ChainGateway.connect(settings),
+                trades,
+                transfers,
+                engine_only=engine_only,
+            )
     finally:
         devnet.stop()
     if as_json:

@@ -112,11 +112,14 @@ def bench_market(
     kind: KindOption = "hardhat",
     trades: Annotated[int, typer.Option(help="Trades to settle end to end.")] = 1000,
     transfers: Annotated[int, typer.Option(help="Single ERC-20 transfers for the baseline.")] = 300,
+    engine_only: Annotated[
+        bool, typer.Option(help="Only orders placed+matched/s (no settlement, no transfers).")
+    ] = False,
 ) -> None:
     """Orders matched/s, trades settled/s on the devnet vs one-by-one transfers, gas per trade."""
     from bench.market import main  # lazy: see the module docstring
 
-    main(as_json=as_json, kind=kind, trades=trades, transfers=transfers)
+    main(as_json=as_json, kind=kind, trades=trades, transfers=transfers, engine_only=engine_only)
 
 
 @app.command("reads")
