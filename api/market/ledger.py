@@ -61,6 +61,7 @@ class Move:
 # again, so an id that is not (or no longer) that account's (cached from a transaction that was
 # rolled back, or reused since by SQLite) updates nothing and the account is looked up anew.
 _ACCOUNT_IDS: dict[tuple[str, Asset, AccountKind], int] = {}
+_ACCOUNT_IDS_MAX = 100_000
 
 _ACCOUNT_KEY = (
     LedgerAccount.owner == bindparam("k_owner"),
@@ -92,6 +93,8 @@ def account_id(session: Session, owner: str, asset: Asset, kind: AccountKind) ->
             _CREATE, {"owner": owner, "asset": asset, "kind": kind, "balance": 0}
         )
     assert found is not None
+    if len(_ACCOUNT_IDS) >= _ACCOUNT_IDS_MAX:  # bounded: the active holders come back soon
+        _ACCOUNT_IDS.clear()
     _ACCOUNT_IDS[(owner, asset, kind)] = found
     return int(found)
 
