@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -31,6 +32,9 @@ from web3.contract import Contract
 from api.chain.addresses import ZERO_ADDRESS
 from api.chain.deploy import VERIFIER_ROLE
 from api.chain.gateway import ChainGateway
+
+# Reads per JSON-RPC batch in ``verified`` (nodes cap a batch's size; 1000 for geth).
+VIEWS_PER_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,18 @@ class IdentityReader:
     def is_verified(self, address: str) -> bool:
         """The registry's answer (a revoked or expired identity is not verified)."""
         return self.attestation(address).live
+
+    def verified(self, addresses: Iterable[str]) -> set[str]:
+        """Which of ``addresses`` the registry verifies now: one JSON-RPC batch of
+        ``isVerified`` reads for them all, never cached (the issuance batcher's question)."""
+        asked = sorted({to_checksum_address(a) for a in addresses})
+        is_verified = self.registry.functions.isVerified
+        live: set[str] = set()
+        for start in range(0, len(asked), VIEWS_PER_BATCH):
+            part = asked[start : start + VIEWS_PER_BATCH]
+            answers = self.gateway.views([is_verified(a) for a in part])
+            live.update(a for a, yes in zip(part, answers, strict=True) if yes)
+        return live
 
     def is_verifier(self, address: str) -> bool:
         """Whether ``address`` holds the registry's verifier role now."""
