@@ -43,7 +43,7 @@ from api.earning.models import BatchStatus, Claim, ClaimStatus, IssuanceBatch
 from api.earning.service import credit_class_of, get_claim
 from api.errors import problem
 from api.i18n import msg
-from api.market.ledger import record_credits_issued
+from api.market.ledger import record_credits_issued_to
 from api.outbox.models import ChainTransaction
 from api.outbox.service import enqueue
 from api.settings import Settings
@@ -312,10 +312,10 @@ class IssuanceBatchHandler:
             .execution_options(synchronize_session=False)
         )
         # The trading ledger mirrors the chain: the minted credits become the holders' to sell.
-        for beneficiary, grams in minted:
-            record_credits_issued(
-                session, beneficiary, int(grams), f"issuance:{batch.batch_id}:{beneficiary}"
-            )
+        record_credits_issued_to(
+            session,
+            [(b, int(grams), f"issuance:{batch.batch_id}:{b}") for b, grams in minted],
+        )
 
     def on_failed(self, session: Session, row: ChainTransaction, error: ChainRevert) -> None:
         batch = session.scalar(select(IssuanceBatch).where(IssuanceBatch.outbox_key == row.key))

@@ -15,6 +15,7 @@ CHECK constraint backs it up.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, select, tuple_, update
@@ -196,20 +197,34 @@ def lock_market(session: Session) -> MarketState:
 
 def record_credits_issued(session: Session, address: str, grams: int, reference: str) -> None:
     """Credits minted to ``address`` on chain (the issuance domain calls this on confirmation)."""
+    record_credits_issued_to(session, [(address, grams, reference)])
+
+
+def record_credits_issued_to(session: Session, issued: Sequence[tuple[str, int, str]]) -> None:
+    """Credits minted on chain to several holders (``(address, grams, reference)``, one ledger
+    transaction each): under one market lock, their accounts looked up in one query (a batch
+    confirms up to a hundred holders while the confirming transaction holds its locks)."""
     lock_market(session)
-    post(
+    holders = [(checksum(address), grams, reference) for address, grams, reference in issued]
+    _load_accounts(
         session,
-        "issuance",
-        reference,
-        [
-            Move(
-                Asset.credits,
-                (PLATFORM, AccountKind.external),
-                (checksum(address), AccountKind.available),
-                grams,
-            )
-        ],
+        {(PLATFORM, Asset.credits, AccountKind.external)}
+        | {(holder, Asset.credits, AccountKind.available) for holder, _, _ in holders},
     )
+    for holder, grams, reference in holders:
+        post(
+            session,
+            "issuance",
+            reference,
+            [
+                Move(
+                    Asset.credits,
+                    (PLATFORM, AccountKind.external),
+                    (holder, AccountKind.available),
+                    grams,
+                )
+            ],
+        )
 
 
 def hold_for_retirement(session: Session, address: str, grams: int, reference: str) -> None:
