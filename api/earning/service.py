@@ -320,12 +320,16 @@ def _accept(
     is_trip = isinstance(evidence, TripEvidence)
 
     # Provider: known by one of its keys, active, of the right type.
-    key = session.scalar(select(ProviderKey).where(ProviderKey.signer_address == verified.signer))
-    provider = session.get(DataProvider, key.provider_id) if key is not None else None
-    if key is None or provider is None:
+    found = session.execute(
+        select(ProviderKey, DataProvider)
+        .join(DataProvider, DataProvider.id == ProviderKey.provider_id)
+        .where(ProviderKey.signer_address == verified.signer)
+    ).first()
+    if found is None:
         raise fraud.UnknownProvider(
             msg("{signer} is not a registered data provider", signer=verified.signer)
         )
+    key, provider = found.tuple()
     if provider.status != ProviderStatus.active:
         raise fraud.ProviderSuspended(msg("provider {code} is suspended", code=provider.code))
     wanted = ProviderKind.mobility if is_trip else ProviderKind.merchant
