@@ -864,7 +864,7 @@ def _add_capped(
             select(EarningTally.period, EarningTally.grams).where(
                 EarningTally.citizen == citizen, EarningTally.period.in_(refused)
             )
-        ).tuples()
+        )
     }
     return {period: int(held.get(period) or 0) for period in refused}
 

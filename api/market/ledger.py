@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select, tuple_, update
+from sqlalchemy import bindparam, case, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -201,30 +201,68 @@ def record_credits_issued(session: Session, address: str, grams: int, reference:
 
 
 def record_credits_issued_to(session: Session, issued: Sequence[tuple[str, int, str]]) -> None:
-    """Credits minted on chain to several holders (``(address, grams, reference)``, one ledger
-    transaction each): under one market lock, their accounts looked up in one query (a batch
-    confirms up to a hundred holders while the confirming transaction holds its locks)."""
+    """Credits minted on chain to several holders (``(address, grams, reference)``): one
+    ledger transaction each, as :func:`post` records it, written in a few statements for them
+    all (a batch confirms up to a hundred holders while the confirming transaction holds the
+    market lock): the transactions and the entries inserted in bulk, the platform's external
+    account debited once, the holders' accounts credited in one ``UPDATE .. RETURNING``."""
     lock_market(session)
-    holders = [(checksum(address), grams, reference) for address, grams, reference in issued]
+    rows = [(checksum(address), grams, reference) for address, grams, reference in issued]
+    if any(grams <= 0 for _, grams, _ in rows):
+        raise ValueError("credits issued are positive")
     _load_accounts(
         session,
         {(PLATFORM, Asset.credits, AccountKind.external)}
-        | {(holder, Asset.credits, AccountKind.available) for holder, _, _ in holders},
+        | {(holder, Asset.credits, AccountKind.available) for holder, _, _ in rows},
     )
-    for holder, grams, reference in holders:
-        post(
-            session,
-            "issuance",
-            reference,
-            [
-                Move(
-                    Asset.credits,
-                    (PLATFORM, AccountKind.external),
-                    (holder, AccountKind.available),
-                    grams,
-                )
-            ],
+    external = account(session, PLATFORM, Asset.credits, AccountKind.external)
+    targets = [account(session, h, Asset.credits, AccountKind.available) for h, _, _ in rows]
+    tx_ids = session.scalars(
+        insert(LedgerTransaction).returning(LedgerTransaction.id, sort_by_parameter_order=True),
+        [{"kind": "issuance", "reference": reference} for _, _, reference in rows],
+    ).all()
+    credited: dict[int, int] = {}
+    for target, (_, grams, _) in zip(targets, rows, strict=True):
+        credited[target.id] = credited.get(target.id, 0) + grams
+    external_after = session.scalar(
+        _CREDIT, {"account": external.id, "amount": -sum(credited.values())}
+    )
+    balances: dict[int, int] = {
+        account_id: balance
+        for account_id, balance in session.execute(
+            update(LedgerAccount)
+            .where(LedgerAccount.id.in_(credited))
+            .values(balance=LedgerAccount.balance + case(credited, value=LedgerAccount.id))
+            .returning(LedgerAccount.id, LedgerAccount.balance)
+            .execution_options(synchronize_session=False)
         )
+    }
+    assert external_after is not None and len(balances) == len(credited)
+    set_committed_value(external, "balance", external_after)
+    for target in targets:
+        set_committed_value(target, "balance", balances[target.id])
+    # Each entry's balance_after as the one-by-one postings would have left it.
+    running = {target.id: balances[target.id] - credited[target.id] for target in targets}
+    left = external_after + sum(credited.values())
+    entries: list[dict[str, int]] = []
+    for tx_id, target, (_, grams, _) in zip(tx_ids, targets, rows, strict=True):
+        left -= grams
+        running[target.id] += grams
+        entries += [
+            {
+                "transaction_id": tx_id,
+                "account_id": external.id,
+                "amount": -grams,
+                "balance_after": left,
+            },
+            {
+                "transaction_id": tx_id,
+                "account_id": target.id,
+                "amount": grams,
+                "balance_after": running[target.id],
+            },
+        ]
+    session.execute(insert(LedgerEntry), entries)
 
 
 def hold_for_retirement(session: Session, address: str, grams: int, reference: str) -> None:
