@@ -51,7 +51,7 @@ from api.chain.gateway import ChainGateway
 from api.db import make_engine, make_session_factory
 from api.earning import service
 from api.earning.evidence import LineItem, ReceiptEvidence, TripEvidence, sign_evidence
-from api.earning.models import Claim, ClaimStatus, ProviderKind
+from api.earning.models import Claim, ClaimStatus, ProviderKind, Submission, SubmissionStatus
 from api.migrate import upgrade
 from api.settings import PROJECT_ROOT, Environment, Settings
 from api.timeutil import aware
@@ -546,6 +546,23 @@ def main(
                     "p99_ms_preloaded": full["p99_ms"],
                     "refused_preloaded": full["other"],
                 }
+            with make_session_factory(engine)() as session:
+                # Why the runs' refusals were refused (each is stored with its problem slug);
+                # a response counted "other" without a row here was not a refusal (e.g. a 500).
+                result["refused_reasons"] = {
+                    str(reason): int(count)
+                    for reason, count in session.execute(
+                        select(Submission.reason, func.count())
+                        .where(Submission.status == SubmissionStatus.rejected)
+                        .group_by(Submission.reason)
+                    )
+                }
+            if empty["other"]:  # what the server said about responses other than 201
+                for log in sorted(tmp.glob("server-*.log")):
+                    lines = log.read_text(errors="replace").splitlines()
+                    said = [line for line in lines if " 201 " not in line and "POST" in line]
+                    said += [line for line in lines if "error" in line.lower()]
+                    err.print(f"[{log.name}]", *said[-20:], sep="\n")
             lags = _lags(engine, 180)
             result |= {
                 "claims_issued": len(lags),

@@ -21,16 +21,26 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from eth_utils import to_checksum_address
+from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
+from eth_utils import keccak, to_checksum_address
+from hexbytes import HexBytes
 from web3.contract import Contract
 
 from api.chain.addresses import ZERO_ADDRESS
 from api.chain.deploy import VERIFIER_ROLE
 from api.chain.gateway import ChainGateway
+
+# isVerified(address)'s selector, as call data's hex prefix.
+_IS_VERIFIED = "0x" + keccak(text="isVerified(address)")[:4].hex()
+
+# Reads per JSON-RPC batch in ``verified`` (nodes cap a batch's size; 1000 for geth).
+VIEWS_PER_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -118,6 +128,34 @@ class IdentityReader:
     def is_verified(self, address: str) -> bool:
         """The registry's answer (a revoked or expired identity is not verified)."""
         return self.attestation(address).live
+
+    def verified(self, addresses: Iterable[str]) -> set[str]:
+        """Which of ``addresses`` the registry verifies now: one JSON-RPC batch of
+        ``isVerified`` reads for them all, never cached (the issuance batcher's question)."""
+        asked = sorted({to_checksum_address(a) for a in addresses})
+        # The call data by hand (selector + one address word): building web3's contract
+        # function objects cost more than the reads, a hundred holders a batch.
+        to = self.registry.address
+        live: set[str] = set()
+        for start in range(0, len(asked), VIEWS_PER_BATCH):
+            part = asked[start : start + VIEWS_PER_BATCH]
+            requests = [
+                (
+                    "eth_call",
+                    [
+                        {"to": to, "data": _IS_VERIFIED + abi_encode(["address"], [a]).hex()},
+                        "latest",
+                    ],
+                )
+                for a in part
+            ]
+            answers = self.gateway.rpc_batch(requests)
+            live.update(
+                a
+                for a, raw in zip(part, answers, strict=True)
+                if abi_decode(["bool"], bytes(HexBytes(raw)))[0]
+            )
+        return live
 
     def is_verifier(self, address: str) -> bool:
         """Whether ``address`` holds the registry's verifier role now."""

@@ -43,7 +43,7 @@ from api.earning.models import BatchStatus, Claim, ClaimStatus, IssuanceBatch
 from api.earning.service import credit_class_of, get_claim
 from api.errors import problem
 from api.i18n import msg
-from api.market.ledger import record_credits_issued
+from api.market.ledger import record_credits_issued_to
 from api.outbox.models import ChainTransaction
 from api.outbox.service import enqueue
 from api.settings import Settings
@@ -93,12 +93,14 @@ def form_batch(
     max_wait: float,
     now: datetime | None = None,
     force: bool = False,
-    is_verified: Callable[[str], bool] | None = None,
+    verified: Callable[[set[str]], set[str]] | None = None,
 ) -> IssuanceBatch | None:
     """Form one batch if one is due; commits and returns it (None when nothing is due).
 
-    With ``is_verified``, claims whose holder it does not verify now are set aside
-    (``unverified``, committed) instead of batched.
+    With ``verified`` (which of these holders the registry verifies now), claims whose holder
+    it does not verify are set aside (``unverified``, committed) instead of batched. It is
+    asked only once a batch is due, for all the batch's holders at once: a batch waiting to
+    fill costs no chain read.
     """
     now = now or datetime.now(UTC)
     while True:
@@ -109,8 +111,8 @@ def form_batch(
             .limit(1)
         ).first()
         if oldest_class is None:
-            claims = []
-            break
+            session.rollback()
+            return None
         kind, mode, version, day = oldest_class
         claims = list(
             session.scalars(
@@ -128,10 +130,17 @@ def form_batch(
                 .with_for_update(skip_locked=True)
             )
         )
-        if not claims or is_verified is None:
+        if not claims:
+            session.rollback()
+            return None
+        oldest = min(aware(c.created_at) for c in claims)
+        if not force and len(claims) < max_size and now - oldest < timedelta(seconds=max_wait):
+            session.rollback()
+            return None
+        if verified is None:
             break
-        verdicts = {b: is_verified(b) for b in {c.beneficiary for c in claims}}
-        held = [c.id for c in claims if not verdicts[c.beneficiary]]
+        live = verified({c.beneficiary for c in claims})
+        held = [c.id for c in claims if c.beneficiary not in live]
         if not held:
             break
         # Set aside (each round moves at least one claim out of the queue, so this ends).
@@ -143,13 +152,6 @@ def form_batch(
         )
         session.commit()
         log.info("issuance_claims_held_unverified", claims=len(held))
-    if not claims:
-        session.rollback()
-        return None
-    oldest = min(aware(c.created_at) for c in claims)
-    if not force and len(claims) < max_size and now - oldest < timedelta(seconds=max_wait):
-        session.rollback()
-        return None
 
     records = [claim_record(c) for c in claims]
     leaves = [claim_leaf(*r) for r in records]
@@ -206,12 +208,12 @@ def form_batch(
     return batch
 
 
-def release_reverified(session: Session, is_verified: Callable[[str], bool]) -> int:
+def release_reverified(session: Session, verified: Callable[[set[str]], set[str]]) -> int:
     """Claims held for an unverified holder go back to the queue once the holder verifies."""
     holders = session.scalars(
         select(Claim.beneficiary).where(Claim.status == ClaimStatus.unverified).distinct()
     ).all()
-    back = [h for h in holders if is_verified(h)]
+    back = sorted(verified(set(holders))) if holders else []
     if not back:
         return 0
     released = session.execute(
@@ -230,7 +232,7 @@ class Batcher:
     """The periodic task the worker loop runs: forms every batch that is due.
 
     Each round first releases the claims of holders verified again, then batches only claims
-    whose holder the identity registry verifies now (asked every round: never cached).
+    whose holder the identity registry verifies now (asked for each due batch: never cached).
     """
 
     def __init__(
@@ -254,9 +256,9 @@ class Batcher:
 
     def run_once(self, *, force: bool = False) -> int:
         formed = 0
-        is_verified = self.identity.is_verified
+        verified = self.identity.verified
         with self.sessions() as session:
-            release_reverified(session, is_verified)
+            release_reverified(session, verified)
         while True:
             with self.sessions() as session:
                 batch = form_batch(
@@ -264,7 +266,7 @@ class Batcher:
                     max_size=self.max_size,
                     max_wait=self.max_wait,
                     force=force,
-                    is_verified=is_verified,
+                    verified=verified,
                 )
             if batch is None:
                 return formed
@@ -310,10 +312,10 @@ class IssuanceBatchHandler:
             .execution_options(synchronize_session=False)
         )
         # The trading ledger mirrors the chain: the minted credits become the holders' to sell.
-        for beneficiary, grams in minted:
-            record_credits_issued(
-                session, beneficiary, int(grams), f"issuance:{batch.batch_id}:{beneficiary}"
-            )
+        record_credits_issued_to(
+            session,
+            [(b, int(grams), f"issuance:{batch.batch_id}:{b}") for b, grams in minted],
+        )
 
     def on_failed(self, session: Session, row: ChainTransaction, error: ChainRevert) -> None:
         batch = session.scalar(select(IssuanceBatch).where(IssuanceBatch.outbox_key == row.key))

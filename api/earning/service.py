@@ -18,9 +18,10 @@ from typing import Any
 
 from eth_abi import encode as abi_encode
 from eth_utils import is_checksum_address, keccak
-from sqlalchemy import BigInteger, bindparam, select, update
+from sqlalchemy import BigInteger, bindparam, case, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import BindParameter
 
 from api.chain.gateway import ChainGateway
 from api.chain.identity import IdentityReader
@@ -320,12 +321,16 @@ def _accept(
     is_trip = isinstance(evidence, TripEvidence)
 
     # Provider: known by one of its keys, active, of the right type.
-    key = session.scalar(select(ProviderKey).where(ProviderKey.signer_address == verified.signer))
-    provider = session.get(DataProvider, key.provider_id) if key is not None else None
-    if key is None or provider is None:
+    found = session.execute(
+        select(ProviderKey, DataProvider)
+        .join(DataProvider, DataProvider.id == ProviderKey.provider_id)
+        .where(ProviderKey.signer_address == verified.signer)
+    ).first()
+    if found is None:
         raise fraud.UnknownProvider(
             msg("{signer} is not a registered data provider", signer=verified.signer)
         )
+    key, provider = found.tuple()
     if provider.status != ProviderStatus.active:
         raise fraud.ProviderSuspended(msg("provider {code} is suspended", code=provider.code))
     wanted = ProviderKind.mobility if is_trip else ProviderKind.merchant
@@ -430,7 +435,7 @@ def _accept(
     if isinstance(evidence, TripEvidence) and evidence.mode in factors.journey_modes:
         joined = _join_journey(session, factors, citizen, started, ended, inputs, _hex(claim_id))
         if joined != amount:  # the journey's increment: the all-time tally took the tap's own
-            _add(session, citizen, ALL_TIME, joined - amount, None)
+            _add(session, citizen, ALL_TIME, joined - amount)
             amount = joined
         if amount <= 0:
             raise fraud.NoReduction(
@@ -444,8 +449,9 @@ def _accept(
     day = local_day(started, settings)
     # Held until corroborated (the methodology's rule): it counts against the corroborated caps.
     awaiting = corroboration.rules(factors).requirement(inputs) is not None
-    _check_caps(session, settings, citizen, day, amount)
-    _check_kind_caps(session, factors, factors.cap_kind(inputs), citizen, day, amount, awaiting)
+    _check_caps(
+        session, settings, factors, factors.cap_kind(inputs), citizen, day, amount, awaiting
+    )
 
     submission = Submission(
         account_id=account_id,
@@ -695,93 +701,43 @@ def local_day(moment: datetime, settings: Settings) -> date:
     return (moment + timedelta(hours=settings.earning_utc_offset_hours)).date()
 
 
-# (dialect, capped) -> the tally upsert, built once: building SQLAlchemy statements per call cost
-# more than running them (five tallies a submission).
-_UPSERTS: dict[tuple[str, bool], Any] = {}
+# dialect -> the tally upsert, built once: building SQLAlchemy statements per call cost more
+# than running them.
+_UPSERTS: dict[str, Any] = {}
 
 
-def _tally_upsert(session: Session, capped: bool) -> Any:
-    key = (session.get_bind().dialect.name, capped)
+def _tally_upsert(session: Session) -> Any:
+    key = session.get_bind().dialect.name
     statement = _UPSERTS.get(key)
     if statement is None:
         table = EarningTally.__table__
         insert = dialect_insert(session)(table).values(
             citizen=bindparam("citizen"), period=bindparam("period"), grams=bindparam("amount")
         )
-        total = table.c.grams + insert.excluded.grams
         statement = insert.on_conflict_do_update(
             index_elements=[table.c.citizen, table.c.period],
-            set_={"grams": total},
-            where=(total <= bindparam("cap", type_=BigInteger)) if capped else None,
-        ).returning(table.c.grams)
+            set_={"grams": table.c.grams + insert.excluded.grams},
+        )
         _UPSERTS[key] = statement
     return statement
 
 
-def _add(session: Session, citizen: str, period: str, amount: int, cap: int | None) -> int | None:
-    """Add ``amount`` to a tally unless that passes ``cap``; None when added, else the grams
-    the tally holds. One statement, the row made on the citizen's first activity of the period:
-    ``INSERT .. ON CONFLICT DO UPDATE .. WHERE grams + amount <= cap RETURNING grams`` (the
-    update and its condition are atomic on the row, so concurrent adds can never pass the cap,
-    in any number of processes; it returns no row when the cap refuses)."""
-    if cap is not None and amount > cap:
-        held = session.scalar(
-            select(EarningTally.grams).where(
-                (EarningTally.citizen == citizen) & (EarningTally.period == period)
-            )
-        )
-        return int(held or 0)
-    values = {"citizen": citizen, "period": period, "amount": amount, "cap": cap}
-    if session.execute(_tally_upsert(session, cap is not None), values).first() is not None:
-        return None
-    held = session.scalar(
-        select(EarningTally.grams).where(
-            (EarningTally.citizen == citizen) & (EarningTally.period == period)
-        )
-    )
-    return int(held or 0)
+def _add(session: Session, citizen: str, period: str, amount: int) -> None:
+    """Add ``amount`` to a tally with no cap (the row made on the citizen's first activity)."""
+    values = {"citizen": citizen, "period": period, "amount": amount}
+    session.execute(_tally_upsert(session), values)
 
 
 def _lock_citizen(session: Session, citizen: str, amount: int) -> None:
     """The submission's first write: the citizen's all-time tally. It holds the citizen's row
     (PostgreSQL) or the database's write lock (SQLite) until the claim commits, so one
     citizen's overlap checks run one at a time, in any number of processes."""
-    _add(session, citizen, ALL_TIME, amount, None)
+    _add(session, citizen, ALL_TIME, amount)
 
 
-def _check_caps(session: Session, settings: Settings, citizen: str, day: date, amount: int) -> None:
-    daily = _add(session, citizen, day.isoformat(), amount, settings.daily_cap_grams)
-    if daily is not None:
-        raise fraud.DailyCapReached(
-            msg(
-                "{daily} g credited on {day}; {amount} g more would pass "
-                "the daily cap of {daily_cap_grams} g",
-                daily=daily,
-                day=day.isoformat(),
-                amount=amount,
-                daily_cap_grams=settings.daily_cap_grams,
-            ),
-            cap_grams=settings.daily_cap_grams,
-            credited_grams=daily,
-        )
-    yearly = _add(session, citizen, str(day.year), amount, settings.yearly_cap_grams)
-    if yearly is not None:
-        raise fraud.YearlyCapReached(
-            msg(
-                "{yearly} g credited in {year}; {amount} g more would pass "
-                "the yearly cap of {yearly_cap_grams} g",
-                yearly=yearly,
-                year=day.year,
-                amount=amount,
-                yearly_cap_grams=settings.yearly_cap_grams,
-            ),
-            cap_grams=settings.yearly_cap_grams,
-            credited_grams=yearly,
-        )
-
-
-def _check_kind_caps(
+def _check_caps(
     session: Session,
+    settings: Settings,
     factors: FactorSet,
     kind: str,
     citizen: str,
@@ -789,32 +745,128 @@ def _check_kind_caps(
     amount: int,
     awaiting: bool = False,
 ) -> None:
-    """The methodology's caps per kind of activity (tallies ``<kind>@<day>``, ``<kind>@<year>``);
-    a claim ``awaiting`` corroboration counts against the kind's corroborated limits."""
+    """The citizen's daily and yearly caps, and the methodology's caps per kind of activity
+    (tallies ``<kind>@<day>``, ``<kind>@<year>``; a claim ``awaiting`` corroboration counts
+    against the kind's corroborated limits): all added in one statement (:func:`_add_capped`),
+    the first refusal in that order raised."""
+    caps: list[tuple[str, int]] = [
+        (day.isoformat(), settings.daily_cap_grams),
+        (str(day.year), settings.yearly_cap_grams),
+    ]
     cap = factors.caps.get(kind)
-    if cap is None:
+    if cap is not None:
+        daily, yearly = cap.limits(awaiting)
+        for period, limit in ((day.isoformat(), daily), (str(day.year), yearly)):
+            if limit is not None:
+                caps.append((f"{kind}@{period}", limit))
+    refused = _add_capped(session, citizen, amount, caps)
+    if not refused:
         return
-    daily, yearly = cap.limits(awaiting)
-    for period, limit in ((day.isoformat(), daily), (str(day.year), yearly)):
-        if limit is None:
-            continue
-        held = _add(session, citizen, f"{kind}@{period}", amount, limit)
-        if held is not None:
-            raise fraud.KindCapReached(
-                msg(
-                    "{held} g credited for {kind} in {period}; {amount} g more would pass its"
-                    " cap of {limit} g under {version}",
-                    held=held,
-                    kind=kind,
-                    period=period,
-                    amount=amount,
-                    limit=limit,
-                    version=factors.version,
-                ),
-                kind=kind,
-                cap_grams=limit,
-                credited_grams=held,
+    period, limit = next((p, c) for p, c in caps if p in refused)
+    held = refused[period]
+    if period == day.isoformat():
+        raise fraud.DailyCapReached(
+            msg(
+                "{daily} g credited on {day}; {amount} g more would pass "
+                "the daily cap of {daily_cap_grams} g",
+                daily=held,
+                day=day.isoformat(),
+                amount=amount,
+                daily_cap_grams=limit,
+            ),
+            cap_grams=limit,
+            credited_grams=held,
+        )
+    if period == str(day.year):
+        raise fraud.YearlyCapReached(
+            msg(
+                "{yearly} g credited in {year}; {amount} g more would pass "
+                "the yearly cap of {yearly_cap_grams} g",
+                yearly=held,
+                year=day.year,
+                amount=amount,
+                yearly_cap_grams=limit,
+            ),
+            cap_grams=limit,
+            credited_grams=held,
+        )
+    raise fraud.KindCapReached(
+        msg(
+            "{held} g credited for {kind} in {period}; {amount} g more would pass its"
+            " cap of {limit} g under {version}",
+            held=held,
+            kind=kind,
+            period=period.partition("@")[2],
+            amount=amount,
+            limit=limit,
+            version=factors.version,
+        ),
+        kind=kind,
+        cap_grams=limit,
+        credited_grams=held,
+    )
+
+
+# (dialect, tallies) -> the capped upsert of that many tallies, built once (see _UPSERTS).
+_CAPPED_UPSERTS: dict[tuple[str, int], Any] = {}
+
+
+def _capped_upsert(session: Session, rows: int) -> Any:
+    key = (session.get_bind().dialect.name, rows)
+    statement = _CAPPED_UPSERTS.get(key)
+    if statement is None:
+        table = EarningTally.__table__
+        periods: list[BindParameter[Any]] = [bindparam(f"period{i}") for i in range(rows)]
+        insert = dialect_insert(session)(table).values(
+            [
+                {"citizen": bindparam("citizen"), "period": period, "grams": bindparam("amount")}
+                for period in periods
+            ]
+        )
+        total = table.c.grams + insert.excluded.grams
+        limit = case(
+            *[
+                (insert.excluded.period == period, bindparam(f"cap{i}", type_=BigInteger))
+                for i, period in enumerate(periods)
+            ]
+        )
+        statement = insert.on_conflict_do_update(
+            index_elements=[table.c.citizen, table.c.period],
+            set_={"grams": total},
+            where=total <= limit,
+        ).returning(table.c.period)
+        _CAPPED_UPSERTS[key] = statement
+    return statement
+
+
+def _add_capped(
+    session: Session, citizen: str, amount: int, caps: list[tuple[str, int]]
+) -> dict[str, int]:
+    """Add ``amount`` to each of the citizen's tallies ``(period, cap)`` that it keeps within
+    its cap, in one statement: ``INSERT .. VALUES (..), (..) ON CONFLICT DO UPDATE .. WHERE
+    grams + amount <= cap RETURNING period`` (each row's update and its condition are atomic on
+    that row, so concurrent adds can never pass a cap, in any number of processes; a row the
+    cap refuses is not returned); returns the refused periods with the grams their
+    tallies hold (empty: all added). A refusal is the caller's to roll back."""
+    refused = {period for period, cap in caps if amount > cap}
+    rows = [(period, cap) for period, cap in caps if amount <= cap]
+    if rows:
+        values: dict[str, Any] = {"citizen": citizen, "amount": amount}
+        for i, (period, cap) in enumerate(rows):
+            values |= {f"period{i}": period, f"cap{i}": cap}
+        added = set(session.scalars(_capped_upsert(session, len(rows)), values))
+        refused |= {period for period, _ in rows if period not in added}
+    if not refused:
+        return {}
+    held = {
+        period: grams
+        for period, grams in session.execute(
+            select(EarningTally.period, EarningTally.grams).where(
+                EarningTally.citizen == citizen, EarningTally.period.in_(refused)
             )
+        )
+    }
+    return {period: int(held.get(period) or 0) for period in refused}
 
 
 def trip_inputs(

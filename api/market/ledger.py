@@ -15,7 +15,9 @@ CHECK constraint backs it up.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import accumulate, count
 from typing import cast
 
 from sqlalchemy import Table, bindparam, insert, inspect, select, update
@@ -71,7 +73,9 @@ _ACCOUNT_KEY = (
 # Built once (a statement built per call costs more than the query it sends).
 _FIND = select(LedgerAccount.id).where(*_ACCOUNT_KEY)
 _CREATE = insert(LedgerAccount).returning(LedgerAccount.id)
-_NEW_TRANSACTION = insert(LedgerTransaction).returning(LedgerTransaction.id)
+_NEW_TRANSACTIONS = insert(LedgerTransaction).returning(
+    LedgerTransaction.id, sort_by_parameter_order=True
+)
 _NEW_ENTRIES = insert(LedgerEntry)
 # Add :amount to an account; the holder's debit only while the balance covers it.
 _CREDIT = (
@@ -103,26 +107,68 @@ def post(session: Session, kind: str, reference: str, moves: list[Move]) -> int:
     """Record ``moves`` as one balanced transaction (returns its id); raise
     ``InsufficientBalance`` (and change nothing the caller does not roll back) when a holder
     account would go negative."""
-    tx_id = session.scalar(_NEW_TRANSACTION, {"kind": kind, "reference": reference})
-    assert tx_id is not None
-    entries: list[dict[str, int]] = []
-    for move in moves:
-        if move.amount < 0:
-            raise ValueError("a move's amount is never negative")
-        if move.amount == 0:
-            continue
-        entries.append(_apply(session, tx_id, move.source, move.asset, -move.amount))
-        entries.append(_apply(session, tx_id, move.target, move.asset, move.amount))
-    if entries:
-        session.execute(_NEW_ENTRIES, entries)
-    return int(tx_id)
+    return post_many(session, kind, [(reference, moves)])[0]
 
 
-def _apply(
-    session: Session, tx_id: int, holder: tuple[str, AccountKind], asset: Asset, amount: int
-) -> dict[str, int]:
-    """Add ``amount`` to the account; its ledger entry (to insert)."""
-    owner, kind = holder
+def post_many(session: Session, kind: str, postings: list[tuple[str, list[Move]]]) -> list[int]:
+    """Record each ``(reference, moves)`` as a balanced transaction of ``kind`` (returns their
+    ids, in order): the rows :func:`post` would write one by one, in a few statements (a
+    settlement batch's fills, an issuance batch's holders).
+
+    Each account's moves are summed and applied by one conditional ``UPDATE`` when they all go
+    the same way (debits only: their sum is covered exactly when each one is, in turn); an
+    account moved both ways is applied move by move, in order, as one posting would be. Each
+    entry's ``balance_after`` is the account's balance right after it, as if posted alone.
+    ``InsufficientBalance`` as :func:`post` (for a summed debit, ``needed`` is the sum).
+    """
+    if not postings:
+        return []
+    tx_ids = [
+        int(i)
+        for i in session.scalars(
+            _NEW_TRANSACTIONS, [{"kind": kind, "reference": ref} for ref, _ in postings]
+        )
+    ]
+    # Per account, its (position, transaction, amount) in posting order.
+    moved: dict[tuple[str, Asset, AccountKind], list[tuple[int, int, int]]] = {}
+    position = count()
+    for tx_id, (_, moves) in zip(tx_ids, postings, strict=True):
+        for move in moves:
+            if move.amount < 0:
+                raise ValueError("a move's amount is never negative")
+            if move.amount == 0:
+                continue
+            for (owner, held_as), amount in (
+                (move.source, -move.amount),
+                (move.target, move.amount),
+            ):
+                items = moved.setdefault((owner, move.asset, held_as), [])
+                items.append((next(position), tx_id, amount))
+    entries: list[tuple[int, dict[str, int]]] = []
+    for (owner, asset, held_as), items in moved.items():
+        amounts = [amount for _, _, amount in items]
+        if len(amounts) > 1 and (all(a < 0 for a in amounts) or all(a > 0 for a in amounts)):
+            total = sum(amounts)
+            acct, after = _add(session, owner, asset, held_as, total)
+            afters = list(accumulate(amounts, initial=after - total))[1:]
+        else:
+            afters = []
+            for amount in amounts:
+                acct, after = _add(session, owner, asset, held_as, amount)
+                afters.append(after)
+        for (place, tx_id, amount), after in zip(items, afters, strict=True):
+            entry = {"transaction_id": tx_id, "account_id": acct, "amount": amount}
+            entries.append((place, {**entry, "balance_after": after}))
+    if entries:  # after the balance updates, in posting order
+        session.execute(_NEW_ENTRIES, [entry for _, entry in sorted(entries, key=lambda e: e[0])])
+    return tx_ids
+
+
+def _add(
+    session: Session, owner: str, asset: Asset, kind: AccountKind, amount: int
+) -> tuple[int, int]:
+    """Add ``amount`` to the account (a holder's debit only while covered): its id and new
+    balance."""
     guarded = amount < 0 and kind != AccountKind.external
     params: dict[str, object] = {
         "k_owner": owner,
@@ -153,7 +199,7 @@ def _apply(
             balance=have,
             needed=-amount,
         )
-    return {"transaction_id": tx_id, "account_id": acct, "amount": amount, "balance_after": balance}
+    return acct, int(balance)
 
 
 def balance(session: Session, owner: str, asset: Asset, kind: AccountKind) -> int:
@@ -210,18 +256,23 @@ def lock_market(session: Session) -> MarketState:
 
 def record_credits_issued(session: Session, address: str, grams: int, reference: str) -> None:
     """Credits minted to ``address`` on chain (the issuance domain calls this on confirmation)."""
+    record_credits_issued_to(session, [(address, grams, reference)])
+
+
+def record_credits_issued_to(session: Session, issued: Sequence[tuple[str, int, str]]) -> None:
+    """Credits minted on chain to several holders (``(address, grams, reference)``): one
+    ledger transaction each, posted together under one market lock (a batch confirms up to a
+    hundred holders while the confirming transaction holds it)."""
+    if any(grams <= 0 for _, grams, _ in issued):
+        raise ValueError("credits issued are positive")
     lock_market(session)
-    post(
+    external = (PLATFORM, AccountKind.external)
+    post_many(
         session,
         "issuance",
-        reference,
         [
-            Move(
-                Asset.credits,
-                (PLATFORM, AccountKind.external),
-                (checksum(address), AccountKind.available),
-                grams,
-            )
+            (reference, [Move(Asset.credits, external, (checksum(a), AccountKind.available), g)])
+            for a, g, reference in issued
         ],
     )
 
