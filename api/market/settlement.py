@@ -155,9 +155,10 @@ class SettlementHandler:
             return
         fates = self._fates(receipt, settlement, session)
         fills = self._fills(session, settlement)
-        # The batch's orders into the session in one query (settle_fill then finds them there).
-        orders = {f.buy_order_id for f in fills} | {f.sell_order_id for f in fills}
-        session.scalars(select(MarketOrder).where(MarketOrder.id.in_(orders))).all()
+        # The batch's orders into the session in one query (settle_fill then finds them there);
+        # held in a local: the session's identity map keeps only objects someone references.
+        order_ids = {f.buy_order_id for f in fills} | {f.sell_order_id for f in fills}
+        orders = session.scalars(select(MarketOrder).where(MarketOrder.id.in_(order_ids))).all()
         for fill in fills:
             if fill.status != FillStatus.settling:
                 continue  # posted before: never twice
@@ -168,6 +169,7 @@ class SettlementHandler:
                 reject_fill(session, fill, reason)
         settlement.status = TransferStatus.confirmed
         settlement.tx_hash = row.tx_hash
+        del orders  # referenced until here on purpose (see above)
 
     def on_failed(self, session: Session, row: ChainTransaction, error: ChainRevert) -> None:
         """The whole batch was refused: nothing moved. Split it in two halves, each a batch of
