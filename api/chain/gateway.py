@@ -572,7 +572,7 @@ def _normalised(abi_input: Any, value: Any) -> Any:
     if kind.startswith("bytes") and isinstance(value, str):
         return bytes(HexBytes(value))
     if kind == "address" and isinstance(value, bytes | bytearray):
-        return Web3.to_checksum_address(value)
+        return Web3.to_checksum_address(bytes(value))
     if kind == "string" and isinstance(value, bytes | bytearray):
         return bytes(value).decode()
     return value

@@ -16,6 +16,7 @@ CHECK constraint backs it up.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import accumulate
 
 from sqlalchemy import bindparam, select, tuple_, update
 from sqlalchemy.orm import Session
@@ -91,25 +92,65 @@ def _load_accounts(session: Session, keys: set[tuple[str, Asset, AccountKind]]) 
 def post(session: Session, kind: str, reference: str, moves: list[Move]) -> LedgerTransaction:
     """Record ``moves`` as one balanced transaction; raise ``InsufficientBalance`` (and change
     nothing the caller does not roll back) when a holder account would go negative."""
-    tx = LedgerTransaction(kind=kind, reference=reference)
-    session.add(tx)
+    return post_many(session, kind, [(reference, moves)])[0]
+
+
+def post_many(
+    session: Session, kind: str, postings: list[tuple[str, list[Move]]]
+) -> list[LedgerTransaction]:
+    """Record each ``(reference, moves)`` as a balanced transaction of ``kind``, in order: the
+    rows :func:`post` would write one by one, in a few statements (a settlement batch's fills).
+
+    Each account's moves are summed and applied by one conditional ``UPDATE`` when they all go
+    the same way (debits only: their sum is covered exactly when each one is, in turn); an
+    account moved both ways is applied move by move, in order, as one posting would be. Each
+    entry's ``balance_after`` is the account's balance right after that entry, as if posted
+    alone. ``InsufficientBalance`` as :func:`post`.
+    """
+    txs = [LedgerTransaction(kind=kind, reference=reference) for reference, _ in postings]
+    session.add_all(txs)
     session.flush()
     _load_accounts(
         session,
-        {(side[0], move.asset, side[1]) for move in moves for side in (move.source, move.target)},
+        {
+            (side[0], move.asset, side[1])
+            for _, moves in postings
+            for move in moves
+            for side in (move.source, move.target)
+        },
     )
-    entries: list[LedgerEntry] = []
-    for move in moves:
-        if move.amount < 0:
-            raise ValueError("a move's amount is never negative")
-        if move.amount == 0:
-            continue
-        source = account(session, move.source[0], move.asset, move.source[1])
-        target = account(session, move.target[0], move.asset, move.target[1])
-        entries.append(_apply(session, tx, source, -move.amount))
-        entries.append(_apply(session, tx, target, move.amount))
-    session.add_all(entries)  # after the balance updates: inserted together, at the next flush
-    return tx
+    # Per account, its (position, transaction, amount) in posting order.
+    moved: dict[int, tuple[LedgerAccount, list[tuple[int, LedgerTransaction, int]]]] = {}
+    position = 0
+    for tx, (_, moves) in zip(txs, postings, strict=True):
+        for move in moves:
+            if move.amount < 0:
+                raise ValueError("a move's amount is never negative")
+            if move.amount == 0:
+                continue
+            for (owner, kind_of), amount in (
+                (move.source, -move.amount),
+                (move.target, move.amount),
+            ):
+                acct = account(session, owner, move.asset, kind_of)
+                moved.setdefault(acct.id, (acct, []))[1].append((position, tx, amount))
+                position += 1
+    entries: list[tuple[int, LedgerEntry]] = []
+    for acct, items in moved.values():
+        amounts = [amount for _, _, amount in items]
+        if len(items) > 1 and (all(a < 0 for a in amounts) or all(a > 0 for a in amounts)):
+            total = sum(amounts)
+            afters = list(accumulate(amounts, initial=_apply(session, acct, total) - total))[1:]
+        else:
+            afters = [_apply(session, acct, amount) for amount in amounts]
+        for (place, tx, amount), after in zip(items, afters, strict=True):
+            entry = LedgerEntry(
+                transaction_id=tx.id, account_id=acct.id, amount=amount, balance_after=after
+            )
+            entries.append((place, entry))
+    # After the balance updates, in posting order: inserted together, at the next flush.
+    session.add_all([entry for _, entry in sorted(entries, key=lambda e: e[0])])
+    return txs
 
 
 # Built once (a statement built per call costs more than the query it sends): add :amount to
@@ -124,9 +165,8 @@ _CREDIT = (
 _DEBIT = _CREDIT.where(LedgerAccount.balance >= bindparam("needed"))
 
 
-def _apply(
-    session: Session, tx: LedgerTransaction, acct: LedgerAccount, amount: int
-) -> LedgerEntry:
+def _apply(session: Session, acct: LedgerAccount, amount: int) -> int:
+    """Add ``amount`` to the account (a holder's debit only while covered); its new balance."""
     guarded = amount < 0 and acct.kind != AccountKind.external
     balance = session.scalar(
         _DEBIT if guarded else _CREDIT,
@@ -150,9 +190,7 @@ def _apply(
             needed=-amount,
         )
     set_committed_value(acct, "balance", balance)
-    return LedgerEntry(
-        transaction_id=tx.id, account_id=acct.id, amount=amount, balance_after=balance
-    )
+    return int(balance)
 
 
 def balance(session: Session, owner: str, asset: Asset, kind: AccountKind) -> int:
