@@ -155,19 +155,23 @@ class SettlementHandler:
             return
         fates = self._fates(receipt, settlement, session)
         fills = self._fills(session, settlement)
-        # The batch's orders into the session in one query (settle_fill then finds them there).
-        orders = {f.buy_order_id for f in fills} | {f.sell_order_id for f in fills}
-        session.scalars(select(MarketOrder).where(MarketOrder.id.in_(orders))).all()
+        # The batch's orders into the session in one query (settle_fills then finds them there);
+        # held in a local: the session's identity map keeps only objects someone references.
+        order_ids = {f.buy_order_id for f in fills} | {f.sell_order_id for f in fills}
+        orders = session.scalars(select(MarketOrder).where(MarketOrder.id.in_(order_ids))).all()
+        settled: list[MarketFill] = []
         for fill in fills:
             if fill.status != FillStatus.settling:
                 continue  # posted before: never twice
             reason = fates.get(fill.fill_id)
             if reason is None or reason == "AlreadySettled":
-                settle_fill(session, fill)
+                settled.append(fill)
             else:
                 reject_fill(session, fill, reason)
+        settle_fills(session, settled)
         settlement.status = TransferStatus.confirmed
         settlement.tx_hash = row.tx_hash
+        del orders  # referenced until here on purpose (see above)
 
     def on_failed(self, session: Session, row: ChainTransaction, error: ChainRevert) -> None:
         """The whole batch was refused: nothing moved. Split it in two halves, each a batch of
@@ -220,38 +224,46 @@ class SettlementHandler:
         return fates
 
 
-def settle_fill(session: Session, fill: MarketFill) -> None:
-    """Post a fill the chain settled: escrowed credits to the buyer, escrowed won to the seller."""
-    buy = session.get(MarketOrder, fill.buy_order_id)
-    sell = session.get(MarketOrder, fill.sell_order_id)
-    assert buy is not None and sell is not None
-    ledger.post(
+def settle_fills(session: Session, fills: list[MarketFill]) -> None:
+    """Post fills the chain settled, one ledger transaction each (posted together): escrowed
+    credits to the buyer, escrowed won to the seller."""
+    ledger.post_many(
         session,
         "fill",
-        fill.fill_id,
         [
-            Move(
-                Asset.credits,
-                (fill.seller, AccountKind.escrow),
-                (fill.buyer, AccountKind.available),
-                fill.quantity,
-            ),
-            Move(
-                Asset.won,
-                (fill.buyer, AccountKind.escrow),
-                (fill.seller, AccountKind.available),
-                fill.won,
-            ),
+            (
+                fill.fill_id,
+                [
+                    Move(
+                        Asset.credits,
+                        (fill.seller, AccountKind.escrow),
+                        (fill.buyer, AccountKind.available),
+                        fill.quantity,
+                    ),
+                    Move(
+                        Asset.won,
+                        (fill.buyer, AccountKind.escrow),
+                        (fill.seller, AccountKind.available),
+                        fill.won,
+                    ),
+                ],
+            )
+            for fill in fills
         ],
     )
-    buy.pending -= fill.won
-    buy.reserved -= fill.won
-    sell.pending -= fill.quantity
-    sell.reserved -= fill.quantity
-    fill.status = FillStatus.settled
-    fill.settled_at = datetime.now(UTC)
-    release_if_closed(session, buy)
-    release_if_closed(session, sell)
+    now = datetime.now(UTC)
+    for fill in fills:
+        buy = session.get(MarketOrder, fill.buy_order_id)
+        sell = session.get(MarketOrder, fill.sell_order_id)
+        assert buy is not None and sell is not None
+        buy.pending -= fill.won
+        buy.reserved -= fill.won
+        sell.pending -= fill.quantity
+        sell.reserved -= fill.quantity
+        fill.status = FillStatus.settled
+        fill.settled_at = now
+        release_if_closed(session, buy)
+        release_if_closed(session, sell)
 
 
 def reject_fill(session: Session, fill: MarketFill, reason: str) -> None:

@@ -31,7 +31,7 @@ from hexbytes import HexBytes
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
-from web3.exceptions import Web3ValidationError
+from web3.exceptions import MismatchedABI, Web3ValidationError
 from web3.types import TxReceipt
 
 from api.chain.deployments import DeploymentMissing
@@ -164,7 +164,14 @@ class OutboxWorker(PollingLoop):
         try:
             signer = self.signers[row.signer]
             fn = self._function(row)
-        except (KeyError, ValueError, TypeError, Web3ValidationError, DeploymentMissing) as exc:
+        except (
+            KeyError,
+            ValueError,
+            TypeError,
+            Web3ValidationError,
+            MismatchedABI,
+            DeploymentMissing,
+        ) as exc:
             # A row no transaction can come from: fail it rather than block the queue.
             self._refused(session, row, ChainRevert("InvalidOutboxRow", detail=str(exc)), None)
             return None

@@ -6,6 +6,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from eth_utils import keccak
@@ -134,11 +135,21 @@ def test_enqueue_is_idempotent_on_its_key(sessions: sessionmaker[Session]) -> No
         session.rollback()
 
 
+@pytest.mark.parametrize(
+    ("contract", "function", "args"),
+    [
+        ("NoSuch", "f", []),  # no such contract
+        ("Issuance", "issueBatch", ["0x01"]),  # arguments that do not fit the function
+    ],
+)
 def test_a_row_no_transaction_can_come_from_fails_without_blocking_the_queue(
     chain: ChainGateway,
     accounts: Accounts,
     sessions: sessionmaker[Session],
     handler: RecordingHandler,
+    contract: str,
+    function: str,
+    args: list[Any],
 ) -> None:
     key = f"bad-{uuid.uuid4().hex}"
     with sessions() as session, session.begin():
@@ -146,9 +157,9 @@ def test_a_row_no_transaction_can_come_from_fails_without_blocking_the_queue(
             session,
             key=key,
             kind="test.batch",
-            contract="NoSuch",
-            function="f",
-            args=[],
+            contract=contract,
+            function=function,
+            args=args,
             signer="issuer",
         )
     good = enqueue_batch(sessions, accounts.alice.address, 10)
