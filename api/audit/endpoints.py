@@ -13,12 +13,15 @@ from functools import cache
 from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy.orm import Session
 
 from api.audit import dashboard, exports, queries
 from api.audit.integrity import IntegrityReport, check_integrity
+from api.audit.kept import kept
 from api.audit.provenance import (
     ClaimProvenance,
     ClassShare,
@@ -40,25 +43,88 @@ from api.audit.schemas import (
     TradeAudit,
     TransferPublic,
 )
-from api.auth.deps import CurrentUser
+from api.auth.deps import BearerCredentials, CurrentUser, signed_in
 from api.auth.models import Account, Role
-from api.deps import MAX_SQL_INT, ChainDep, LanguageDep, SessionDep, StateDep, language_headers
+from api.deps import (
+    MAX_SQL_INT,
+    ChainDep,
+    LanguageDep,
+    SessionDep,
+    SettingsDep,
+    StateDep,
+    language_headers,
+)
 from api.errors import Forbidden, NotFound
 from api.i18n import render_page
 from api.market.reconcile import reconcile
 from api.pagination import Page, PageDep
+from api.settings import Settings
+from api.state import AppState
 
 AUDIT_ROLES = frozenset({Role.auditor.value, Role.operator.value})
 
 
-async def auditor_or_operator(user: CurrentUser) -> Account:
-    """The role check, on the event loop (it only compares strings: no thread hop)."""
+def _ensure_audit_role(user: Account) -> None:
     if user.role not in AUDIT_ROLES:
         raise Forbidden("needs the role auditor or operator")
+
+
+async def auditor_or_operator(user: CurrentUser) -> Account:
+    """The role check, on the event loop (it only compares strings: no thread hop)."""
+    _ensure_audit_role(user)
     return user
 
 
 router = APIRouter(prefix="/audit", tags=["audit"], dependencies=[Depends(auditor_or_operator)])
+
+
+class AuditRead:
+    """A signed-in auditor's (or operator's) read done in one worker thread and one session:
+    the token, the account and its role checked exactly as :data:`CurrentUser` does, then the
+    read, then the answer as JSON. The routes asked most (the dashboard's headline, supply, a
+    claim's provenance) take this instead of the router's dependency, which hands over to a
+    worker thread for the account and again for the handler and again for the response model:
+    each hand-over costs more than these reads once kept (issue 18's profile)."""
+
+    def __init__(
+        self,
+        request: Request,
+        session: Session,
+        settings: Settings,
+        state: AppState,
+        credentials: HTTPAuthorizationCredentials | None,
+    ) -> None:
+        self.request = request
+        self.session = session
+        self.settings = settings
+        self.state = state
+        self.credentials = credentials
+
+    async def __call__(self, read: Callable[[Session], bytes]) -> Response:
+        body = await run_in_threadpool(self._read, read)
+        return Response(body, media_type="application/json")
+
+    def _read(self, read: Callable[[Session], bytes]) -> bytes:
+        user = signed_in(self.request, self.session, self.settings, self.state, self.credentials)
+        _ensure_audit_role(user)
+        body = read(self.session)
+        self.session.rollback()  # read only: the connection goes back to the pool now
+        return body
+
+
+async def audit_read(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    state: StateDep,
+    credentials: BearerCredentials,
+) -> AuditRead:
+    return AuditRead(request, session, settings, state, credentials)
+
+
+AuditReadDep = Annotated[AuditRead, Depends(audit_read)]
+# The kept reads: the same prefix and tag, the role checked by :class:`AuditRead`.
+reads_router = APIRouter(prefix="/audit", tags=["audit"])
 
 ExportFormat = Literal["csv", "json"]
 
@@ -116,22 +182,36 @@ def status(session: SessionDep) -> IndexStatus:
     return queries.index_status(session)
 
 
-@router.get("/summary")
-def summary(session: SessionDep) -> dashboard.Summary:
+def _summary(session: Session, status: IndexStatus) -> bytes:
+    return dashboard.summary(session, status).model_dump_json().encode()
+
+
+@reads_router.get("/summary", response_model=dashboard.Summary)
+async def summary(read: AuditReadDep) -> Response:
     """Supply now, holders, batches, retirements, pause state: the dashboard's headline."""
-    return dashboard.summary(session)
+    return await read(lambda session: kept(session, "summary", _summary))
 
 
-@router.get("/supply")
-def supply(
-    session: SessionDep,
+def _supply_now(session: Session, status: IndexStatus) -> bytes:
+    return queries.supply_at(session, status.block_number).model_dump_json().encode()
+
+
+@reads_router.get("/supply", response_model=Supply)
+async def supply(
+    read: AuditReadDep,
     block: Annotated[int | None, Query(ge=0, le=MAX_SQL_INT)] = None,
     time: Annotated[int | None, UnixTime] = None,
-) -> Supply:
+) -> Response:
     """Issued, burnt, retired and circulating credits at a block or a time (default: now)."""
-    if time is not None and block is None:
-        return queries.supply_at_time(session, time)
-    return queries.supply_at(session, block)
+
+    def answer(session: Session) -> bytes:
+        if time is not None and block is None:
+            return queries.supply_at_time(session, time).model_dump_json().encode()
+        if block is not None:
+            return queries.supply_at(session, block).model_dump_json().encode()
+        return kept(session, "supply", _supply_now)
+
+    return await read(answer)
 
 
 @router.get("/supply/classes")
@@ -251,13 +331,17 @@ def batch_claims_export(
     )
 
 
-@router.get("/claims/{claim_id}/provenance")
-def provenance(claim_id: str, session: SessionDep) -> ClaimProvenance:
+@reads_router.get("/claims/{claim_id}/provenance", response_model=ClaimProvenance)
+async def provenance(claim_id: str, read: AuditReadDep) -> Response:
     """Where a claim was issued (batch, Merkle root, transaction) and its off-chain record."""
-    result = claim_provenance(session, claim_id)
-    if not result.issued and result.record is None:
-        raise NotFound("the claim is not in any indexed batch")
-    return result
+
+    def answer(session: Session) -> bytes:
+        result = claim_provenance(session, claim_id)
+        if not result.issued and result.record is None:
+            raise NotFound("the claim is not in any indexed batch")
+        return result.model_dump_json().encode()
+
+    return await read(answer)
 
 
 # -- retirements -------------------------------------------------------------------------------

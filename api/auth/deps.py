@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
 
 from api.auth.models import Account, Role, Wallet
 from api.auth.schemas import Holder
@@ -15,6 +16,8 @@ from api.deps import SessionDep, SettingsDep, StateDep
 from api.errors import Forbidden, problem
 from api.i18n import msg
 from api.ratelimit import client_address
+from api.settings import Settings
+from api.state import AppState
 
 InvalidToken = problem(
     401,
@@ -27,7 +30,8 @@ InvalidToken = problem(
     show="Refresh the tokens once (`/auth/refresh`); if that fails, go to sign-in.",
 )
 
-_bearer = HTTPBearer(auto_error=False, description="An access token from /auth/sign-in")
+bearer = HTTPBearer(auto_error=False, description="An access token from /auth/sign-in")
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 # Who may read any account's records (read-only for the auditor).
 READ_ALL_ROLES = frozenset({Role.operator.value, Role.auditor.value})
@@ -38,16 +42,35 @@ def current_user(
     session: SessionDep,
     settings: SettingsDep,
     state: StateDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: BearerCredentials,
 ) -> Account:
-    """The signed-in account; each request counts against its limit (``rate_limit_account``:
-    signed-in routes are limited per account, not per address, so phones behind one carrier
-    address do not share a budget). A request without a valid token counts against its
-    address's public limit, like any unauthenticated request.
+    """The signed-in account (:func:`signed_in`), the read transaction ended so the
+    connection goes back to the pool before the handler runs (sessions keep objects loaded on
+    commit): a request never holds a connection while it waits for a worker thread or for a
+    second connection (idempotency keys)."""
+    account = signed_in(request, session, settings, state, credentials)
+    session.commit()
+    return account
+
+
+def signed_in(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    state: AppState,
+    credentials: HTTPAuthorizationCredentials | None,
+) -> Account:
+    """The account the bearer token names, checked as every signed-in request is; each
+    request counts against its limit (``rate_limit_account``: signed-in routes are limited per
+    account, not per address, so phones behind one carrier address do not share a budget). A
+    request without a valid token counts against its address's public limit, like any
+    unauthenticated request.
 
     The token's signature is checked once per process (``api.auth.tokens``: remembered, its
     expiry checked every time); the account is read on every request (one primary-key read),
-    so an erasure or a role change made by any process counts from the next request."""
+    so an erasure or a role change made by any process counts from the next request. Plain
+    code, not a dependency of its own: a dependency that also reads the database calls it in
+    the same worker thread and session (one hop per request, not one per dependency)."""
     anonymous = client_address(request.client and request.client.host)
     if credentials is None or credentials.scheme.lower() != "bearer":
         # Without a valid token the caller is anonymous: the public limit of its address.
@@ -62,10 +85,6 @@ def current_user(
     account = session.get(Account, claims.subject)
     if account is None or account.erased_at is not None:
         raise InvalidToken(reason="unknown-account")
-    # End the read transaction so the connection goes back to the pool before the handler
-    # runs (sessions keep objects loaded on commit): a request never holds a connection while
-    # it waits for a worker thread or for a second connection (idempotency keys).
-    session.commit()
     return account
 
 
