@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from api.audit import dashboard, exports, queries
 from api.audit.integrity import IntegrityReport, check_integrity
@@ -43,7 +43,7 @@ from api.audit.schemas import (
     TradeAudit,
     TransferPublic,
 )
-from api.auth.deps import BearerCredentials, CurrentUser, signed_in
+from api.auth.deps import BearerCredentials, CurrentUser, signed_in_role
 from api.auth.models import Account, Role
 from api.deps import (
     MAX_SQL_INT,
@@ -79,47 +79,44 @@ router = APIRouter(prefix="/audit", tags=["audit"], dependencies=[Depends(audito
 
 
 class AuditRead:
-    """A signed-in auditor's (or operator's) read done in one worker thread and one session:
-    the token, the account and its role checked exactly as :data:`CurrentUser` does, then the
-    read, then the answer as JSON. The routes asked most (the dashboard's headline, supply, a
-    claim's provenance) take this instead of the router's dependency, which hands over to a
-    worker thread for the account and again for the handler and again for the response model:
-    each hand-over costs more than these reads once kept (issue 18's profile)."""
+    """A signed-in auditor's (or operator's) read done in one worker thread: the token, the
+    account and its role checked exactly as :data:`CurrentUser` does (the account read on
+    every request), then the read, then the answer as JSON. The routes asked most (the
+    dashboard's headline, supply, a claim's provenance) take this instead of the router's
+    dependency, which hands over to a worker thread for the account, again for the handler
+    and again for the response model: each hand-over cost more than these reads once kept
+    (issue 18's profile)."""
 
     def __init__(
         self,
         request: Request,
-        session: Session,
         settings: Settings,
         state: AppState,
         credentials: HTTPAuthorizationCredentials | None,
     ) -> None:
         self.request = request
-        self.session = session
         self.settings = settings
         self.state = state
         self.credentials = credentials
 
-    async def __call__(self, read: Callable[[Session], bytes]) -> Response:
+    async def __call__(self, read: Callable[[sessionmaker[Session]], bytes]) -> Response:
         body = await run_in_threadpool(self._read, read)
         return Response(body, media_type="application/json")
 
-    def _read(self, read: Callable[[Session], bytes]) -> bytes:
-        user = signed_in(self.request, self.session, self.settings, self.state, self.credentials)
-        _ensure_audit_role(user)
-        body = read(self.session)
-        self.session.rollback()  # read only: the connection goes back to the pool now
-        return body
+    def _read(self, read: Callable[[sessionmaker[Session]], bytes]) -> bytes:
+        role = signed_in_role(self.request, self.settings, self.state, self.credentials)
+        if role not in AUDIT_ROLES:
+            raise Forbidden("needs the role auditor or operator")
+        return read(self.state.sessions)
 
 
 async def audit_read(
     request: Request,
-    session: SessionDep,
     settings: SettingsDep,
     state: StateDep,
     credentials: BearerCredentials,
 ) -> AuditRead:
-    return AuditRead(request, session, settings, state, credentials)
+    return AuditRead(request, settings, state, credentials)
 
 
 AuditReadDep = Annotated[AuditRead, Depends(audit_read)]
@@ -189,7 +186,7 @@ def _summary(session: Session, status: IndexStatus) -> bytes:
 @reads_router.get("/summary", response_model=dashboard.Summary)
 async def summary(read: AuditReadDep) -> Response:
     """Supply now, holders, batches, retirements, pause state: the dashboard's headline."""
-    return await read(lambda session: kept(session, "summary", _summary))
+    return await read(lambda sessions: kept(sessions, "summary", _summary))
 
 
 def _supply_now(session: Session, status: IndexStatus) -> bytes:
@@ -204,12 +201,13 @@ async def supply(
 ) -> Response:
     """Issued, burnt, retired and circulating credits at a block or a time (default: now)."""
 
-    def answer(session: Session) -> bytes:
-        if time is not None and block is None:
-            return queries.supply_at_time(session, time).model_dump_json().encode()
-        if block is not None:
+    def answer(sessions: sessionmaker[Session]) -> bytes:
+        if time is None and block is None:
+            return kept(sessions, "supply", _supply_now)
+        with sessions() as session:
+            if time is not None and block is None:
+                return queries.supply_at_time(session, time).model_dump_json().encode()
             return queries.supply_at(session, block).model_dump_json().encode()
-        return kept(session, "supply", _supply_now)
 
     return await read(answer)
 
@@ -335,8 +333,9 @@ def batch_claims_export(
 async def provenance(claim_id: str, read: AuditReadDep) -> Response:
     """Where a claim was issued (batch, Merkle root, transaction) and its off-chain record."""
 
-    def answer(session: Session) -> bytes:
-        result = claim_provenance(session, claim_id)
+    def answer(sessions: sessionmaker[Session]) -> bytes:
+        with sessions() as session:
+            result = claim_provenance(session, claim_id)
         if not result.issued and result.record is None:
             raise NotFound("the claim is not in any indexed batch")
         return result.model_dump_json().encode()

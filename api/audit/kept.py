@@ -17,22 +17,27 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
 
+from api.audit.errors import IndexNotStarted
+from api.audit.models import Checkpoint
 from api.audit.queries import index_status
 from api.audit.schemas import IndexStatus
+from api.db import HotRead
 
+# The checkpoint row as the driver gives it: what an answer was computed at.
+_CHECKPOINT = HotRead(select(*Checkpoint.__table__.columns))
 # One store per database (tests run several apps, each on its own database, in one process):
-# a name (``summary``, ``supply``) -> the checkpoint an answer was computed at, and the answer.
-_stores: WeakKeyDictionary[Engine, dict[str, tuple[IndexStatus, bytes]]] = WeakKeyDictionary()
+# a name (``summary``, ``supply``) -> the checkpoint row an answer was computed at, and it.
+_stores: WeakKeyDictionary[Engine, dict[str, tuple[tuple[Any, ...], bytes]]] = WeakKeyDictionary()
 _lock = threading.Lock()
 
 
-def _store(session: Session) -> dict[str, tuple[IndexStatus, bytes]]:
-    engine = session.get_bind().engine
+def _store(engine: Engine) -> dict[str, tuple[tuple[Any, ...], bytes]]:
     with _lock:
         store = _stores.get(engine)
         if store is None:
@@ -40,17 +45,27 @@ def _store(session: Session) -> dict[str, tuple[IndexStatus, bytes]]:
         return store
 
 
-def kept(session: Session, name: str, compute: Callable[[Session, IndexStatus], bytes]) -> bytes:
+def kept(
+    sessions: sessionmaker[Session],
+    name: str,
+    compute: Callable[[Session, IndexStatus], bytes],
+) -> bytes:
     """The answer ``name`` at the checkpoint read now: the kept one when it was computed at
-    this very checkpoint row, else ``compute(session, checkpoint)`` in the same transaction
-    (on SQLite one snapshot; on PostgreSQL a step committing meanwhile makes the answer newer
-    than its label, and the next request, which reads the newer checkpoint, recomputes)."""
-    status = index_status(session)  # raises IndexNotStarted before the first step
-    store = _store(session)
+    this very checkpoint row, else ``compute(session, checkpoint)`` in a session of its own.
+    The row is read first, then the answer computed: a step committing in between makes the
+    answer newer than its label, never older, and the next request, which reads the newer
+    row, computes again. A kept answer costs one read of the row and no session."""
+    engine: Engine = sessions.kw["bind"]
+    rows = _CHECKPOINT.rows(engine)
+    if not rows:
+        raise IndexNotStarted()
+    row = tuple(rows)
+    store = _store(engine)
     found = store.get(name)
-    if found is not None and found[0] == status:
+    if found is not None and found[0] == row:
         return found[1]
-    body = compute(session, status)
+    with sessions() as session:
+        body = compute(session, index_status(session))
     with _lock:
-        store[name] = (status, body)
+        store[name] = (row, body)
     return body

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from api.market import service
 from api.market.models import MarketOrder, OrderStatus
@@ -42,8 +42,7 @@ _books: WeakKeyDictionary[Engine, VersionedCache[Book]] = WeakKeyDictionary()
 _lock = threading.Lock()
 
 
-def _cache(session: Session) -> VersionedCache[Book]:
-    engine = session.get_bind().engine
+def _cache(engine: Engine) -> VersionedCache[Book]:
     with _lock:
         cache = _books.get(engine)
         if cache is None:
@@ -68,6 +67,7 @@ def _compute(session: Session, now: int) -> tuple[Book, int | None]:
     return Book.of(book_json), None if next_expiry is None else int(next_expiry)
 
 
-def public_book(session: Session, now: int) -> Book:
-    """The book as of ``now`` (unix seconds), as the JSON ``OrderBookPublic`` answers."""
-    return _cache(session).get(session, now, _compute)
+def public_book(sessions: sessionmaker[Session], now: int) -> Book:
+    """The book as of ``now`` (unix seconds), as the JSON ``OrderBookPublic`` answers; a
+    session only when it must be computed."""
+    return _cache(sessions.kw["bind"]).get(sessions, now, _compute)

@@ -140,13 +140,13 @@ def order_domain(market: MarketDep) -> OrderDomainPublic:
 
 
 @router.get("/book", response_model=OrderBookPublic, responses=etag_responses("the book"))
-def order_book(request: Request, session: SessionDep, state: StateDep) -> Response:
+def order_book(request: Request, state: StateDep) -> Response:
     """Open quantity per price level, best first; no identities. With the book's `ETag`:
     asked again with `If-None-Match`, an unchanged book is a 304 with no body."""
     # The market context in this thread (what ``MarketDep`` gives), so the request makes one
     # trip to the thread pool; the book is kept per process while exact (api/market/book.py).
     market = get_market(state)
-    kept = book.public_book(session, market.now())
+    kept = book.public_book(state.sessions, market.now())
     return json_with_etag(request, kept.body, kept.etag)
 
 
