@@ -64,14 +64,14 @@ from api.state import AppState
 AUDIT_ROLES = frozenset({Role.auditor.value, Role.operator.value})
 
 
-def _ensure_audit_role(user: Account) -> None:
-    if user.role not in AUDIT_ROLES:
+def _ensure_audit_role(role: str) -> None:
+    if role not in AUDIT_ROLES:
         raise Forbidden("needs the role auditor or operator")
 
 
 async def auditor_or_operator(user: CurrentUser) -> Account:
     """The role check, on the event loop (it only compares strings: no thread hop)."""
-    _ensure_audit_role(user)
+    _ensure_audit_role(user.role)
     return user
 
 
@@ -104,9 +104,9 @@ class AuditRead:
         return Response(body, media_type="application/json")
 
     def _read(self, read: Callable[[sessionmaker[Session]], bytes]) -> bytes:
-        role = signed_in_role(self.request, self.settings, self.state, self.credentials)
-        if role not in AUDIT_ROLES:
-            raise Forbidden("needs the role auditor or operator")
+        _ensure_audit_role(
+            signed_in_role(self.request, self.settings, self.state, self.credentials)
+        )
         return read(self.state.sessions)
 
 
