@@ -130,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(earning.public_router)
     app.include_router(earning.router)
     app.include_router(market.router)
+    app.include_router(audit.reads_router)
     app.include_router(audit.router)
     app.include_router(retirement.router)
     app.include_router(retirement.public)

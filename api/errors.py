@@ -230,6 +230,19 @@ def _declared_paths(app: Any) -> list[tuple[re.Pattern[str], int, list[str]]]:
     return cached
 
 
+def _literal_paths(app: Any) -> dict[str, list[str]]:
+    """The methods of each declared path without parameters, by the path itself: most
+    requests name one, and a dictionary look-up spares the match against every pattern."""
+    cached: dict[str, list[str]] | None = getattr(app.state, "declared_literal_paths", None)
+    if cached is None:
+        cached = {}
+        for path, item in app.openapi()["paths"].items():
+            if "{" not in path:
+                cached[path] = [m for m in HTTP_METHODS if m.lower() in item]
+        app.state.declared_literal_paths = cached
+    return cached
+
+
 def allowed_methods(request: Request) -> list[str]:
     """The methods the resource at the request's path answers, as the document declares them.
 
@@ -240,6 +253,9 @@ def allowed_methods(request: Request) -> list[str]:
     declare falls back to the router (each method asked of every route).
     """
     path = request.scope.get("path", "")
+    literal = _literal_paths(request.app).get(path)
+    if literal is not None:
+        return literal  # a path with no parameter: no other declared path is more specific
     matching = [
         (params, methods)
         for regex, params, methods in _declared_paths(request.app)

@@ -24,10 +24,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from sqlalchemy import BigInteger, String, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import BigInteger, Engine, String, bindparam, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from api.db import Base
+from api.db import Base, HotRead
 
 T = TypeVar("T")
 
@@ -44,10 +44,15 @@ class ReadVersion(Base):
     version: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-def read_version(session: Session, name: str) -> int:
-    """The version now (0 when the row is missing: a database migrated without it)."""
-    version = session.scalar(select(ReadVersion.version).where(ReadVersion.name == name))
-    return int(version or 0)
+_VERSION = HotRead(select(ReadVersion.version).where(ReadVersion.name == bindparam("name")))
+
+
+def read_version(engine: Engine, name: str) -> int:
+    """The version now (0 when the row is missing: a database migrated without it), read as
+    committed when the call runs (a :class:`api.db.HotRead`: every request of a kept read
+    asks it)."""
+    rows = _VERSION.rows(engine, name=name)
+    return int(rows[0][0] or 0) if rows else 0
 
 
 @dataclass(frozen=True)
@@ -68,11 +73,16 @@ class VersionedCache(Generic[T]):
         self._lock = threading.Lock()
 
     def get(
-        self, session: Session, now: int, compute: Callable[[Session, int], tuple[T, int | None]]
+        self,
+        sessions: sessionmaker[Session],
+        now: int,
+        compute: Callable[[Session, int], tuple[T, int | None]],
     ) -> T:
-        """The value as of now: the kept one if still right, else ``compute(session, now)``
-        (which returns the value and until when it stays right without a write)."""
-        version = read_version(session, self.name)  # first: see the module's docstring
+        """The value as of now: the kept one if still right, else ``compute(session, now)`` in
+        a session of its own (which returns the value and until when it stays right without a
+        write). A kept answer costs one read of the version and no session."""
+        engine = sessions.kw["bind"]
+        version = read_version(engine, self.name)  # first: see the module's docstring
         kept = self._kept
         if (
             kept is not None
@@ -80,7 +90,8 @@ class VersionedCache(Generic[T]):
             and (kept.valid_until is None or now < kept.valid_until)
         ):
             return kept.value
-        value, valid_until = compute(session, now)
+        with sessions() as session:
+            value, valid_until = compute(session, now)
         with self._lock:
             current = self._kept
             # Keep the newest: a slower request computed at an older version must not win.

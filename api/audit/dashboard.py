@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
@@ -44,27 +43,10 @@ class Summary(BaseModel):
     paused: bool
 
 
-# The summary as of one checkpoint (block number and hash): it cannot change until the index
-# moves, so the counts are computed once per checkpoint and process, not once per request.
-_summaries: dict[tuple[int, int, str], Summary] = {}
-_summaries_lock = threading.Lock()
-
-
-def summary(session: Session) -> Summary:
-    status = index_status(session)
-    key = (status.chain_id, status.block_number, status.block_hash)
-    with _summaries_lock:
-        cached = _summaries.get(key)
-    if cached is not None:
-        return cached.model_copy(update={"index": status})
-    result = _summary(session, status)
-    with _summaries_lock:
-        _summaries.clear()
-        _summaries[key] = result
-    return result
-
-
-def _summary(session: Session, status: IndexStatus) -> Summary:
+def summary(session: Session, status: IndexStatus | None = None) -> Summary:
+    """The headline at the checkpoint ``status`` (read now when not given); kept per
+    checkpoint by the route (``api.audit.kept``)."""
+    status = status or index_status(session)
     return Summary(
         index=status,
         supply=supply_at(session, status.block_number),

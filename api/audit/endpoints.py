@@ -13,12 +13,15 @@ from functools import cache
 from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
-from sqlalchemy.orm import Session
+from fastapi.security import HTTPAuthorizationCredentials
+from sqlalchemy.orm import Session, sessionmaker
 
 from api.audit import dashboard, exports, queries
 from api.audit.integrity import IntegrityReport, check_integrity
+from api.audit.kept import kept
 from api.audit.provenance import (
     ClaimProvenance,
     ClassShare,
@@ -40,25 +43,85 @@ from api.audit.schemas import (
     TradeAudit,
     TransferPublic,
 )
-from api.auth.deps import CurrentUser
+from api.auth.deps import BearerCredentials, CurrentUser, signed_in_role
 from api.auth.models import Account, Role
-from api.deps import MAX_SQL_INT, ChainDep, LanguageDep, SessionDep, StateDep, language_headers
+from api.deps import (
+    MAX_SQL_INT,
+    ChainDep,
+    LanguageDep,
+    SessionDep,
+    SettingsDep,
+    StateDep,
+    language_headers,
+)
 from api.errors import Forbidden, NotFound
 from api.i18n import render_page
 from api.market.reconcile import reconcile
 from api.pagination import Page, PageDep
+from api.settings import Settings
+from api.state import AppState
 
 AUDIT_ROLES = frozenset({Role.auditor.value, Role.operator.value})
 
 
+def _ensure_audit_role(role: str) -> None:
+    if role not in AUDIT_ROLES:
+        raise Forbidden("needs the role auditor or operator")
+
+
 async def auditor_or_operator(user: CurrentUser) -> Account:
     """The role check, on the event loop (it only compares strings: no thread hop)."""
-    if user.role not in AUDIT_ROLES:
-        raise Forbidden("needs the role auditor or operator")
+    _ensure_audit_role(user.role)
     return user
 
 
 router = APIRouter(prefix="/audit", tags=["audit"], dependencies=[Depends(auditor_or_operator)])
+
+
+class AuditRead:
+    """A signed-in auditor's (or operator's) read done in one worker thread: the token, the
+    account and its role checked exactly as :data:`CurrentUser` does (the account read on
+    every request), then the read, then the answer as JSON. The routes asked most (the
+    dashboard's headline, supply, a claim's provenance) take this instead of the router's
+    dependency, which hands over to a worker thread for the account, again for the handler
+    and again for the response model: each hand-over cost more than these reads once kept
+    (issue 18's profile)."""
+
+    def __init__(
+        self,
+        request: Request,
+        settings: Settings,
+        state: AppState,
+        credentials: HTTPAuthorizationCredentials | None,
+    ) -> None:
+        self.request = request
+        self.settings = settings
+        self.state = state
+        self.credentials = credentials
+
+    async def __call__(self, read: Callable[[sessionmaker[Session]], bytes]) -> Response:
+        body = await run_in_threadpool(self._read, read)
+        return Response(body, media_type="application/json")
+
+    def _read(self, read: Callable[[sessionmaker[Session]], bytes]) -> bytes:
+        _ensure_audit_role(
+            signed_in_role(self.request, self.settings, self.state, self.credentials)
+        )
+        return read(self.state.sessions)
+
+
+async def audit_read(
+    request: Request,
+    settings: SettingsDep,
+    state: StateDep,
+    credentials: BearerCredentials,
+) -> AuditRead:
+    return AuditRead(request, settings, state, credentials)
+
+
+AuditReadDep = Annotated[AuditRead, Depends(audit_read)]
+# The kept reads: the same prefix and tag, the role checked by :class:`AuditRead`.
+reads_router = APIRouter(prefix="/audit", tags=["audit"])
 
 ExportFormat = Literal["csv", "json"]
 
@@ -116,22 +179,37 @@ def status(session: SessionDep) -> IndexStatus:
     return queries.index_status(session)
 
 
-@router.get("/summary")
-def summary(session: SessionDep) -> dashboard.Summary:
+def _summary(session: Session, status: IndexStatus) -> bytes:
+    return dashboard.summary(session, status).model_dump_json().encode()
+
+
+@reads_router.get("/summary", response_model=dashboard.Summary)
+async def summary(read: AuditReadDep) -> Response:
     """Supply now, holders, batches, retirements, pause state: the dashboard's headline."""
-    return dashboard.summary(session)
+    return await read(lambda sessions: kept(sessions, "summary", _summary))
 
 
-@router.get("/supply")
-def supply(
-    session: SessionDep,
+def _supply_now(session: Session, status: IndexStatus) -> bytes:
+    return queries.supply_at(session, status.block_number).model_dump_json().encode()
+
+
+@reads_router.get("/supply", response_model=Supply)
+async def supply(
+    read: AuditReadDep,
     block: Annotated[int | None, Query(ge=0, le=MAX_SQL_INT)] = None,
     time: Annotated[int | None, UnixTime] = None,
-) -> Supply:
+) -> Response:
     """Issued, burnt, retired and circulating credits at a block or a time (default: now)."""
-    if time is not None and block is None:
-        return queries.supply_at_time(session, time)
-    return queries.supply_at(session, block)
+
+    def answer(sessions: sessionmaker[Session]) -> bytes:
+        if time is None and block is None:
+            return kept(sessions, "supply", _supply_now)
+        with sessions() as session:
+            if time is not None and block is None:
+                return queries.supply_at_time(session, time).model_dump_json().encode()
+            return queries.supply_at(session, block).model_dump_json().encode()
+
+    return await read(answer)
 
 
 @router.get("/supply/classes")
@@ -251,13 +329,18 @@ def batch_claims_export(
     )
 
 
-@router.get("/claims/{claim_id}/provenance")
-def provenance(claim_id: str, session: SessionDep) -> ClaimProvenance:
+@reads_router.get("/claims/{claim_id}/provenance", response_model=ClaimProvenance)
+async def provenance(claim_id: str, read: AuditReadDep) -> Response:
     """Where a claim was issued (batch, Merkle root, transaction) and its off-chain record."""
-    result = claim_provenance(session, claim_id)
-    if not result.issued and result.record is None:
-        raise NotFound("the claim is not in any indexed batch")
-    return result
+
+    def answer(sessions: sessionmaker[Session]) -> bytes:
+        with sessions() as session:
+            result = claim_provenance(session, claim_id)
+        if not result.issued and result.record is None:
+            raise NotFound("the claim is not in any indexed batch")
+        return result.model_dump_json().encode()
+
+    return await read(answer)
 
 
 # -- retirements -------------------------------------------------------------------------------

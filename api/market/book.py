@@ -10,24 +10,39 @@ open orders (when one expires the book changes with no write). A request reads t
 
 from __future__ import annotations
 
+import hashlib
 import threading
+from dataclasses import dataclass
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from api.market import service
 from api.market.models import MarketOrder, OrderStatus
 from api.market.schemas import BookLevelPublic, OrderBookPublic
 from api.readversions import MARKET_BOOK, VersionedCache
 
+
+@dataclass(frozen=True)
+class Book:
+    """The book as the JSON answered, and its entity tag: a hash of those bytes, so every
+    process gives one book the same tag and a client's ``If-None-Match`` holds across them."""
+
+    body: bytes
+    etag: str
+
+    @classmethod
+    def of(cls, body: bytes) -> Book:
+        return cls(body, f'"{hashlib.sha256(body).hexdigest()[:32]}"')
+
+
 # One kept book per database (tests run several apps, each on its own database, in a process).
-_books: WeakKeyDictionary[Engine, VersionedCache[bytes]] = WeakKeyDictionary()
+_books: WeakKeyDictionary[Engine, VersionedCache[Book]] = WeakKeyDictionary()
 _lock = threading.Lock()
 
 
-def _cache(session: Session) -> VersionedCache[bytes]:
-    engine = session.get_bind().engine
+def _cache(engine: Engine) -> VersionedCache[Book]:
     with _lock:
         cache = _books.get(engine)
         if cache is None:
@@ -35,7 +50,7 @@ def _cache(session: Session) -> VersionedCache[bytes]:
         return cache
 
 
-def _compute(session: Session, now: int) -> tuple[bytes, int | None]:
+def _compute(session: Session, now: int) -> tuple[Book, int | None]:
     book = service.order_book(session, now)
     public = OrderBookPublic(
         buy=[BookLevelPublic(**vars(level)) for level in book["buy"]],
@@ -48,9 +63,11 @@ def _compute(session: Session, now: int) -> tuple[bytes, int | None]:
             MarketOrder.status == OrderStatus.open, MarketOrder.expiry > now
         )
     )
-    return public.model_dump_json().encode(), None if next_expiry is None else int(next_expiry)
+    book_json = public.model_dump_json().encode()
+    return Book.of(book_json), None if next_expiry is None else int(next_expiry)
 
 
-def public_book(session: Session, now: int) -> bytes:
-    """The book as of ``now`` (unix seconds), as the JSON ``OrderBookPublic`` answers."""
-    return _cache(session).get(session, now, _compute)
+def public_book(sessions: sessionmaker[Session], now: int) -> Book:
+    """The book as of ``now`` (unix seconds), as the JSON ``OrderBookPublic`` answers; a
+    session only when it must be computed."""
+    return _cache(sessions.kw["bind"]).get(sessions, now, _compute)

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 from sqlalchemy.orm import Session
 
 from api.auth.deps import CurrentHolder, require_roles
 from api.auth.models import Account, Role
 from api.chain.addresses import ZERO_ADDRESS, checksum
 from api.deps import MAX_ROW_ID, SessionDep, StateDep
+from api.httpcache import etag_responses, json_with_etag
 from api.idempotency import idempotent
 from api.market import book, service
 from api.market.context import MarketContext
@@ -138,13 +139,15 @@ def order_domain(market: MarketDep) -> OrderDomainPublic:
     )
 
 
-@router.get("/book", response_model=OrderBookPublic)
-def order_book(session: SessionDep, state: StateDep) -> Response:
-    """Open quantity per price level, best first; no identities."""
+@router.get("/book", response_model=OrderBookPublic, responses=etag_responses("the book"))
+def order_book(request: Request, state: StateDep) -> Response:
+    """Open quantity per price level, best first; no identities. With the book's `ETag`:
+    asked again with `If-None-Match`, an unchanged book is a 304 with no body."""
     # The market context in this thread (what ``MarketDep`` gives), so the request makes one
     # trip to the thread pool; the book is kept per process while exact (api/market/book.py).
     market = get_market(state)
-    return Response(book.public_book(session, market.now()), media_type="application/json")
+    kept = book.public_book(state.sessions, market.now())
+    return json_with_etag(request, kept.body, kept.etag)
 
 
 def _money_movement(

@@ -113,3 +113,35 @@ def test_reads_racing_writes_end_on_the_exact_book(
             thread.join()
     assert reader.get("/market/book").json() == _fresh(traders)
     assert len(reader.get("/market/book").json()["sell"]) == 8
+
+
+def test_the_book_has_an_entity_tag_and_an_unchanged_book_is_a_304(
+    two: tuple[TestClient, TestClient], traders: Harness, settings: Settings
+) -> None:
+    """A client polling the book sends back its ``ETag``: 304 with no body while the book is
+    the same (in whichever process answers), the new book and a new tag once it changed."""
+    reader, writer = two
+    a = traders.accounts
+    first = reader.get("/market/book")
+    tag = first.headers["etag"]
+    assert first.headers["cache-control"] == "no-cache"
+    assert writer.get("/market/book").headers["etag"] == tag  # one book, one tag, any process
+    for sent in (tag, f"W/{tag}", f'"other", {tag}', "*"):
+        again = reader.get("/market/book", headers={"If-None-Match": sent})
+        assert again.status_code == 304, sent
+        assert again.content == b"" and again.headers["etag"] == tag
+    assert reader.get("/market/book", headers={"If-None-Match": '"other"'}).status_code == 200
+
+    alice = People(settings, traders.sessions).holder(a.alice.address)
+    placed = writer.post(
+        "/market/orders", json=order_body(traders, a.alice, Side.sell, 1000, 2), headers=alice
+    )
+    assert placed.status_code == 201, placed.text
+    changed = reader.get("/market/book", headers={"If-None-Match": tag})
+    assert changed.status_code == 200
+    assert changed.json()["sell"] == [{"price": 1000, "quantity": 2 * KG, "orders": 1}]
+    assert changed.headers["etag"] != tag
+    assert (
+        writer.get("/market/book", headers={"If-None-Match": changed.headers["etag"]}).status_code
+        == 304
+    )
