@@ -71,7 +71,11 @@ def _command(kind: str, port: int) -> list[str]:
             "31337",
             "--hardfork",
             "cancun",
+            # Nothing on disk (~/.foundry would grow by hundreds of MB), and the last states kept
+            # in memory: without a count only the head's is, and a read of "latest" racing the
+            # next block fails with BlockOutOfRangeError (so would a read at a recent block).
             "--prune-history",
+            "256",
             "--silent",
         ]
     raise DevnetError(f"unknown devnet kind {kind!r}: choose one of {', '.join(KINDS)}")
