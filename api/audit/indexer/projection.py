@@ -18,6 +18,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, delete, func, select
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from api.audit.decoding import DecodedLog, to_json_value
@@ -221,11 +222,17 @@ def _insert(session: Session, model: type[Base], rows: list[tuple[Any, ...]]) ->
     into = f"{quote.format_table(_table(model))} ({', '.join(quote.quote(c) for c in columns)})"
     values = _bound(model, columns, rows, dialect)
     if dialect.name == "postgresql":
+        statement = f"COPY {into} FROM STDIN"
         cursor: Any = connection.connection.cursor()
         try:
-            with cursor.copy(f"COPY {into} FROM STDIN") as copy:
+            with cursor.copy(statement) as copy:
                 for row in values:
                     copy.write_row(row)
+        except dialect.loaded_dbapi.Error as exc:
+            # As SQLAlchemy raises it for a statement (an IntegrityError for a duplicate row).
+            raise DBAPIError.instance(
+                statement, None, exc, dialect.loaded_dbapi.Error, dialect=dialect
+            ) from exc
         finally:
             cursor.close()
         return
