@@ -10,7 +10,6 @@ so an index rolled back to a block equals one that never read past it.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from api.audit.decoding import DecodedLog, to_json_value
+from api.audit.decoding import DecodedLog
 from api.audit.errors import IndexInconsistent
 from api.audit.indexer.reader import Header
 from api.audit.models import (
@@ -45,8 +44,6 @@ from api.db import Base
 from api.i18n import msg
 
 _IN_CHUNK = 500  # values per SQL IN (...) list
-# One encoder for every event's args: json.dumps with separators builds a new one per call.
-_compact_json = json.JSONEncoder(separators=(",", ":")).encode
 
 
 # Column order of the rows a step builds (tuples: no dict per row and column).
@@ -97,7 +94,7 @@ def project(session: Session, decoded: list[DecodedLog], headers: dict[int, Head
                 d.contract,
                 d.address,
                 d.event,
-                _compact_json({k: to_json_value(v) for k, v in d.args.items()}),
+                d.args_json,
             )
         )
         _typed(d, key, batch, identity_events)
