@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, func, select
+from sqlalchemy import ARRAY, Table, Text, any_, bindparam, delete, func, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -244,12 +244,18 @@ def _apply_deltas(session: Session, deltas: dict[str, list[int]]) -> None:
         return
     addresses = sorted(deltas)
     existing: dict[str, tuple[int, int]] = {}
-    for chunk in _chunks(addresses):
-        for address, balance, retired in session.execute(
-            select(Balance.address, Balance.balance, Balance.retired).where(
-                Balance.address.in_(chunk)
+    columns = select(Balance.address, Balance.balance, Balance.retired)
+    if session.get_bind().dialect.name == "postgresql":
+        # One array parameter: IN lists of 500 were a fifth of a catch-up there.
+        queries = [
+            columns.where(
+                Balance.address == any_(bindparam("addresses", addresses, type_=ARRAY(Text)))
             )
-        ):
+        ]
+    else:
+        queries = [columns.where(Balance.address.in_(c)) for c in _chunks(addresses)]
+    for query in queries:
+        for address, balance, retired in session.execute(query):
             existing[address] = (balance, retired)
     updates: list[dict[str, Any]] = []
     inserts: list[tuple[Any, ...]] = []
