@@ -12,7 +12,7 @@ from api.audit.indexer import StepResult
 from api.audit.models import Balance, Checkpoint, Event, SupplyPoint, Transfer
 from api.chain.gateway import ChainGateway
 from api.leases import Lease, LoopLease
-from tests.audit.conftest import Activity, dump_index, revert, snapshot
+from tests.audit.conftest import Activity, dump_index, revert, rpc, snapshot
 
 pytestmark = [pytest.mark.chain, pytest.mark.database]
 
@@ -160,6 +160,30 @@ def test_reorganisation_equals_clean_index(
     assert dump_index(sessions) == dump_index(clean)
     with sessions() as session:
         assert session.scalars(select(Checkpoint.reorgs)).one() >= 1
+
+
+def test_a_range_read_ahead_of_a_reorganisation_is_read_again(
+    new_database, make_indexer, activity: Activity, chain: ChainGateway
+) -> None:
+    """The next range is read while a step writes; a chain replaced meanwhile is not indexed."""
+    activity.mixed(2)
+    fork_block = chain.w3.eth.block_number
+    fork_point = snapshot(chain)
+    rpc(chain, "evm_mine")  # read ahead: no events, where the other branch has some
+    activity.mixed(3)
+    sessions = new_database()
+    indexer = make_indexer(sessions, block_range=1)
+    while indexer.step().to_block < fork_block:
+        pass
+    ahead = indexer._ahead
+    assert ahead is not None and ahead.first == fork_block + 1
+    ahead.result()  # the branch about to be replaced has been read
+    revert(chain, fork_point)
+    activity.mixed(3, salt=2)
+    indexer.run()
+    clean = new_database()
+    make_indexer(clean).run()
+    assert dump_index(sessions) == dump_index(clean)
 
 
 def test_two_indexers_on_one_database_never_double_count(

@@ -3,7 +3,9 @@
 One *step* reads a range of blocks with one ``eth_getLogs`` and commits the range's rows, the
 derived state and the new checkpoint in one database transaction, so a crash at any point
 leaves either all of a block or none of it. Reading a block again is harmless: every event row
-is unique on its block hash and log index.
+is unique on its block hash and log index. While a step writes, the next range is read ahead on
+a thread; the next step uses that read only if it starts where the read does, and checks it as
+it would its own.
 
 Reorganisations. Before a step reads on, it asks the node for the block at the checkpoint: if
 its hash is not the one stored, the chain changed under the index. The indexer then walks the
@@ -21,6 +23,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -30,7 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api import metrics
-from api.audit.decoding import LogDecoder
+from api.audit.decoding import DecodedLog, LogDecoder
 from api.audit.errors import ChainRpcError, IndexDeploymentChanged
 from api.audit.indexer.projection import project, undo_above
 from api.audit.indexer.reader import ChainMoved, ChainReader, Header
@@ -56,6 +59,39 @@ class StepResult:
     events: int = 0
     reorg_to: int | None = None  # the common ancestor, when the step rolled back
     caught_up: bool = False  # nothing left to read below head - confirmations
+
+
+@dataclass
+class _Read:
+    """One range's logs as read and decoded, up to ``last``: less than asked when the node
+    ``refused`` the range asked."""
+
+    end_before: Header
+    logs: list[dict[str, Any]]
+    decoded: list[DecodedLog]
+    last: int
+    refused: bool
+
+
+class _ReadAhead:
+    """A read of ``first..last`` on a thread of its own (a daemon: a read nobody waits for is
+    dropped); ``result`` waits for it and raises what it raised."""
+
+    def __init__(self, read: Callable[[int, int], _Read], first: int, last: int) -> None:
+        self.first, self.last = first, last
+        self._future: Future[_Read] = Future()
+        threading.Thread(
+            target=self._run, args=(read,), name="crda-indexer-read-ahead", daemon=True
+        ).start()
+
+    def _run(self, read: Callable[[int, int], _Read]) -> None:
+        try:
+            self._future.set_result(read(self.first, self.last))
+        except BaseException as exc:  # noqa: BLE001  (raised again in the step that waits)
+            self._future.set_exception(exc)
+
+    def result(self) -> _Read:
+        return self._future.result()
 
 
 @dataclass
@@ -102,6 +138,7 @@ class Indexer:
         # Start small and grow while blocks are quiet: a dense first range never floods a step.
         self.block_range = min(self.max_block_range, 100)
         self.max_logs = max_logs
+        self._ahead: _ReadAhead | None = None  # the next range, read while a step writes
         self.key = deployment_key(deployment)
         self.start_block = min(c.block_number for c in deployment.contracts.values())
         self.decoder = LogDecoder(
@@ -199,9 +236,14 @@ class Indexer:
                 self._fence(session)  # (a first checkpoint may have been made)
                 return StepResult(caught_up=True, to_block=checkpoint.block_number)
             first = checkpoint.block_number + 1
-            last = min(first + self.block_range - 1, tip)
-            end_before, logs, last = self._read_logs(first, last)
-            decoded = [d for d in (self.decoder.decode(entry) for entry in logs) if d]
+            ahead, self._ahead = self._ahead, None
+            if ahead is not None and ahead.first == first and ahead.last <= tip:
+                read = ahead.result()
+            else:
+                read = self._read(first, min(first + self.block_range - 1, tip))
+            end_before, logs, decoded, last = read.end_before, read.logs, read.decoded, read.last
+            if read.refused:
+                self.block_range = last - first + 1
             with_events = {d.block_number for d in decoded}
             headers = self.reader.headers({first, last, *with_events})
             start, end = headers.get(first), headers.get(last)
@@ -215,6 +257,12 @@ class Indexer:
                 header = headers.get(d.block_number)
                 if header is None or header.hash != d.block_hash:
                     raise ChainMoved
+            if last < tip:
+                # The next range is read and decoded while this one is written (the database
+                # driver lets go of the GIL); it is checked like any read when its step runs.
+                following = last + 1
+                size = self._adapted(self.block_range, len(logs))
+                self._ahead = _ReadAhead(self._read, following, min(following + size - 1, tip))
             project(session, decoded, headers)
             checkpoint.block_number = last
             checkpoint.block_hash = end.hash
@@ -223,32 +271,37 @@ class Indexer:
             result = StepResult(
                 from_block=first, to_block=last, events=len(decoded), caught_up=last >= tip
             )
-        self._adapt(len(logs))
+        self.block_range = self._adapted(self.block_range, len(logs))
         return result
 
     # -- reading ---------------------------------------------------------------------------
 
-    def _read_logs(self, first: int, last: int) -> tuple[Header, list[dict[str, Any]], int]:
+    def _read(self, first: int, last: int) -> _Read:
         """``eth_getLogs`` over ``first..last`` (halving the range when the node refuses it),
-        with the header of the range's last block as it was before the read."""
+        with the header of the range's last block as it was before the read, decoded."""
+        refused = False
         while True:
             end_before = self.reader.header(last)
             if end_before is None:
                 raise ChainMoved
             try:
-                return end_before, self.reader.logs(self.decoder.addresses, first, last), last
+                logs = self.reader.logs(self.decoder.addresses, first, last)
             except ChainRpcError:
                 if last == first:
                     raise
                 last = first + (last - first + 1) // 2 - 1
-                self.block_range = last - first + 1
+                refused = True
+                continue
+            decoded = [d for d in (self.decoder.decode(entry) for entry in logs) if d]
+            return _Read(end_before, logs, decoded, last, refused)
 
-    def _adapt(self, count: int) -> None:
+    def _adapted(self, block_range: int, count: int) -> int:
         """Keep a step near ``max_logs`` logs: fewer blocks when busy, more when quiet."""
         if count > self.max_logs:
-            self.block_range = max(1, self.block_range // 2)
-        elif count < self.max_logs // 4:
-            self.block_range = min(self.max_block_range, self.block_range * 2)
+            return max(1, block_range // 2)
+        if count < self.max_logs // 4:
+            return min(self.max_block_range, block_range * 2)
+        return block_range
 
     def _checkpoint(self, session: Session) -> Checkpoint:
         checkpoint = session.scalars(select(Checkpoint).with_for_update()).first()
