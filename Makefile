@@ -24,9 +24,17 @@ demo: install
 down:
 	@if [ -x $(BIN)/crda ]; then $(BIN)/crda down; fi
 
+# The slowest 25 tests end every run's log, so CI shows where its time goes.
+PYTEST = CRDA_TEST_DEVNET=$(DEVNET) $(if $(TEST_DATABASE_URL),CRDA_TEST_DATABASE_URL=$(TEST_DATABASE_URL)) \
+	$(BIN)/python -m pytest --durations=25 $(PYTEST_ARGS)
+
 test: install chromium lint
-	CRDA_TEST_DEVNET=$(DEVNET) $(if $(TEST_DATABASE_URL),CRDA_TEST_DATABASE_URL=$(TEST_DATABASE_URL)) \
-		$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(PYTEST)
+
+# The tests alone, without lint: CI's PostgreSQL pass, run beside `make test` (.ci/run).
+.PHONY: pytest
+pytest: install
+	$(PYTEST)
 
 lint: install
 	$(BIN)/ruff check api bench crda_client identity tests

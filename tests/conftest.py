@@ -12,9 +12,10 @@ from __future__ import annotations
 import os
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from eth_account import Account
@@ -62,6 +63,30 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             continue
         elif DATABASE_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.database)
+
+
+def full_on_postgres(cases: Sequence[Any], sqlite_too: Sequence[Any]) -> list[Any]:
+    """A matrix whose cases do not differ from one another by database: every case in the
+    PostgreSQL pass, the representative ``sqlite_too`` in the first pass as well."""
+    return [
+        case if case in sqlite_too else _param(case, pytest.mark.postgres_pass) for case in cases
+    ]
+
+
+def full_on_sqlite(cases: Sequence[Any], postgres_too: Sequence[Any]) -> list[Any]:
+    """The other way round: every case in the first pass, ``postgres_too`` on PostgreSQL too."""
+    return [
+        case if case in postgres_too else _param(case, pytest.mark.any_database) for case in cases
+    ]
+
+
+def _param(case: Any, mark: pytest.MarkDecorator) -> Any:
+    """A case (a tuple: one value per argument name) with ``mark``."""
+    return (
+        pytest.param(*case, marks=mark)
+        if isinstance(case, tuple)
+        else pytest.param(case, marks=mark)
+    )
 
 
 def devnet_account(index: int) -> LocalAccount:

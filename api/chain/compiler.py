@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +124,8 @@ def compile_contracts(
         "contracts": contracts,
     }
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_suffix(".tmp")
+    # A name of this process's own: two test runs may compile into one checkout at once.
+    tmp = out_path.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(result, indent=1, sort_keys=True))
     tmp.replace(out_path)
     return result

@@ -33,10 +33,18 @@ from api.market.models import (
     OrderStatus,
 )
 from api.market.settlement import enqueue_settlements
+from tests.conftest import ON_POSTGRES
 from tests.market.conftest import KG, Harness
 
 EXPECTED_REFUSALS = {"insufficient-balance", "self-trade", "order-limit-reached", "order-closed"}
 STEPS = {"count": 0}
+# Twelve programmes of up to 100 steps in the first pass (SQLite); three of them in the
+# PostgreSQL pass, where the same queries and locks meet the other database (the programmes are
+# serial: what the other nine add is more draws, not anything PostgreSQL does differently).
+EXAMPLES = 3 if ON_POSTGRES else 12
+# Floors under what those draws reach (derandomized: the same programmes every run; the three
+# took 198 steps and settled 5 fills).
+MIN_STEPS, MIN_SETTLED = (150, 3) if ON_POSTGRES else (1000, 20)
 
 
 def test_random_market_life_keeps_ledger_balanced_nonnegative_and_equal_to_chain(
@@ -135,7 +143,7 @@ def test_random_market_life_keeps_ledger_balanced_nonnegative_and_equal_to_chain
     run_state_machine_as_test(
         MarketLife,
         settings=settings(
-            max_examples=12,
+            max_examples=EXAMPLES,
             stateful_step_count=100,
             deadline=None,
             database=None,
@@ -174,6 +182,6 @@ def test_random_market_life_keeps_ledger_balanced_nonnegative_and_equal_to_chain
         cancelled = session.scalar(
             select(func.count()).where(MarketOrder.status == OrderStatus.cancelled)
         )
-    assert STEPS["count"] >= 1000, STEPS
-    assert settled and settled > 20, settled
+    assert STEPS["count"] >= MIN_STEPS, STEPS
+    assert settled and settled > MIN_SETTLED, settled
     assert cancelled
