@@ -330,7 +330,7 @@ def _accept(
         raise fraud.UnknownProvider(
             msg("{signer} is not a registered data provider", signer=verified.signer)
         )
-    key, provider = found.tuple()
+    key, provider = found
     if provider.status != ProviderStatus.active:
         raise fraud.ProviderSuspended(msg("provider {code} is suspended", code=provider.code))
     wanted = ProviderKind.mobility if is_trip else ProviderKind.merchant

@@ -22,6 +22,10 @@ class _Node(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_POST(self) -> None:
+        server = self.server
+        assert isinstance(server, _Server)
+        # Counted before answering: the client may check the count as soon as it has the answer.
+        server.connections.add(self.client_address)
         request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         requests = request if isinstance(request, list) else [request]
         answers = [{"jsonrpc": "2.0", "id": r["id"], "result": r["method"]} for r in requests]
@@ -31,9 +35,6 @@ class _Node(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
-        server = self.server
-        assert isinstance(server, _Server)
-        server.connections.add(self.client_address)
         if server.close_after_answer:
             self.close_connection = True
 
